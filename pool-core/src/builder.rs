@@ -1,0 +1,179 @@
+//! Building a pool, with the checks that turn bad input into errors.
+
+use std::{fmt, marker::PhantomData, time::Duration};
+
+use crate::hooks::{Hook, Hooks};
+use crate::state::MAX_POOL_SIZE;
+use crate::{Manager, Object, Pool, PoolConfig, QueueMode, Runtime, Store, Timeouts};
+
+/// Why a pool could not be built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// Kept for deadpool compatibility: tokio is always the runtime here, so
+    /// timeouts never need one to be named and this is never returned.
+    #[error("Error occurred while building the pool: Timeouts require a runtime")]
+    NoRuntimeSpecified,
+    /// `max_size` is larger than the pool can count.
+    #[error("max_size {max_size} is too large: the limit is {limit}")]
+    MaxSizeTooLarge {
+        /// The value given.
+        max_size: usize,
+        /// The largest value accepted.
+        limit: usize,
+    },
+    /// `QueueMode::Lifo` was combined with `Store::LockFree`, a FIFO queue.
+    #[error(
+        "queue_mode Lifo cannot be served by store LockFree (a FIFO queue): use Store::Mutex, or leave the store unset to get it"
+    )]
+    LifoNeedsMutexStore,
+}
+
+/// Builder of a [`Pool`].
+#[must_use = "builder does nothing itself, use `.build()` to build it"]
+pub struct PoolBuilder<M, W = Object<M>>
+where
+    M: Manager,
+    W: From<Object<M>>,
+{
+    pub(crate) manager: M,
+    pub(crate) config: PoolConfig,
+    pub(crate) store: Option<Store>,
+    pub(crate) hooks: Hooks<M>,
+    _wrapper: PhantomData<fn() -> W>,
+}
+
+impl<M, W> PoolBuilder<M, W>
+where
+    M: Manager,
+    W: From<Object<M>>,
+{
+    pub(crate) fn new(manager: M) -> Self {
+        Self {
+            manager,
+            config: PoolConfig::default(),
+            store: None,
+            hooks: Hooks::default(),
+            _wrapper: PhantomData,
+        }
+    }
+
+    /// Builds the pool.
+    ///
+    /// # Errors
+    /// [`BuildError`] names what is wrong with the configuration.
+    pub fn build(self) -> Result<Pool<M, W>, BuildError> {
+        let max_size = self.config.max_size;
+        if max_size > MAX_POOL_SIZE {
+            return Err(BuildError::MaxSizeTooLarge {
+                max_size,
+                limit: MAX_POOL_SIZE,
+            });
+        }
+        let store = match (self.store, self.config.queue_mode) {
+            (Some(Store::LockFree), QueueMode::Lifo) => {
+                return Err(BuildError::LifoNeedsMutexStore);
+            }
+            (Some(store), _) => store,
+            (None, QueueMode::Lifo) => Store::Mutex,
+            (None, QueueMode::Fifo) => Store::default(),
+        };
+        if max_size == 0 {
+            // deadpool accepts 0 (a paused pool, grown later by `resize`), and
+            // its tests rely on it; say so, since `get()` will wait until then.
+            tracing::warn!("pool built with max_size 0: every get() waits until resize() grows it");
+        }
+        Ok(Pool::from_builder(
+            self.manager,
+            self.config,
+            store,
+            self.hooks,
+        ))
+    }
+
+    /// Sets the whole [`PoolConfig`].
+    pub fn config(mut self, value: PoolConfig) -> Self {
+        self.config = value;
+        self
+    }
+
+    /// Maximum number of objects (default: twice the CPU cores).
+    pub fn max_size(mut self, value: usize) -> Self {
+        self.config.max_size = value;
+        self
+    }
+
+    /// All timeouts.
+    pub fn timeouts(mut self, value: Timeouts) -> Self {
+        self.config.timeouts = value;
+        self
+    }
+
+    /// The wait timeout.
+    pub fn wait_timeout(mut self, value: Option<Duration>) -> Self {
+        self.config.timeouts.wait = value;
+        self
+    }
+
+    /// The create timeout.
+    pub fn create_timeout(mut self, value: Option<Duration>) -> Self {
+        self.config.timeouts.create = value;
+        self
+    }
+
+    /// The recycle timeout.
+    pub fn recycle_timeout(mut self, value: Option<Duration>) -> Self {
+        self.config.timeouts.recycle = value;
+        self
+    }
+
+    /// FIFO (default) or LIFO reuse of idle objects.
+    pub fn queue_mode(mut self, value: QueueMode) -> Self {
+        self.config.queue_mode = value;
+        self
+    }
+
+    /// The idle store (default: `LockFree` with the `fast-acquire` feature,
+    /// else `Mutex`; `Mutex` for `QueueMode::Lifo`).
+    pub fn store(mut self, value: Store) -> Self {
+        self.store = Some(value);
+        self
+    }
+
+    /// Accepted for deadpool compatibility; tokio is the only runtime.
+    pub fn runtime(self, _value: Runtime) -> Self {
+        self
+    }
+
+    /// A hook run after an object was created.
+    pub fn post_create(mut self, hook: impl Into<Hook<M>>) -> Self {
+        self.hooks.post_create.push(hook.into());
+        self
+    }
+
+    /// A hook run before an idle object is recycled.
+    pub fn pre_recycle(mut self, hook: impl Into<Hook<M>>) -> Self {
+        self.hooks.pre_recycle.push(hook.into());
+        self
+    }
+
+    /// A hook run after an idle object was recycled.
+    pub fn post_recycle(mut self, hook: impl Into<Hook<M>>) -> Self {
+        self.hooks.post_recycle.push(hook.into());
+        self
+    }
+}
+
+impl<M, W> fmt::Debug for PoolBuilder<M, W>
+where
+    M: Manager + fmt::Debug,
+    W: From<Object<M>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolBuilder")
+            .field("manager", &self.manager)
+            .field("config", &self.config)
+            .field("store", &self.store)
+            .field("hooks", &self.hooks)
+            .finish()
+    }
+}

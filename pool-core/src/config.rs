@@ -1,0 +1,102 @@
+//! Plain configuration values, serialisable behind the `serde` feature.
+
+use std::time::Duration;
+
+/// Pool configuration, as deadpool's `PoolConfig` (same fields and serde
+/// shape, so existing config files keep working). The idle store is a
+/// builder choice: `PoolBuilder::store`.
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
+pub struct PoolConfig {
+    /// Maximum number of objects that may exist at once.
+    pub max_size: usize,
+    /// Timeouts of `get()`.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub timeouts: Timeouts,
+    /// Order in which idle objects are reused.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub queue_mode: QueueMode,
+}
+
+impl PoolConfig {
+    /// A configuration with the given `max_size` and defaults elsewhere.
+    #[must_use]
+    pub fn new(max_size: usize) -> Self {
+        Self {
+            max_size,
+            timeouts: Timeouts::default(),
+            queue_mode: QueueMode::default(),
+        }
+    }
+}
+
+impl Default for PoolConfig {
+    /// `max_size` is deadpool's default: twice the number of CPU cores.
+    fn default() -> Self {
+        Self::new(default_max_size())
+    }
+}
+
+/// Twice the available parallelism, as deadpool.
+pub(crate) fn default_max_size() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) * 2
+}
+
+/// Timeouts of the phases of a `get()`. `None` waits forever; `Some(ZERO)`
+/// for `wait` means "never wait for another task's object".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
+pub struct Timeouts {
+    /// Waiting for an object or a free slot.
+    pub wait: Option<Duration>,
+    /// Creating a new object.
+    pub create: Option<Duration>,
+    /// Recycling an idle object.
+    pub recycle: Option<Duration>,
+}
+
+impl Timeouts {
+    /// No timeouts.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            wait: None,
+            create: None,
+            recycle: None,
+        }
+    }
+
+    /// Only a wait timeout, in milliseconds.
+    #[must_use]
+    pub const fn wait_millis(wait: u64) -> Self {
+        Self {
+            wait: Some(Duration::from_millis(wait)),
+            create: None,
+            recycle: None,
+        }
+    }
+}
+
+/// Order in which idle objects are handed out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
+pub enum QueueMode {
+    /// Oldest idle object first: spreads use over all objects.
+    #[default]
+    Fifo,
+    /// Most recently returned first: lets surplus objects go idle. Served by
+    /// the mutex store only.
+    Lifo,
+}
+
+/// The error of a backend crate's `create_pool`: its own config error, or a
+/// build error.
+#[derive(Debug, thiserror::Error)]
+pub enum CreatePoolError<C> {
+    /// The backend's configuration was invalid.
+    #[error("Config: {0}")]
+    Config(C),
+    /// The pool could not be built.
+    #[error("Build: {0}")]
+    Build(crate::BuildError),
+}

@@ -1,0 +1,97 @@
+//! A lock-minimised async object pool for tokio, and a drop-in for
+//! deadpool's managed pool: rename `deadpool` to `pool_core` and the code
+//! compiles and behaves the same.
+//!
+//! ```
+//! use pool_core::{Manager, Metrics, Pool, RecycleResult};
+//!
+//! struct Numbers;
+//!
+//! impl Manager for Numbers {
+//!     type Type = u32;
+//!     type Error = std::convert::Infallible;
+//!
+//!     async fn create(&self) -> Result<u32, Self::Error> {
+//!         Ok(7)
+//!     }
+//!
+//!     async fn recycle(&self, _: &mut u32, _: &Metrics) -> RecycleResult<Self::Error> {
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let pool: Pool<Numbers> = Pool::builder(Numbers).max_size(4).build().unwrap();
+//! let n = pool.get().await.unwrap();
+//! assert_eq!(*n, 7);
+//! drop(n); // back to the pool
+//! assert_eq!(pool.status().available, 1);
+//! # }
+//! ```
+//!
+//! How it works is in `docs/ARCHITECTURE.md`: a single atomic state word
+//! decides every hand-off, idle objects sit in a lock-free
+//! `crossbeam_queue::ArrayQueue`, and only a task that must wait touches a
+//! lock.
+
+mod builder;
+mod config;
+mod errors;
+mod hooks;
+mod manager;
+mod metrics;
+mod object;
+mod pool;
+mod slots;
+mod state;
+mod store;
+mod sync;
+
+pub use builder::{BuildError, PoolBuilder};
+pub use config::{CreatePoolError, PoolConfig, QueueMode, Timeouts};
+pub use errors::{PoolError, RecycleError, TimeoutType};
+pub use hooks::{Hook, HookError, HookFuture, HookResult};
+pub use manager::{Manager, RecycleResult};
+pub use metrics::Metrics;
+pub use object::{Object, ObjectId};
+pub use pool::{Pool, RetainResult, WeakPool};
+pub use state::MAX_POOL_SIZE;
+pub use store::Store;
+
+/// The async runtime. tokio is the only one; the enum exists so that
+/// deadpool code naming `Runtime::Tokio1` compiles unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// tokio 1.x.
+    Tokio1,
+}
+
+/// A snapshot of a pool's size, deadpool's four fields. Eventually
+/// consistent (see [`Pool::status`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// The maximum size of the pool.
+    pub max_size: usize,
+    /// Objects that exist (idle or in use), not counting creates in flight.
+    pub size: usize,
+    /// Idle objects.
+    pub available: usize,
+    /// `get()` calls that have no object yet: queued, or creating one.
+    pub waiting: usize,
+}
+
+/// The same items under deadpool's path, so `deadpool::managed::{...}`
+/// becomes `pool_core::managed::{...}`.
+pub mod managed {
+    pub use crate::{
+        BuildError, CreatePoolError, Hook, HookError, HookFuture, HookResult, Manager, Metrics,
+        Object, ObjectId, Pool, PoolBuilder, PoolConfig, PoolError, QueueMode, RecycleError,
+        RecycleResult, RetainResult, Status, Store, TimeoutType, Timeouts, WeakPool,
+    };
+
+    /// What backend crates re-export, as deadpool's `managed::reexports`.
+    pub mod reexports {
+        pub use crate::{Metrics, ObjectId, PoolConfig, Runtime, Status, TimeoutType, Timeouts};
+    }
+}

@@ -1,0 +1,39 @@
+//! The trait a backend implements: how to make, check and drop its objects.
+
+use std::future::Future;
+
+use crate::{Metrics, RecycleError};
+
+/// Result of [`Manager::recycle`].
+pub type RecycleResult<E> = Result<(), RecycleError<E>>;
+
+/// Creates and recycles objects of one kind. deadpool's `Manager`, plus
+/// [`Manager::is_broken`].
+pub trait Manager: Sync + Send {
+    /// The pooled object.
+    type Type: Send;
+    /// The error of `create` and `recycle`.
+    type Error: Send;
+
+    /// Creates a new object.
+    fn create(&self) -> impl Future<Output = Result<Self::Type, Self::Error>> + Send;
+
+    /// Checks (and may reset) an idle object before it is handed out. An
+    /// error discards the object and the pool tries the next one.
+    fn recycle(
+        &self,
+        obj: &mut Self::Type,
+        metrics: &Metrics,
+    ) -> impl Future<Output = RecycleResult<Self::Error>> + Send;
+
+    /// Called when an object leaves the pool for good (taken, failed,
+    /// broken, or no longer wanted).
+    fn detach(&self, _obj: &mut Self::Type) {}
+
+    /// A cheap, synchronous test run every time an object comes back: `true`
+    /// discards it instead of keeping it idle, so an object that just failed
+    /// is never handed out again.
+    fn is_broken(&self, _obj: &mut Self::Type) -> bool {
+        false
+    }
+}

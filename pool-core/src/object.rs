@@ -1,0 +1,118 @@
+//! The handle a caller holds while using a pooled object.
+
+use std::{
+    fmt,
+    ops::{Deref, DerefMut},
+};
+
+use crate::pool::PoolInner;
+use crate::sync::HandleArc;
+use crate::{Manager, Metrics, Pool};
+
+/// A pooled object plus what the pool knows of it.
+pub(crate) struct ObjectInner<M: Manager> {
+    pub(crate) obj: M::Type,
+    pub(crate) id: usize,
+    pub(crate) metrics: Metrics,
+}
+
+/// An object checked out of a [`Pool`]. Dropping it returns it to the pool;
+/// [`Object::take`] keeps it and frees its slot.
+#[must_use]
+pub struct Object<M: Manager> {
+    /// `None` only after `take` (or inside `drop`).
+    pub(crate) inner: Option<ObjectInner<M>>,
+    pub(crate) pool: HandleArc<PoolInner<M>>,
+}
+
+impl<M: Manager> Object<M> {
+    /// Detaches the object from its pool: its slot is freed and the pool
+    /// forgets it.
+    #[must_use]
+    pub fn take(mut this: Self) -> M::Type {
+        let mut inner = this.inner.take().expect("object present until dropped");
+        this.pool.detach(&mut inner.obj);
+        inner.obj
+    }
+
+    /// A process-unique id of the object.
+    pub fn id(this: &Self) -> ObjectId {
+        ObjectId(this.inner().id)
+    }
+
+    /// The object's metrics.
+    pub fn metrics(this: &Self) -> &Metrics {
+        &this.inner().metrics
+    }
+
+    /// The pool the object belongs to.
+    pub fn pool(this: &Self) -> Option<Pool<M>> {
+        Some(Pool::from_inner(this.pool.clone()))
+    }
+
+    fn inner(&self) -> &ObjectInner<M> {
+        self.inner.as_ref().expect("object present until dropped")
+    }
+}
+
+impl<M: Manager> Drop for Object<M> {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            self.pool.return_object(inner);
+        }
+    }
+}
+
+impl<M: Manager> Deref for Object<M> {
+    type Target = M::Type;
+    fn deref(&self) -> &M::Type {
+        &self.inner().obj
+    }
+}
+
+impl<M: Manager> DerefMut for Object<M> {
+    fn deref_mut(&mut self) -> &mut M::Type {
+        &mut self
+            .inner
+            .as_mut()
+            .expect("object present until dropped")
+            .obj
+    }
+}
+
+impl<M: Manager> AsRef<M::Type> for Object<M> {
+    fn as_ref(&self) -> &M::Type {
+        self
+    }
+}
+
+impl<M: Manager> AsMut<M::Type> for Object<M> {
+    fn as_mut(&mut self) -> &mut M::Type {
+        self
+    }
+}
+
+impl<M> fmt::Debug for Object<M>
+where
+    M: Manager,
+    M::Type: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.inner.as_ref();
+        f.debug_struct("Object")
+            .field("obj", &inner.map(|i| &i.obj))
+            .field("id", &inner.map(|i| i.id))
+            .field("metrics", &inner.map(|i| i.metrics))
+            .finish()
+    }
+}
+
+/// Id of an [`Object`].
+#[derive(Copy, Clone, Debug, Hash, Eq, PartialEq, Ord, PartialOrd)]
+pub struct ObjectId(usize);
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}

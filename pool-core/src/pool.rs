@@ -1,0 +1,531 @@
+//! The pool: `get()` as an async state machine over the hand-off protocol
+//! (`slots.rs`), plus the manager, hooks and timeouts around it.
+//!
+//! A `get()` holds at most one of: nothing (fast path or waiting), a slot
+//! (capacity to create), an object being recycled. Each is held in a guard
+//! whose `Drop` gives it back, so dropping the future at any `.await` loses
+//! neither an object nor capacity. No lock is held across any `.await`.
+
+use std::{
+    fmt,
+    future::Future,
+    marker::PhantomData,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use tokio::time::Instant;
+
+use crate::hooks::Hooks;
+use crate::object::ObjectInner;
+use crate::slots::{Claim, FastClaim, Grant, Slots, WaitHandle};
+use crate::state::MAX_POOL_SIZE;
+use crate::sync::{AtomicUsize, HandleArc, HandleWeak, Ordering};
+use crate::{
+    Manager, Metrics, Object, PoolBuilder, PoolConfig, PoolError, Status, Store, TimeoutType,
+    Timeouts,
+};
+
+/// A pool of objects made by a [`Manager`]. Cheap to clone: clones share the
+/// pool.
+pub struct Pool<M: Manager, W: From<Object<M>> = Object<M>> {
+    inner: HandleArc<PoolInner<M>>,
+    _wrapper: PhantomData<fn() -> W>,
+}
+
+pub(crate) struct PoolInner<M: Manager> {
+    manager: M,
+    slots: Slots<ObjectInner<M>>,
+    config: PoolConfig,
+    hooks: Hooks<M>,
+    /// Source of object ids; `Relaxed`: only uniqueness matters.
+    next_id: AtomicUsize,
+}
+
+/// Result of [`Pool::retain`].
+#[derive(Debug)]
+pub struct RetainResult<T> {
+    /// Number of idle objects kept.
+    pub retained: usize,
+    /// Objects removed from the pool (already detached).
+    pub removed: Vec<T>,
+}
+
+impl<T> Default for RetainResult<T> {
+    fn default() -> Self {
+        Self {
+            retained: 0,
+            removed: Vec::new(),
+        }
+    }
+}
+
+impl<M: Manager, W: From<Object<M>>> Clone for Pool<M, W> {
+    fn clone(&self) -> Self {
+        Self::from_inner(self.inner.clone())
+    }
+}
+
+impl<M: Manager, W: From<Object<M>>> fmt::Debug for Pool<M, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("status", &self.status())
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
+    /// A builder for a new pool.
+    pub fn builder(manager: M) -> PoolBuilder<M, W> {
+        PoolBuilder::new(manager)
+    }
+
+    pub(crate) fn from_builder(
+        manager: M,
+        config: PoolConfig,
+        store: Store,
+        hooks: Hooks<M>,
+    ) -> Self {
+        Self::from_inner(HandleArc::new(PoolInner {
+            manager,
+            slots: Slots::new(config.max_size, store, config.queue_mode),
+            config,
+            hooks,
+            next_id: AtomicUsize::new(0),
+        }))
+    }
+
+    pub(crate) fn from_inner(inner: HandleArc<PoolInner<M>>) -> Self {
+        Self {
+            inner,
+            _wrapper: PhantomData,
+        }
+    }
+
+    /// Gets an object, waiting for one if the pool is exhausted.
+    ///
+    /// # Errors
+    /// See [`PoolError`].
+    pub async fn get(&self) -> Result<W, PoolError<M::Error>> {
+        self.timeout_get(&self.inner.config.timeouts).await
+    }
+
+    /// Gets an object without waiting for another task to return one: an
+    /// idle object (recycled as usual) or a new one if capacity remains,
+    /// else `PoolError::Timeout(TimeoutType::Wait)` at once.
+    ///
+    /// # Errors
+    /// See [`PoolError`].
+    pub async fn try_get(&self) -> Result<W, PoolError<M::Error>> {
+        let timeouts = Timeouts {
+            wait: Some(Duration::ZERO),
+            ..self.inner.config.timeouts
+        };
+        self.timeout_get(&timeouts).await
+    }
+
+    /// Gets an object with other timeouts than the configured ones.
+    ///
+    /// # Errors
+    /// See [`PoolError`].
+    pub async fn timeout_get(&self, timeouts: &Timeouts) -> Result<W, PoolError<M::Error>> {
+        let inner = self.inner.acquire(timeouts).await?;
+        Ok(Object {
+            inner: Some(inner),
+            pool: self.inner.clone(),
+        }
+        .into())
+    }
+
+    /// Changes `max_size`. Growing serves waiting tasks at once; shrinking
+    /// drops idle objects above the new size at once and objects in use as
+    /// they come back. Does nothing on a closed pool. Values above
+    /// [`MAX_POOL_SIZE`](crate::MAX_POOL_SIZE) are clamped (with a warning).
+    pub fn resize(&self, max_size: usize) {
+        let max_size = if max_size > MAX_POOL_SIZE {
+            tracing::warn!(
+                max_size,
+                limit = MAX_POOL_SIZE,
+                "resize: max_size clamped to the limit"
+            );
+            MAX_POOL_SIZE
+        } else {
+            max_size
+        };
+        let surplus = self.inner.slots.resize(max_size);
+        self.inner.detach_all(surplus);
+    }
+
+    /// Removes the idle objects for which `predicate` returns `false`. Idle
+    /// objects are taken out and judged one at a time (and, in FIFO mode, put
+    /// back at once), so a concurrent `get()` never waits for the whole
+    /// sweep. Objects in use are not visited.
+    pub fn retain(
+        &self,
+        mut predicate: impl FnMut(&M::Type, Metrics) -> bool,
+    ) -> RetainResult<M::Type> {
+        let inner = &*self.inner;
+        let fifo = inner.config.queue_mode == crate::QueueMode::Fifo;
+        let mut result = RetainResult::default();
+        let mut kept_aside = Vec::new();
+        for _ in 0..inner.slots.counts().idle {
+            let Some(mut obj) = inner.slots.take_idle() else {
+                break;
+            };
+            if predicate(&obj.obj, obj.metrics) {
+                result.retained += 1;
+                if fifo {
+                    inner.put(obj);
+                } else {
+                    kept_aside.push(obj);
+                }
+            } else {
+                inner.manager.detach(&mut obj.obj);
+                result.removed.push(obj.obj);
+                let surplus = inner.slots.release_slot(false);
+                inner.detach_all(surplus);
+            }
+        }
+        // LIFO reuses the most recent object: putting it back at once would
+        // make the next take find the same one again.
+        for obj in kept_aside {
+            inner.put(obj);
+        }
+        result
+    }
+
+    /// The configured timeouts.
+    pub fn timeouts(&self) -> Timeouts {
+        self.inner.config.timeouts
+    }
+
+    /// Closes the pool: waiting and later `get()`s fail with
+    /// `PoolError::Closed`, idle objects are dropped now and objects in use
+    /// when they come back. `status().max_size` is 0 afterwards.
+    pub fn close(&self) {
+        let surplus = self.inner.slots.close();
+        self.inner.detach_all(surplus);
+    }
+
+    /// Whether [`Pool::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.slots.is_closed()
+    }
+
+    /// A snapshot of the pool's size. Eventually consistent: the fields are
+    /// read one after another while other tasks go on.
+    #[must_use]
+    pub fn status(&self) -> Status {
+        let counts = self.inner.slots.counts();
+        Status {
+            max_size: counts.max_size,
+            size: counts.size,
+            available: counts.idle,
+            waiting: counts.waiting,
+        }
+    }
+
+    /// The pool's manager.
+    #[must_use]
+    pub fn manager(&self) -> &M {
+        &self.inner.manager
+    }
+
+    /// A weak handle that does not keep the pool alive.
+    pub fn weak(&self) -> WeakPool<M, W> {
+        WeakPool {
+            inner: HandleArc::downgrade(&self.inner),
+            _wrapper: PhantomData,
+        }
+    }
+}
+
+/// A weak reference to a [`Pool`].
+pub struct WeakPool<M: Manager, W: From<Object<M>> = Object<M>> {
+    inner: HandleWeak<PoolInner<M>>,
+    _wrapper: PhantomData<fn() -> W>,
+}
+
+impl<M: Manager, W: From<Object<M>>> WeakPool<M, W> {
+    /// The pool, if it still exists.
+    pub fn upgrade(&self) -> Option<Pool<M, W>> {
+        Some(Pool::from_inner(self.inner.upgrade()?))
+    }
+}
+
+impl<M: Manager, W: From<Object<M>>> Clone for WeakPool<M, W> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            _wrapper: PhantomData,
+        }
+    }
+}
+
+impl<M: Manager, W: From<Object<M>>> fmt::Debug for WeakPool<M, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakPool").finish_non_exhaustive()
+    }
+}
+
+/// Runs `fut` under an optional timeout.
+async fn with_timeout<T>(
+    limit: Option<Duration>,
+    fut: impl Future<Output = T>,
+) -> Result<T, tokio::time::error::Elapsed> {
+    match limit {
+        None => Ok(fut.await),
+        Some(limit) => tokio::time::timeout(limit, fut).await,
+    }
+}
+
+impl<M: Manager> PoolInner<M> {
+    /// The body of `get()`.
+    async fn acquire(&self, timeouts: &Timeouts) -> Result<ObjectInner<M>, PoolError<M::Error>> {
+        let mut claim = match self.slots.try_claim() {
+            FastClaim::Got(claim) => claim,
+            FastClaim::Closed => return Err(PoolError::Closed),
+            FastClaim::MustWait => self.wait(timeouts.wait).await?,
+        };
+        loop {
+            claim = match claim {
+                Claim::Object(obj) => {
+                    let mut held = Held {
+                        pool: self,
+                        obj: Some(obj),
+                    };
+                    if self.recycle(held.get_mut(), timeouts).await {
+                        return Ok(held.keep());
+                    }
+                    // Keep the slot and look for another object, as deadpool.
+                    held.discard_keeping_slot();
+                    Claim::Slot
+                }
+                Claim::Slot => {
+                    let slot = SlotGuard { pool: self };
+                    match self.slots.trade_slot_for_idle() {
+                        Some(obj) => {
+                            std::mem::forget(slot);
+                            Claim::Object(obj)
+                        }
+                        None => return self.create(slot, timeouts).await,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits in line for an object or a slot.
+    async fn wait(
+        &self,
+        limit: Option<Duration>,
+    ) -> Result<Claim<ObjectInner<M>>, PoolError<M::Error>> {
+        if limit == Some(Duration::ZERO) {
+            return Err(PoolError::Timeout(TimeoutType::Wait));
+        }
+        let handle = self.slots.register().map_err(|_| PoolError::Closed)?;
+        let waiting = Waiting { pool: self, handle };
+        match with_timeout(limit, waiting).await {
+            Ok(Grant::Claim(claim)) => Ok(claim),
+            Ok(Grant::Closed) => Err(PoolError::Closed),
+            Err(_) => Err(PoolError::Timeout(TimeoutType::Wait)),
+        }
+    }
+
+    /// deadpool's recycle: hooks around `Manager::recycle`, each able to
+    /// reject the object. `false`: the object must not be handed out.
+    async fn recycle(&self, inner: &mut ObjectInner<M>, timeouts: &Timeouts) -> bool {
+        if !self.hooks.pre_recycle.is_empty()
+            && let Err(e) = self
+                .hooks
+                .pre_recycle
+                .apply(&mut inner.obj, &inner.metrics)
+                .await
+        {
+            tracing::debug!(error = %DisplayHook(&e), "pre_recycle hook rejected an object");
+            return false;
+        }
+        match with_timeout(
+            timeouts.recycle,
+            self.manager.recycle(&mut inner.obj, &inner.metrics),
+        )
+        .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                tracing::debug!(id = inner.id, "recycle failed; object discarded");
+                return false;
+            }
+            Err(_) => {
+                tracing::debug!(id = inner.id, "recycle timed out; object discarded");
+                return false;
+            }
+        }
+        if !self.hooks.post_recycle.is_empty()
+            && let Err(e) = self
+                .hooks
+                .post_recycle
+                .apply(&mut inner.obj, &inner.metrics)
+                .await
+        {
+            tracing::debug!(error = %DisplayHook(&e), "post_recycle hook rejected an object");
+            return false;
+        }
+        inner.metrics.recycle_count += 1;
+        inner.metrics.recycled = Some(Instant::now());
+        true
+    }
+
+    /// Creates an object into a claimed slot.
+    async fn create(
+        &self,
+        slot: SlotGuard<'_, M>,
+        timeouts: &Timeouts,
+    ) -> Result<ObjectInner<M>, PoolError<M::Error>> {
+        let obj = with_timeout(timeouts.create, self.manager.create())
+            .await
+            .map_err(|_| PoolError::Timeout(TimeoutType::Create))?
+            .map_err(PoolError::Backend)?;
+        std::mem::forget(slot);
+        self.slots.slot_filled();
+        let mut held = Held {
+            pool: self,
+            obj: Some(ObjectInner {
+                obj,
+                id: self.next_id.fetch_add(1, Ordering::Relaxed),
+                metrics: Metrics::new(Instant::now()),
+            }),
+        };
+        if !self.hooks.post_create.is_empty() {
+            let inner = held.get_mut();
+            if let Err(e) = self
+                .hooks
+                .post_create
+                .apply(&mut inner.obj, &inner.metrics)
+                .await
+            {
+                return Err(PoolError::PostCreateHook(e));
+            }
+        }
+        Ok(held.keep())
+    }
+
+    /// An object comes back from a caller.
+    pub(crate) fn return_object(&self, mut inner: ObjectInner<M>) {
+        if self.manager.is_broken(&mut inner.obj) {
+            tracing::debug!(id = inner.id, "object broken at return; discarded");
+            self.detach(&mut inner.obj);
+            return;
+        }
+        self.put(inner);
+    }
+
+    /// Puts a healthy object back (to a waiter or the idle store).
+    fn put(&self, inner: ObjectInner<M>) {
+        let surplus = self.slots.put(inner);
+        self.detach_all(surplus);
+    }
+
+    /// An object leaves the pool for good: the manager is told and its slot
+    /// is freed (which may serve a waiter).
+    pub(crate) fn detach(&self, obj: &mut M::Type) {
+        self.manager.detach(obj);
+        let surplus = self.slots.release_slot(false);
+        self.detach_all(surplus);
+    }
+
+    /// Drops objects the protocol shed (their slots are already released).
+    fn detach_all(&self, surplus: Vec<ObjectInner<M>>) {
+        for mut inner in surplus {
+            self.manager.detach(&mut inner.obj);
+        }
+    }
+}
+
+/// A claimed slot with no object yet. Dropped: the capacity is released.
+struct SlotGuard<'a, M: Manager> {
+    pool: &'a PoolInner<M>,
+}
+
+impl<M: Manager> Drop for SlotGuard<'_, M> {
+    fn drop(&mut self) {
+        let surplus = self.pool.slots.release_slot(true);
+        self.pool.detach_all(surplus);
+    }
+}
+
+/// An object that is not ready to be handed out (being recycled, or just
+/// created and in its hooks). Dropped: the object is discarded and its slot
+/// released.
+struct Held<'a, M: Manager> {
+    pool: &'a PoolInner<M>,
+    obj: Option<ObjectInner<M>>,
+}
+
+impl<M: Manager> Held<'_, M> {
+    fn get_mut(&mut self) -> &mut ObjectInner<M> {
+        self.obj.as_mut().expect("held until kept or discarded")
+    }
+
+    fn keep(mut self) -> ObjectInner<M> {
+        self.obj.take().expect("held until kept or discarded")
+    }
+
+    /// Discards the object but keeps its capacity for the caller.
+    fn discard_keeping_slot(mut self) {
+        let mut inner = self.obj.take().expect("held until kept or discarded");
+        self.pool.slots.slot_emptied();
+        self.pool.manager.detach(&mut inner.obj);
+    }
+}
+
+impl<M: Manager> Drop for Held<'_, M> {
+    fn drop(&mut self) {
+        if let Some(mut inner) = self.obj.take() {
+            self.pool.detach(&mut inner.obj);
+        }
+    }
+}
+
+/// A registered waiter. Dropped before its grant was taken (timeout,
+/// cancellation): it leaves the queue, or gives back what it was granted.
+struct Waiting<'a, M: Manager> {
+    pool: &'a PoolInner<M>,
+    handle: WaitHandle<ObjectInner<M>>,
+}
+
+impl<M: Manager> Future for Waiting<'_, M> {
+    type Output = Grant<ObjectInner<M>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        this.pool.slots.poll_wait(&mut this.handle, cx)
+    }
+}
+
+impl<M: Manager> Drop for Waiting<'_, M> {
+    fn drop(&mut self) {
+        if !self.handle.is_pending() {
+            return;
+        }
+        match self.pool.slots.cancel_wait(&mut self.handle) {
+            Some(Grant::Claim(Claim::Object(obj))) => self.pool.return_object(obj),
+            Some(Grant::Claim(Claim::Slot)) => drop(SlotGuard { pool: self.pool }),
+            Some(Grant::Closed) | None => {}
+        }
+    }
+}
+
+/// Formats a hook error without requiring `E: Display`.
+struct DisplayHook<'a, E>(&'a crate::HookError<E>);
+
+impl<E> fmt::Display for DisplayHook<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            crate::HookError::Message(msg) => f.write_str(msg),
+            crate::HookError::Backend(_) => f.write_str("backend error"),
+        }
+    }
+}

@@ -1,0 +1,496 @@
+//! The hand-off protocol: who gets an idle object, who may create one, and
+//! who waits. Generic over the pooled value; it knows nothing of managers,
+//! hooks or timeouts (`pool.rs` does), so the loom models check exactly this.
+//!
+//! # Implementation
+//! - The state word (`state.rs`) counts idle objects and free capacity and
+//!   carries the `WAITERS` and `CLOSED` flags.
+//! - Fast path (no lock): a getter CASes `idle - 1` (then pops the store) or
+//!   `free - 1` (then creates). A return pushes to the store and then
+//!   `fetch_add`s `idle + 1`.
+//! - Slow path: a getter that finds neither, or finds `WAITERS` set (it must
+//!   not overtake the tasks already queued), locks the waiter queue, appends
+//!   its cell, sets `WAITERS` and then runs `serve_locked` itself: this is
+//!   the re-check after registering that closes the lost-wake-up race.
+//! - Anyone whose RMW made an object or capacity available and whose RMW
+//!   returned a word with `WAITERS` (or `CLOSED`, or negative `free`) calls
+//!   `settle`, which takes the lock and serves the queue front to back.
+//!   Serving means: claim through the word, put the grant into the waiter's
+//!   cell, collect its waker, wake it after the lock is released. A returned
+//!   object is thus handed straight to the longest waiter; the woken task
+//!   never competes for it again.
+//!
+//! # Orderings
+//! - Return `fetch_add(IDLE_ONE, Release)` pairs with the claim CAS
+//!   (`Acquire`) of `idle - 1`: the push into the store happens-before the
+//!   pop that follows the claim. (The crossbeam queue also synchronises
+//!   internally, but loom cannot see that, so we do not rely on it.)
+//! - Everything else on the word is `AcqRel`/`Acquire` only so that the
+//!   grant written under the lock and the state read after it agree; the
+//!   lost-wake-up argument rests on the single location's modification order
+//!   (see `state.rs`), not on orderings.
+//! - `creating`, `queued` and `max_size` are `Relaxed`: they feed `status()`
+//!   only (documented as eventually consistent) or are written under the lock.
+
+use std::collections::VecDeque;
+use std::task::{Context, Poll, Waker};
+
+use crate::config::QueueMode;
+use crate::state::{CLOSED, FREE_ONE, IDLE_ONE, WAITERS, Word};
+use crate::store::{IdleStore, Store};
+use crate::sync::{Arc, AtomicU64, AtomicUsize, Mutex, Ordering};
+
+/// What a getter holds after a claim.
+#[derive(Debug)]
+pub(crate) enum Claim<T> {
+    /// An idle object, popped from the store.
+    Object(T),
+    /// One unit of capacity: the getter must create an object. Counted in
+    /// `creating` until it becomes an object or is released.
+    Slot,
+}
+
+/// What a waiter is handed.
+#[derive(Debug)]
+pub(crate) enum Grant<T> {
+    Claim(Claim<T>),
+    Closed,
+}
+
+/// Outcome of the lock-free fast path.
+pub(crate) enum FastClaim<T> {
+    Got(Claim<T>),
+    MustWait,
+    Closed,
+}
+
+/// One waiting getter. Its grant is written by a server under the queue
+/// lock and read by the waiter; the cell's own lock is never held while the
+/// queue lock is being acquired.
+struct WaiterCell<T> {
+    inner: Mutex<CellState<T>>,
+}
+
+struct CellState<T> {
+    grant: Option<Grant<T>>,
+    waker: Option<Waker>,
+}
+
+struct WaiterQueue<T> {
+    /// Front = longest waiting. Invariant: `WAITERS` is set iff non-empty.
+    cells: VecDeque<Arc<WaiterCell<T>>>,
+}
+
+pub(crate) struct Slots<T> {
+    state: AtomicU64,
+    store: IdleStore<T>,
+    waiters: Mutex<WaiterQueue<T>>,
+    /// Written only under the queue lock (resize, close).
+    max_size: AtomicUsize,
+    /// Claimed slots whose object does not exist yet.
+    creating: AtomicUsize,
+    /// Length of the waiter queue, for `status()`.
+    queued: AtomicUsize,
+}
+
+/// Values the lock holder decided to hand out or drop; acted on only after
+/// the lock is released (wakers run user code; dropping an object may too).
+pub(crate) struct Deferred<T> {
+    wakers: Vec<Waker>,
+    pub(crate) surplus: Vec<T>,
+}
+
+impl<T> Deferred<T> {
+    fn new() -> Self {
+        Deferred {
+            wakers: Vec::new(),
+            surplus: Vec::new(),
+        }
+    }
+
+    /// Wakes the served waiters and hands back the objects to discard.
+    #[must_use]
+    pub(crate) fn finish(self) -> Vec<T> {
+        for waker in self.wakers {
+            waker.wake();
+        }
+        self.surplus
+    }
+}
+
+/// A snapshot for `status()`.
+pub(crate) struct Counts {
+    pub(crate) max_size: usize,
+    pub(crate) size: usize,
+    pub(crate) idle: usize,
+    pub(crate) waiting: usize,
+}
+
+impl<T> Slots<T> {
+    pub(crate) fn new(max_size: usize, store: Store, mode: QueueMode) -> Self {
+        Slots {
+            state: AtomicU64::new(Word::new(max_size).0),
+            store: IdleStore::new(store, mode, max_size),
+            waiters: Mutex::new(WaiterQueue {
+                cells: VecDeque::new(),
+            }),
+            max_size: AtomicUsize::new(max_size),
+            creating: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
+        }
+    }
+
+    fn load(&self) -> Word {
+        Word(self.state.load(Ordering::Acquire))
+    }
+
+    /// The lock-free claim: an idle object, else a unit of capacity. Never
+    /// claims when tasks are already queued (first come, first served).
+    pub(crate) fn try_claim(&self) -> FastClaim<T> {
+        let mut w = Word(self.state.load(Ordering::Relaxed));
+        loop {
+            if w.is_closed() {
+                return FastClaim::Closed;
+            }
+            if w.has_waiters() {
+                return FastClaim::MustWait;
+            }
+            match self.claim_from(w) {
+                Ok(Some(claim)) => return FastClaim::Got(claim),
+                Ok(None) => return FastClaim::MustWait,
+                Err(actual) => w = actual,
+            }
+        }
+    }
+
+    /// One CAS attempt to claim from `w`. `Ok(None)`: nothing to claim.
+    /// `Err(actual)`: the word changed, retry with it.
+    fn claim_from(&self, w: Word) -> Result<Option<Claim<T>>, Word> {
+        let next = if w.idle() > 0 {
+            w.0 - IDLE_ONE
+        } else if w.free() > 0 {
+            w.0 - FREE_ONE
+        } else {
+            return Ok(None);
+        };
+        // Acquire pairs with the returner's `fetch_add(IDLE_ONE, Release)`:
+        // its push into the store happens-before our pop.
+        match self
+            .state
+            .compare_exchange_weak(w.0, next, Ordering::Acquire, Ordering::Relaxed)
+        {
+            Ok(_) if w.idle() > 0 => Ok(Some(Claim::Object(self.store.pop()))),
+            Ok(_) => {
+                self.creating.fetch_add(1, Ordering::Relaxed);
+                Ok(Some(Claim::Slot))
+            }
+            Err(actual) => Err(Word(actual)),
+        }
+    }
+
+    /// Trades a held slot (whose object was discarded) for an idle object,
+    /// if one is there and nobody is queued for it.
+    pub(crate) fn trade_slot_for_idle(&self) -> Option<T> {
+        let mut w = Word(self.state.load(Ordering::Relaxed));
+        loop {
+            if w.idle() == 0 || w.has_waiters() || w.is_closed() {
+                return None;
+            }
+            let next = w.0 - IDLE_ONE + FREE_ONE;
+            // Acquire: as in `claim_from`.
+            match self
+                .state
+                .compare_exchange_weak(w.0, next, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    self.creating.fetch_sub(1, Ordering::Relaxed);
+                    return Some(self.store.pop());
+                }
+                Err(actual) => w = Word(actual),
+            }
+        }
+    }
+
+    /// A created object now fills its slot.
+    pub(crate) fn slot_filled(&self) {
+        self.creating.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// An existing object's slot becomes a creating slot again (its object was
+    /// discarded but the holder keeps the capacity to create a replacement).
+    pub(crate) fn slot_emptied(&self) {
+        self.creating.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Gives a slot back: a create failed or was cancelled, or an object
+    /// left the pool for good (`creating` says which).
+    pub(crate) fn release_slot(&self, was_creating: bool) -> Vec<T> {
+        if was_creating {
+            self.creating.fetch_sub(1, Ordering::Relaxed);
+        }
+        // AcqRel: the returned word decides whether waiters must be served.
+        let prev = Word(self.state.fetch_add(FREE_ONE, Ordering::AcqRel));
+        if prev.needs_settling() {
+            self.settle()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Returns an object to the pool. Objects the pool no longer wants
+    /// (closed, or above `max_size` after a shrink) come back to the caller
+    /// to be discarded; their slot is already released.
+    pub(crate) fn put(&self, value: T) -> Vec<T> {
+        let w = Word(self.state.load(Ordering::Relaxed));
+        if !w.needs_settling() {
+            self.store.push(value);
+            // Release pairs with the claimer's Acquire CAS (see `claim_from`).
+            let prev = Word(self.state.fetch_add(IDLE_ONE, Ordering::AcqRel));
+            if prev.needs_settling() {
+                return self.settle();
+            }
+            return Vec::new();
+        }
+        // Slow return: waiters to hand to, or a surplus to shed.
+        let mut queue = self.waiters.lock();
+        let mut deferred = Deferred::new();
+        let w = self.load();
+        if w.is_closed() || w.free() < 0 {
+            self.state.fetch_add(FREE_ONE, Ordering::AcqRel);
+            deferred.surplus.push(value);
+        } else if let Some(cell) = queue.cells.pop_front() {
+            self.after_dequeue(&mut queue);
+            if let Some(waker) = cell.grant(Grant::Claim(Claim::Object(value))) {
+                deferred.wakers.push(waker);
+            }
+        } else {
+            self.store.push(value);
+            self.state.fetch_add(IDLE_ONE, Ordering::AcqRel);
+        }
+        self.settle_locked(&mut queue, &mut deferred);
+        drop(queue);
+        deferred.finish()
+    }
+
+    /// Takes the lock and serves waiters and surplus as the word demands.
+    pub(crate) fn settle(&self) -> Vec<T> {
+        let mut queue = self.waiters.lock();
+        let mut deferred = Deferred::new();
+        self.settle_locked(&mut queue, &mut deferred);
+        drop(queue);
+        deferred.finish()
+    }
+
+    /// Under the lock: hand idle objects and capacity to the queue front to
+    /// back, then shed idle objects above `max_size` (or all, if closed).
+    fn settle_locked(&self, queue: &mut WaiterQueue<T>, deferred: &mut Deferred<T>) {
+        while let Some(front) = queue.cells.front() {
+            let w = self.load();
+            if w.is_closed() {
+                break;
+            }
+            match self.claim_from(w) {
+                Ok(Some(claim)) => {
+                    if let Some(waker) = front.grant(Grant::Claim(claim)) {
+                        deferred.wakers.push(waker);
+                    }
+                    queue.cells.pop_front();
+                    self.after_dequeue(queue);
+                }
+                Ok(None) => break,
+                Err(_) => continue,
+            }
+        }
+        loop {
+            let w = self.load();
+            if w.idle() == 0 || !(w.is_closed() || w.free() < 0) {
+                break;
+            }
+            let next = w.0 - IDLE_ONE + FREE_ONE;
+            if self
+                .state
+                .compare_exchange_weak(w.0, next, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                deferred.surplus.push(self.store.pop());
+            }
+        }
+    }
+
+    /// Keeps `WAITERS` and `queued` true after a cell left the queue.
+    fn after_dequeue(&self, queue: &mut WaiterQueue<T>) {
+        self.queued.store(queue.cells.len(), Ordering::Relaxed);
+        if queue.cells.is_empty() {
+            self.state.fetch_and(!WAITERS, Ordering::AcqRel);
+        }
+    }
+
+    /// Registers a waiter at the back of the queue and re-checks. The
+    /// returned handle must be polled with [`Slots::poll_wait`] and, if it is
+    /// abandoned, given to [`Slots::cancel_wait`].
+    pub(crate) fn register(&self) -> Result<WaitHandle<T>, Closed> {
+        let cell = Arc::new(WaiterCell {
+            inner: Mutex::new(CellState {
+                grant: None,
+                waker: None,
+            }),
+        });
+        let mut queue = self.waiters.lock();
+        if self.load().is_closed() {
+            return Err(Closed);
+        }
+        queue.cells.push_back(cell.clone());
+        self.queued.store(queue.cells.len(), Ordering::Relaxed);
+        // The RMW puts our registration into the word's modification order:
+        // any return or release ordered after it sees WAITERS and settles;
+        // anything ordered before it is seen by the re-check below.
+        self.state.fetch_or(WAITERS, Ordering::AcqRel);
+        let mut deferred = Deferred::new();
+        // The re-check after registering (without it: lost wake-ups).
+        self.settle_locked(&mut queue, &mut deferred);
+        drop(queue);
+        debug_assert!(deferred.surplus.is_empty());
+        drop(deferred.finish());
+        Ok(WaitHandle { cell: Some(cell) })
+    }
+
+    /// Polls a registered waiter for its grant.
+    pub(crate) fn poll_wait(
+        &self,
+        handle: &mut WaitHandle<T>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Grant<T>> {
+        let cell = handle.cell.as_ref().expect("polled after completion");
+        let mut state = cell.inner.lock();
+        if let Some(grant) = state.grant.take() {
+            drop(state);
+            handle.cell = None;
+            return Poll::Ready(grant);
+        }
+        match &state.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => state.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// A waiter gives up (timeout, or its future was dropped). If it was
+    /// served in the meantime, the grant comes back for the caller to undo.
+    pub(crate) fn cancel_wait(&self, handle: &mut WaitHandle<T>) -> Option<Grant<T>> {
+        let cell = handle.cell.take()?;
+        let mut queue = self.waiters.lock();
+        if let Some(pos) = queue.cells.iter().position(|c| Arc::ptr_eq(c, &cell)) {
+            queue.cells.remove(pos);
+            self.after_dequeue(&mut queue);
+            return None;
+        }
+        // Not queued: a server dequeued it and wrote the grant, both under
+        // the lock we now hold, so the grant is there.
+        let grant = cell.inner.lock().grant.take();
+        drop(queue);
+        grant
+    }
+
+    /// Changes `max_size`; returns idle objects that must go.
+    pub(crate) fn resize(&self, max_size: usize) -> Vec<T> {
+        let mut queue = self.waiters.lock();
+        if self.load().is_closed() {
+            return Vec::new();
+        }
+        let old = self.max_size.swap(max_size, Ordering::Relaxed);
+        let delta = max_size as i64 - old as i64;
+        self.state
+            .fetch_add(Word::free_delta(delta), Ordering::AcqRel);
+        let mut deferred = Deferred::new();
+        self.settle_locked(&mut queue, &mut deferred);
+        drop(queue);
+        deferred.finish()
+    }
+
+    /// Closes: every queued waiter gets `Closed`, idle objects come back for
+    /// discarding, and later returns are discarded too.
+    pub(crate) fn close(&self) -> Vec<T> {
+        let mut queue = self.waiters.lock();
+        if self.load().is_closed() {
+            return Vec::new();
+        }
+        let old = self.max_size.swap(0, Ordering::Relaxed);
+        self.state
+            .fetch_add(Word::free_delta(-(old as i64)), Ordering::AcqRel);
+        self.state.fetch_or(CLOSED, Ordering::AcqRel);
+        let mut deferred = Deferred::new();
+        while let Some(cell) = queue.cells.pop_front() {
+            if let Some(waker) = cell.grant(Grant::Closed) {
+                deferred.wakers.push(waker);
+            }
+        }
+        self.after_dequeue(&mut queue);
+        self.settle_locked(&mut queue, &mut deferred);
+        drop(queue);
+        deferred.finish()
+    }
+
+    /// Claims one idle object for inspection (`retain`), if any and if no
+    /// task waits for it. Give it back with [`Slots::put`] or drop it with
+    /// [`Slots::release_slot`]`(false)`.
+    pub(crate) fn take_idle(&self) -> Option<T> {
+        let mut w = Word(self.state.load(Ordering::Relaxed));
+        loop {
+            if w.idle() == 0 || w.has_waiters() {
+                return None;
+            }
+            match self.state.compare_exchange_weak(
+                w.0,
+                w.0 - IDLE_ONE,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(self.store.pop()),
+                Err(actual) => w = Word(actual),
+            }
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.load().is_closed()
+    }
+
+    pub(crate) fn counts(&self) -> Counts {
+        let w = self.load();
+        let max_size = self.max_size.load(Ordering::Relaxed);
+        let slots = (max_size as i64 - w.free()).max(0) as usize;
+        let creating = self.creating.load(Ordering::Relaxed);
+        Counts {
+            max_size,
+            size: slots.saturating_sub(creating),
+            idle: w.idle(),
+            waiting: self.queued.load(Ordering::Relaxed) + creating,
+        }
+    }
+}
+
+impl<T> WaiterCell<T> {
+    /// Writes the grant; returns the waker to call once the lock is released.
+    fn grant(&self, grant: Grant<T>) -> Option<Waker> {
+        let mut state = self.inner.lock();
+        debug_assert!(state.grant.is_none());
+        state.grant = Some(grant);
+        state.waker.take()
+    }
+}
+
+/// The pool was closed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Closed;
+
+/// A registered waiter. `cell` is `None` once the grant was taken or the
+/// wait cancelled.
+pub(crate) struct WaitHandle<T> {
+    cell: Option<Arc<WaiterCell<T>>>,
+}
+
+impl<T> WaitHandle<T> {
+    pub(crate) fn is_pending(&self) -> bool {
+        self.cell.is_some()
+    }
+}

@@ -1,0 +1,148 @@
+//! Where idle objects wait: a lock-free queue or a plain mutex'd deque.
+//!
+//! The store only carries values. Who may push and pop, and when, is decided
+//! by the state word (`state.rs`): a pop happens only after a successful
+//! claim of `idle`, so a pop always finds an object. Invariant: the store
+//! never has to hold more objects than the pool's `slots`.
+
+use std::collections::VecDeque;
+use std::sync::OnceLock;
+
+use crossbeam_queue::ArrayQueue;
+
+use crate::config::QueueMode;
+use crate::sync::Mutex;
+
+/// Which idle store a pool uses. Both are always compiled in; the cargo
+/// feature `fast-acquire` (on by default) makes `LockFree` the default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
+pub enum Store {
+    /// `crossbeam_queue::ArrayQueue` segments: no lock on get or return.
+    /// FIFO only: `QueueMode::Lifo` with this store is refused at build.
+    LockFree,
+    /// A `Mutex<VecDeque>`: serves FIFO and LIFO.
+    Mutex,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        if cfg!(feature = "fast-acquire") {
+            Store::LockFree
+        } else {
+            Store::Mutex
+        }
+    }
+}
+
+/// Segments double in size; 24 of them hold `first * (2^24 - 1)` objects,
+/// more than the state word can count.
+const SEGMENTS: usize = 24;
+
+pub(crate) enum IdleStore<T> {
+    LockFree(Segmented<T>),
+    Mutex(Mutex<VecDeque<T>>, QueueMode),
+}
+
+impl<T> IdleStore<T> {
+    pub(crate) fn new(store: Store, mode: QueueMode, max_size: usize) -> Self {
+        match store {
+            Store::LockFree => IdleStore::LockFree(Segmented::new(max_size)),
+            Store::Mutex => IdleStore::Mutex(Mutex::new(VecDeque::with_capacity(max_size)), mode),
+        }
+    }
+
+    pub(crate) fn push(&self, value: T) {
+        match self {
+            IdleStore::LockFree(q) => q.push(value),
+            IdleStore::Mutex(q, _) => q.lock().push_back(value),
+        }
+    }
+
+    /// Pops an object. Only called after a successful claim of `idle`, which
+    /// guarantees that one is there.
+    pub(crate) fn pop(&self) -> T {
+        let value = match self {
+            IdleStore::LockFree(q) => q.pop(),
+            IdleStore::Mutex(q, QueueMode::Fifo) => q.lock().pop_front(),
+            IdleStore::Mutex(q, QueueMode::Lifo) => q.lock().pop_back(),
+        };
+        value.expect("invariant: a claimed idle object is in the store")
+    }
+}
+
+/// A FIFO of lock-free `ArrayQueue` segments. The first segment is sized for
+/// the pool's initial `max_size`; a later segment is allocated only when a
+/// `resize` up lets more objects exist than the earlier ones hold, so the
+/// common case is one `ArrayQueue` and growth never copies or locks.
+pub(crate) struct Segmented<T> {
+    first: usize,
+    segments: [OnceLock<ArrayQueue<T>>; SEGMENTS],
+}
+
+impl<T> Segmented<T> {
+    fn new(max_size: usize) -> Self {
+        let first = max_size.max(4);
+        let segments = std::array::from_fn(|_| OnceLock::new());
+        let this = Segmented { first, segments };
+        this.segment(0);
+        this
+    }
+
+    fn segment(&self, i: usize) -> &ArrayQueue<T> {
+        self.segments[i].get_or_init(|| ArrayQueue::new(self.first << i))
+    }
+
+    fn push(&self, mut value: T) {
+        for i in 0..SEGMENTS {
+            match self.segment(i).push(value) {
+                Ok(()) => return,
+                Err(back) => value = back,
+            }
+        }
+        unreachable!("invariant: the store holds more objects than the state word can count");
+    }
+
+    /// Pops from the earliest non-empty segment. `None` only if every
+    /// segment was empty when looked at; the caller holds a claim, so an
+    /// object exists and a rescan finds it (an ArrayQueue pop waits for a
+    /// push in progress ahead of it, it never skips it).
+    fn pop(&self) -> Option<T> {
+        for _ in 0..1024 {
+            for segment in self.segments.iter() {
+                let Some(q) = segment.get() else { break };
+                if let Some(value) = q.pop() {
+                    return Some(value);
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_grow_and_stay_fifo_within_a_segment() {
+        let store = IdleStore::new(Store::LockFree, QueueMode::Fifo, 4);
+        for i in 0..100 {
+            store.push(i);
+        }
+        let popped: Vec<i32> = (0..100).map(|_| store.pop()).collect();
+        let mut sorted = popped.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+        assert_eq!(&popped[..4], &[0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn mutex_store_serves_lifo() {
+        let store = IdleStore::new(Store::Mutex, QueueMode::Lifo, 4);
+        store.push(1);
+        store.push(2);
+        assert_eq!(store.pop(), 2);
+        assert_eq!(store.pop(), 1);
+    }
+}

@@ -1,0 +1,5 @@
+//! A Redis connection pool built on [`pool_core`]. Placeholder until its own
+//! issue lands: it only proves the workspace wiring (pool-core without default
+//! features, `fast-acquire` forwarded).
+
+pub use pool_core;

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The drop-in judge for pool-core: deadpool 0.13.1's own managed tests, from
+# its crates.io package, with `deadpool` renamed to `pool_core`, built in a
+# scratch directory outside the repository and run against this checkout.
+# Usage: scripts/dropin-deadpool.sh [extra cargo test args]
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+scratch=${DROPIN_DIR:-$(mktemp -d /tmp/dropin-deadpool.XXXXXX)}
+mkdir -p "$scratch/fetch/src" "$scratch/judge/src" "$scratch/judge/tests"
+
+# 1. Let cargo download the package (sources land in the cargo registry).
+cat > "$scratch/fetch/Cargo.toml" <<TOML
+[package]
+name = "fetch-deadpool"
+version = "0.0.0"
+edition = "2024"
+publish = false
+[dependencies]
+deadpool = { version = "=0.13.1", default-features = false }
+TOML
+: > "$scratch/fetch/src/lib.rs"
+src=$(cd "$scratch/fetch" && cargo metadata --format-version 1 \
+  | python3 -c 'import json,sys; m=json.load(sys.stdin); print([p["manifest_path"] for p in m["packages"] if p["name"]=="deadpool"][0])')
+src=$(dirname "$src")
+
+# 2. The judge crate: features named as deadpool's tests expect them.
+cat > "$scratch/judge/Cargo.toml" <<TOML
+[package]
+name = "judge-deadpool"
+version = "0.0.0"
+edition = "2024"
+publish = false
+[features]
+default = ["managed", "serde", "rt_tokio_1"]
+managed = []
+serde = []
+rt_tokio_1 = []
+[dependencies]
+pool_core = { package = "pool-core", path = "$repo/pool-core", features = ["serde"] }
+[dev-dependencies]
+tokio = { version = "1", features = ["macros", "rt", "rt-multi-thread", "time", "sync"] }
+itertools = "0.15"
+config = { version = "0.15", default-features = false, features = ["json"] }
+serde = { version = "1", features = ["derive"] }
+TOML
+: > "$scratch/judge/src/lib.rs"
+for f in "$src"/tests/managed*.rs; do
+  sed -e 's/\bdeadpool::/pool_core::/g' -e 's/\bdeadpool\b/pool_core/g' "$f" > "$scratch/judge/tests/$(basename "$f")"
+done
+echo "deadpool 0.13.1 tests from $src, judged in $scratch/judge" >&2
+cd "$scratch/judge" && cargo test "$@"
