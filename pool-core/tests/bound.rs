@@ -1,0 +1,99 @@
+//! The created count never exceeds `max_size`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Mock, pool_with};
+use pool_core::{Object, Pool, Store};
+
+async fn hammer(pool: Pool<Mock>, tasks: usize) {
+    let handles: Vec<_> = (0..tasks)
+        .map(|i| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let obj = pool.get().await.unwrap();
+                if i % 7 == 0 {
+                    let _ = Object::take(obj); // frees its slot
+                } else {
+                    tokio::time::sleep(Duration::from_millis((i % 5) as u64)).await;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn thousand_concurrent_gets_never_exceed_max_size() {
+    for store in [Store::LockFree, Store::Mutex] {
+        let mock = Mock {
+            create_delay: Duration::from_millis(3),
+            ..Mock::new()
+        };
+        let pool: Pool<Mock> = Pool::builder(mock)
+            .max_size(10)
+            .store(store)
+            .build()
+            .unwrap();
+        hammer(pool.clone(), 1000).await;
+        let m = pool.manager();
+        assert!(
+            m.max_live() <= 10,
+            "{store:?}: {} live at once",
+            m.max_live()
+        );
+        assert!(m.created() >= 10);
+        assert!(pool.status().size <= 10);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bound_holds_on_a_multithreaded_runtime() {
+    let pool = pool_with(Mock::new(), 8);
+    hammer(pool.clone(), 1000).await;
+    // Taken objects keep living with their owners only until dropped, so
+    // live-at-once is the pool's bound.
+    assert!(
+        pool.manager().max_live() <= 8,
+        "{}",
+        pool.manager().max_live()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_shrink_the_count_never_exceeds_the_count_at_the_shrink() {
+    let mock = Mock {
+        create_delay: Duration::from_millis(1),
+        ..Mock::new()
+    };
+    let pool = pool_with(mock, 8);
+    let objs: Vec<_> = {
+        let mut v = Vec::new();
+        for _ in 0..6 {
+            v.push(pool.get().await.unwrap());
+        }
+        v
+    };
+    pool.resize(2);
+    let getters: Vec<_> = (0..20)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move { drop(pool.get().await.unwrap()) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(
+        pool.manager().max_live(),
+        6,
+        "no create while above the new size"
+    );
+    drop(objs);
+    for g in getters {
+        g.await.unwrap();
+    }
+    assert_eq!(pool.status().size, 2);
+    assert_eq!(pool.manager().live(), 2);
+}
