@@ -1,1 +1,3 @@
-//! Shared helpers of the benches (and, later, the `poolbench` CLI).
+//! Shared code of the benches (and, later, the `poolbench` CLI).
+
+pub mod overhead;

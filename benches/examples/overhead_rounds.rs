@@ -1,0 +1,44 @@
+//! Alternating rounds of the pool_overhead workloads without criterion:
+//! each round runs every contender once, so machine noise hits all of them
+//! alike. Prints ops/s per round, then the best and the spread.
+//!
+//! `cargo run --release -p poolbench --example overhead_rounds -- [ROUNDS] [OPS]`
+
+use poolbench::overhead::{Contender, Workload};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let rounds: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let ops: u64 = args.next().and_then(|v| v.parse().ok()).unwrap_or(2_000_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    for workload in Workload::ALL {
+        let contenders: Vec<_> = Contender::KINDS
+            .iter()
+            .map(|&k| (k, rt.block_on(Contender::new(k, 16))))
+            .collect();
+        let mut results = vec![Vec::new(); contenders.len()];
+        for _ in 0..rounds {
+            for (i, (_, c)) in contenders.iter().enumerate() {
+                let elapsed = rt.block_on(c.run(workload, ops, None));
+                results[i].push(ops as f64 / elapsed.as_secs_f64());
+            }
+        }
+        println!("{} ({rounds} rounds x {ops} ops)", workload.name());
+        for ((kind, _), r) in contenders.iter().zip(&results) {
+            let best = r.iter().cloned().fold(0.0, f64::max);
+            let worst = r.iter().cloned().fold(f64::MAX, f64::min);
+            let rounds: Vec<String> = r.iter().map(|v| format!("{:.2}M", v / 1e6)).collect();
+            println!(
+                "  {:<20} best {:>6.2} M/s  worst {:>6.2} M/s  rounds [{}]",
+                kind.name(),
+                best / 1e6,
+                worst / 1e6,
+                rounds.join(", ")
+            );
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! One workload for one contender, for profilers:
+//! `cargo run --release -p poolbench --example profile -- [lockfree|mutex|deadpool|bb8] [OPS] [a|b|c]`
+
+use poolbench::overhead::{Contender, Kind, Workload};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let kind = match args.next().as_deref() {
+        Some("mutex") => Kind::PoolCoreMutex,
+        Some("deadpool") => Kind::Deadpool,
+        Some("bb8") => Kind::Bb8,
+        _ => Kind::PoolCoreLockFree,
+    };
+    let ops: u64 = args.next().and_then(|v| v.parse().ok()).unwrap_or(20_000_000);
+    let workload = match args.next().as_deref() {
+        Some("b") => Workload::B,
+        Some("c") => Workload::C,
+        _ => Workload::A,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let c = rt.block_on(Contender::new(kind, 16));
+    let elapsed = rt.block_on(c.run(workload, ops, None));
+    println!("{} {}: {:.2} M/s", workload.name(), kind.name(), ops as f64 / elapsed.as_secs_f64() / 1e6);
+}
