@@ -51,8 +51,14 @@ fn latency_pass() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2_000_000);
-    println!("\nacquire latency, {} ({ops} gets per contender)", Workload::C.name());
-    println!("{:<18} {:>10} {:>10} {:>10} {:>10} {:>12}", "contender", "p50", "p99", "p99.9", "max", "ops/s");
+    println!(
+        "\nacquire latency, {} ({ops} gets per contender)",
+        Workload::C.name()
+    );
+    println!(
+        "{:<18} {:>10} {:>10} {:>10} {:>10} {:>12}",
+        "contender", "p50", "p99", "p99.9", "max", "ops/s"
+    );
     for kind in Contender::KINDS {
         let contender = rt.block_on(Contender::new(kind, 16));
         let mut samples = Vec::with_capacity(ops as usize);

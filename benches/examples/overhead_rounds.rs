@@ -2,20 +2,35 @@
 //! each round runs every contender once, so machine noise hits all of them
 //! alike. Prints ops/s per round, then the best and the spread.
 //!
-//! `cargo run --release -p poolbench --example overhead_rounds -- [ROUNDS] [OPS]`
+//! `cargo run --release -p poolbench --example overhead_rounds -- [ROUNDS] [OPS] [WORKLOAD-PREFIX]`
 
 use poolbench::overhead::{Contender, Workload};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let rounds: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(3);
-    let ops: u64 = args.next().and_then(|v| v.parse().ok()).unwrap_or(2_000_000);
+    let ops: u64 = args
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000_000);
+    let only: Option<String> = args.next();
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(
+            std::env::var("WORKERS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2),
+        )
         .enable_all()
         .build()
         .expect("tokio runtime");
     for workload in Workload::ALL {
+        if only
+            .as_deref()
+            .is_some_and(|w| !workload.name().starts_with(w))
+        {
+            continue;
+        }
         let contenders: Vec<_> = Contender::KINDS
             .iter()
             .map(|&k| (k, rt.block_on(Contender::new(k, 16))))
@@ -31,10 +46,14 @@ fn main() {
         for ((kind, _), r) in contenders.iter().zip(&results) {
             let best = r.iter().cloned().fold(0.0, f64::max);
             let worst = r.iter().cloned().fold(f64::MAX, f64::min);
+            let mut sorted = r.clone();
+            sorted.sort_by(f64::total_cmp);
+            let median = sorted[sorted.len() / 2];
             let rounds: Vec<String> = r.iter().map(|v| format!("{:.2}M", v / 1e6)).collect();
             println!(
-                "  {:<20} best {:>6.2} M/s  worst {:>6.2} M/s  rounds [{}]",
+                "  {:<20} median {:>6.2} M/s  best {:>6.2} M/s  worst {:>6.2} M/s  rounds [{}]",
                 kind.name(),
+                median / 1e6,
                 best / 1e6,
                 worst / 1e6,
                 rounds.join(", ")

@@ -11,7 +11,10 @@ fn main() {
         Some("bb8") => Kind::Bb8,
         _ => Kind::PoolCoreLockFree,
     };
-    let ops: u64 = args.next().and_then(|v| v.parse().ok()).unwrap_or(20_000_000);
+    let ops: u64 = args
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000_000);
     let workload = match args.next().as_deref() {
         Some("b") => Workload::B,
         Some("c") => Workload::C,
@@ -24,5 +27,10 @@ fn main() {
         .expect("tokio runtime");
     let c = rt.block_on(Contender::new(kind, 16));
     let elapsed = rt.block_on(c.run(workload, ops, None));
-    println!("{} {}: {:.2} M/s", workload.name(), kind.name(), ops as f64 / elapsed.as_secs_f64() / 1e6);
+    println!(
+        "{} {}: {:.2} M/s",
+        workload.name(),
+        kind.name(),
+        ops as f64 / elapsed.as_secs_f64() / 1e6
+    );
 }

@@ -128,12 +128,21 @@ pub enum Contender {
 }
 
 impl Contender {
-    pub const KINDS: [Kind; 4] = [Kind::PoolCoreLockFree, Kind::PoolCoreMutex, Kind::Deadpool, Kind::Bb8];
+    pub const KINDS: [Kind; 4] = [
+        Kind::PoolCoreLockFree,
+        Kind::PoolCoreMutex,
+        Kind::Deadpool,
+        Kind::Bb8,
+    ];
 
     pub async fn new(kind: Kind, max_size: usize) -> Self {
         match kind {
             Kind::PoolCoreLockFree | Kind::PoolCoreMutex => {
-                let store = if kind == Kind::PoolCoreLockFree { Store::LockFree } else { Store::Mutex };
+                let store = if kind == Kind::PoolCoreLockFree {
+                    Store::LockFree
+                } else {
+                    Store::Mutex
+                };
                 Contender::PoolCore(
                     pool_core::Pool::builder(NoopManager)
                         .max_size(max_size)
@@ -200,7 +209,12 @@ impl Contender {
 
     /// Runs `total` cycles of `workload`, spread over its tasks. With
     /// `samples`, records every acquire latency (ns) into it.
-    pub async fn run(&self, workload: Workload, total: u64, samples: Option<&mut Vec<u64>>) -> Duration {
+    pub async fn run(
+        &self,
+        workload: Workload,
+        total: u64,
+        samples: Option<&mut Vec<u64>>,
+    ) -> Duration {
         let tasks = workload.tasks();
         let per_task = total.div_ceil(tasks);
         let hold = workload.hold_across_yield();

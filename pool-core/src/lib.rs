@@ -35,6 +35,9 @@
 //! `crossbeam_queue::ArrayQueue`, and only a task that must wait touches a
 //! lock.
 
+// Libraries log through `tracing`, never to stdout.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod builder;
 mod config;
 mod errors;

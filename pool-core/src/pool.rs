@@ -270,17 +270,6 @@ impl<M: Manager, W: From<Object<M>>> fmt::Debug for WeakPool<M, W> {
     }
 }
 
-/// Runs `fut` under an optional timeout.
-async fn with_timeout<T>(
-    limit: Option<Duration>,
-    fut: impl Future<Output = T>,
-) -> Result<T, tokio::time::error::Elapsed> {
-    match limit {
-        None => Ok(fut.await),
-        Some(limit) => tokio::time::timeout(limit, fut).await,
-    }
-}
-
 impl<M: Manager> PoolInner<M> {
     /// The body of `get()`.
     async fn acquire(&self, timeouts: &Timeouts) -> Result<ObjectInner<M>, PoolError<M::Error>> {
@@ -325,9 +314,15 @@ impl<M: Manager> PoolInner<M> {
         if limit == Some(Duration::ZERO) {
             return Err(PoolError::Timeout(TimeoutType::Wait));
         }
-        let handle = self.slots.register().map_err(|_| PoolError::Closed)?;
-        let waiting = Waiting { pool: self, handle };
-        match with_timeout(limit, waiting).await {
+        let waiting = Waiting {
+            pool: self,
+            handle: self.slots.waiter(),
+        };
+        let granted = match limit {
+            None => Ok(waiting.await),
+            Some(limit) => tokio::time::timeout(limit, waiting).await,
+        };
+        match granted {
             Ok(Grant::Claim(claim)) => Ok(claim),
             Ok(Grant::Closed) => Err(PoolError::Closed),
             Err(_) => Err(PoolError::Timeout(TimeoutType::Wait)),
@@ -347,12 +342,12 @@ impl<M: Manager> PoolInner<M> {
             tracing::debug!(error = %DisplayHook(&e), "pre_recycle hook rejected an object");
             return false;
         }
-        match with_timeout(
-            timeouts.recycle,
-            self.manager.recycle(&mut inner.obj, &inner.metrics),
-        )
-        .await
-        {
+        let recycle = self.manager.recycle(&mut inner.obj, &inner.metrics);
+        let recycled = match timeouts.recycle {
+            None => Ok(recycle.await),
+            Some(limit) => tokio::time::timeout(limit, recycle).await,
+        };
+        match recycled {
             Ok(Ok(())) => {}
             Ok(Err(_)) => {
                 tracing::debug!(id = inner.id, "recycle failed; object discarded");
@@ -384,10 +379,13 @@ impl<M: Manager> PoolInner<M> {
         slot: SlotGuard<'_, M>,
         timeouts: &Timeouts,
     ) -> Result<ObjectInner<M>, PoolError<M::Error>> {
-        let obj = with_timeout(timeouts.create, self.manager.create())
-            .await
-            .map_err(|_| PoolError::Timeout(TimeoutType::Create))?
-            .map_err(PoolError::Backend)?;
+        let created = match timeouts.create {
+            None => self.manager.create().await,
+            Some(limit) => tokio::time::timeout(limit, self.manager.create())
+                .await
+                .map_err(|_| PoolError::Timeout(TimeoutType::Create))?,
+        };
+        let obj = created.map_err(PoolError::Backend)?;
         std::mem::forget(slot);
         self.slots.slot_filled();
         let mut held = Held {

@@ -29,8 +29,8 @@
 //!   grant written under the lock and the state read after it agree; the
 //!   lost-wake-up argument rests on the single location's modification order
 //!   (see `state.rs`), not on orderings.
-//! - `creating`, `queued` and `max_size` are `Relaxed`: they feed `status()`
-//!   only (documented as eventually consistent) or are written under the lock.
+//! - `creating` and `max_size` are `Relaxed`: they feed `status()` only
+//!   (documented as eventually consistent) or are written under the lock.
 
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
@@ -89,8 +89,6 @@ pub(crate) struct Slots<T> {
     max_size: AtomicUsize,
     /// Claimed slots whose object does not exist yet.
     creating: AtomicUsize,
-    /// Length of the waiter queue, for `status()`.
-    queued: AtomicUsize,
 }
 
 /// Values the lock holder decided to hand out or drop; acted on only after
@@ -136,7 +134,6 @@ impl<T> Slots<T> {
             }),
             max_size: AtomicUsize::new(max_size),
             creating: AtomicUsize::new(0),
-            queued: AtomicUsize::new(0),
         }
     }
 
@@ -317,54 +314,82 @@ impl<T> Slots<T> {
         }
     }
 
-    /// Keeps `WAITERS` and `queued` true after a cell left the queue.
+    /// Keeps `WAITERS` true after a cell left the queue.
     fn after_dequeue(&self, queue: &mut WaiterQueue<T>) {
-        self.queued.store(queue.cells.len(), Ordering::Relaxed);
         if queue.cells.is_empty() {
             self.state.fetch_and(!WAITERS, Ordering::AcqRel);
         }
     }
 
-    /// Registers a waiter at the back of the queue and re-checks. The
-    /// returned handle must be polled with [`Slots::poll_wait`] and, if it is
-    /// abandoned, given to [`Slots::cancel_wait`].
-    pub(crate) fn register(&self) -> Result<WaitHandle<T>, Closed> {
+    /// A new, not yet registered waiter. Its first [`Slots::poll_wait`]
+    /// registers it, with that poll's waker already in its cell.
+    pub(crate) fn waiter(&self) -> WaitHandle<T> {
+        WaitHandle {
+            cell: None,
+            done: false,
+        }
+    }
+
+    /// Appends a waiter to the queue and re-checks: the re-check after
+    /// registering, without which a concurrent return would be lost.
+    fn register(&self, waker: &Waker) -> Option<(Arc<WaiterCell<T>>, bool)> {
         let cell = Arc::new(WaiterCell {
             inner: Mutex::new(CellState {
                 grant: None,
-                waker: None,
+                waker: Some(waker.clone()),
             }),
         });
         let mut queue = self.waiters.lock();
         if self.load().is_closed() {
-            return Err(Closed);
+            return None;
+        }
+        if queue.cells.is_empty() {
+            // The RMW puts our registration into the word's modification
+            // order: any return or release ordered after it sees WAITERS and
+            // settles; anything ordered before it is seen by the re-check
+            // below. (With a non-empty queue WAITERS is already set: it is
+            // exact under the lock.)
+            self.state.fetch_or(WAITERS, Ordering::AcqRel);
         }
         queue.cells.push_back(cell.clone());
-        self.queued.store(queue.cells.len(), Ordering::Relaxed);
-        // The RMW puts our registration into the word's modification order:
-        // any return or release ordered after it sees WAITERS and settles;
-        // anything ordered before it is seen by the re-check below.
-        self.state.fetch_or(WAITERS, Ordering::AcqRel);
         let mut deferred = Deferred::new();
         // The re-check after registering (without it: lost wake-ups).
         self.settle_locked(&mut queue, &mut deferred);
+        // Still at the back: nothing was granted to us, and the waker is in
+        // the cell already, so the caller may return `Pending` at once.
+        let granted = !queue.cells.back().is_some_and(|c| Arc::ptr_eq(c, &cell));
         drop(queue);
         debug_assert!(deferred.surplus.is_empty());
         drop(deferred.finish());
-        Ok(WaitHandle { cell: Some(cell) })
+        Some((cell, granted))
     }
 
-    /// Polls a registered waiter for its grant.
+    /// Polls a waiter for its grant, registering it on the first poll.
     pub(crate) fn poll_wait(
         &self,
         handle: &mut WaitHandle<T>,
         cx: &mut Context<'_>,
     ) -> Poll<Grant<T>> {
-        let cell = handle.cell.as_ref().expect("polled after completion");
+        assert!(!handle.done, "waiter polled after completion");
+        let cell = match &handle.cell {
+            Some(cell) => cell,
+            None => match self.register(cx.waker()) {
+                Some((cell, false)) => {
+                    handle.cell = Some(cell);
+                    return Poll::Pending;
+                }
+                Some((cell, true)) => handle.cell.insert(cell),
+                None => {
+                    handle.done = true;
+                    return Poll::Ready(Grant::Closed);
+                }
+            },
+        };
         let mut state = cell.inner.lock();
         if let Some(grant) = state.grant.take() {
             drop(state);
             handle.cell = None;
+            handle.done = true;
             return Poll::Ready(grant);
         }
         match &state.waker {
@@ -456,6 +481,7 @@ impl<T> Slots<T> {
     }
 
     pub(crate) fn counts(&self) -> Counts {
+        let queued = self.waiters.lock().cells.len();
         let w = self.load();
         let max_size = self.max_size.load(Ordering::Relaxed);
         let slots = (max_size as i64 - w.free()).max(0) as usize;
@@ -464,7 +490,7 @@ impl<T> Slots<T> {
             max_size,
             size: slots.saturating_sub(creating),
             idle: w.idle(),
-            waiting: self.queued.load(Ordering::Relaxed) + creating,
+            waiting: queued + creating,
         }
     }
 }
@@ -479,14 +505,11 @@ impl<T> WaiterCell<T> {
     }
 }
 
-/// The pool was closed.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Closed;
-
-/// A registered waiter. `cell` is `None` once the grant was taken or the
-/// wait cancelled.
+/// A waiter: not registered yet (`cell` `None`, not `done`), queued or
+/// served (`cell` `Some`), or finished (`done`).
 pub(crate) struct WaitHandle<T> {
     cell: Option<Arc<WaiterCell<T>>>,
+    done: bool,
 }
 
 impl<T> WaitHandle<T> {

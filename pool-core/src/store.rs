@@ -35,10 +35,13 @@ impl Default for Store {
     }
 }
 
-/// Segments double in size; 24 of them hold `first * (2^24 - 1)` objects,
-/// more than the state word can count.
-const SEGMENTS: usize = 24;
+/// Segments double in size; the first plus 23 more hold `first * (2^24 - 1)`
+/// objects, more than the state word can count.
+const SEGMENTS: usize = 23;
 
+// The lock-free variant is large (crossbeam pads head and tail to cache
+// lines); it stays inline because it is on every get and return.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum IdleStore<T> {
     LockFree(Segmented<T>),
     Mutex(Mutex<VecDeque<T>>, QueueMode),
@@ -72,30 +75,33 @@ impl<T> IdleStore<T> {
 }
 
 /// A FIFO of lock-free `ArrayQueue` segments. The first segment is sized for
-/// the pool's initial `max_size`; a later segment is allocated only when a
-/// `resize` up lets more objects exist than the earlier ones hold, so the
-/// common case is one `ArrayQueue` and growth never copies or locks.
+/// the pool's initial `max_size` and always exists; a later one is allocated
+/// only when a `resize` up lets more objects exist than the earlier ones
+/// hold, so the common case is one `ArrayQueue` and growth never copies or
+/// locks.
 pub(crate) struct Segmented<T> {
-    first: usize,
-    segments: [OnceLock<ArrayQueue<T>>; SEGMENTS],
+    first: ArrayQueue<T>,
+    /// Segment `i` holds `first.capacity() << (i + 1)` objects.
+    /// Boxed: a crossbeam queue is a few cache-padded lines, and these are
+    /// rarely touched.
+    more: Box<[OnceLock<ArrayQueue<T>>]>,
 }
 
 impl<T> Segmented<T> {
     fn new(max_size: usize) -> Self {
-        let first = max_size.max(4);
-        let segments = std::array::from_fn(|_| OnceLock::new());
-        let this = Segmented { first, segments };
-        this.segment(0);
-        this
+        Segmented {
+            first: ArrayQueue::new(max_size.max(4)),
+            more: (0..SEGMENTS).map(|_| OnceLock::new()).collect(),
+        }
     }
 
-    fn segment(&self, i: usize) -> &ArrayQueue<T> {
-        self.segments[i].get_or_init(|| ArrayQueue::new(self.first << i))
-    }
-
-    fn push(&self, mut value: T) {
-        for i in 0..SEGMENTS {
-            match self.segment(i).push(value) {
+    fn push(&self, value: T) {
+        let Err(mut value) = self.first.push(value) else {
+            return;
+        };
+        for (i, segment) in self.more.iter().enumerate() {
+            let q = segment.get_or_init(|| ArrayQueue::new(self.first.capacity() << (i + 1)));
+            match q.push(value) {
                 Ok(()) => return,
                 Err(back) => value = back,
             }
@@ -109,7 +115,10 @@ impl<T> Segmented<T> {
     /// push in progress ahead of it, it never skips it).
     fn pop(&self) -> Option<T> {
         for _ in 0..1024 {
-            for segment in self.segments.iter() {
+            if let Some(value) = self.first.pop() {
+                return Some(value);
+            }
+            for segment in self.more.iter() {
                 let Some(q) = segment.get() else { break };
                 if let Some(value) = q.pop() {
                     return Some(value);
