@@ -24,6 +24,14 @@ src=$(cd "$scratch/fetch" && cargo metadata --format-version 1 \
 src=$(dirname "$src")
 
 # 2. The judge crate: features named as deadpool's tests expect them.
+# DROPIN_FEATURES=none judges pool-core without `fast-acquire` (mutex store).
+if [ "${DROPIN_FEATURES:-}" = none ]; then
+  pool_features='"serde"'
+  scratch="$scratch/mutex"
+  mkdir -p "$scratch/judge/src" "$scratch/judge/tests"
+else
+  pool_features='"serde", "fast-acquire"'
+fi
 cat > "$scratch/judge/Cargo.toml" <<TOML
 [package]
 name = "judge-deadpool"
@@ -36,7 +44,7 @@ managed = []
 serde = []
 rt_tokio_1 = []
 [dependencies]
-pool_core = { package = "pool-core", path = "$repo/pool-core", features = ["serde"] }
+pool_core = { package = "pool-core", path = "$repo/pool-core", default-features = false, features = [$pool_features] }
 [dev-dependencies]
 tokio = { version = "1", features = ["macros", "rt", "rt-multi-thread", "time", "sync"] }
 itertools = "0.15"

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The project's test command: everything CI checks, in one place.
+#   bin/test.sh            # all steps
+#   bin/test.sh --quick    # skip the loom models and the deadpool drop-in judge
+# Ends with a line "tests: N passed, M failed" (cargo's own counts, summed).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+log=$(mktemp /tmp/pool-tests.XXXXXX)
+failed_steps=()
+
+step() {
+  local name=$1
+  shift
+  echo "==> $name: $*"
+  if "$@" 2>&1 | tee -a "$log"; then
+    echo "<== $name: ok"
+  else
+    echo "<== $name: FAILED"
+    failed_steps+=("$name")
+  fi
+}
+
+step fmt cargo fmt --all --check
+step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
+# The whole suite with the default store (fast-acquire: lock-free)...
+step test-lockfree cargo test --workspace --locked
+# ...and again with the mutex store as the default.
+step test-mutex cargo test -p pool-core --no-default-features --locked
+if [ "$quick" = 0 ]; then
+  step loom bin/loom.sh --locked
+  # Drop-in judge: deadpool 0.13.1's own managed tests against pool-core,
+  # with each store as the default.
+  step dropin-deadpool scripts/dropin-deadpool.sh
+  step dropin-deadpool-mutex env DROPIN_FEATURES=none scripts/dropin-deadpool.sh
+fi
+
+passed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
+rm -f "$log"
+if [ ${#failed_steps[@]} -gt 0 ]; then
+  echo "failed steps: ${failed_steps[*]}"
+  [ "$failed" -gt 0 ] || failed=${#failed_steps[@]}
+fi
+echo "tests: $passed passed, $failed failed"
+[ ${#failed_steps[@]} -eq 0 ]
