@@ -15,20 +15,22 @@
 //! - Anyone whose RMW made an object or capacity available and whose RMW
 //!   returned a word with `WAITERS` (or `CLOSED`, or negative `free`) calls
 //!   `settle`, which takes the lock and serves the queue front to back.
-//!   Serving means: claim through the word, put the grant into the waiter's
-//!   cell, collect its waker, wake it after the lock is released. A returned
-//!   object is thus handed straight to the longest waiter; the woken task
-//!   never competes for it again.
+//!   Serving means: claim through the word and dequeue the waiter's cell
+//!   under the lock; after releasing it, write the grant into the cell and
+//!   wake the waiter (`finish`). A returned object is thus handed straight
+//!   to the longest waiter; the woken task never competes for it again.
+//! - A waiter that gives up finds its cell either still queued (it leaves
+//!   the queue) or dequeued: then it takes back a grant already written, or
+//!   marks the cell `abandoned` so that the server undoes the grant itself.
 //!
 //! # Orderings
 //! - Return `fetch_add(IDLE_ONE, Release)` pairs with the claim CAS
 //!   (`Acquire`) of `idle - 1`: the push into the store happens-before the
 //!   pop that follows the claim. (The crossbeam queue also synchronises
 //!   internally, but loom cannot see that, so we do not rely on it.)
-//! - Everything else on the word is `AcqRel`/`Acquire` only so that the
-//!   grant written under the lock and the state read after it agree; the
-//!   lost-wake-up argument rests on the single location's modification order
-//!   (see `state.rs`), not on orderings.
+//! - Everything else on the word is `AcqRel`/`Acquire`; the lost-wake-up
+//!   argument rests on the single location's modification order (see
+//!   `state.rs`), not on orderings. Grants travel through the cell's mutex.
 //! - `creating` and `max_size` are `Relaxed`: they feed `status()` only
 //!   (documented as eventually consistent) or are written under the lock.
 
@@ -64,9 +66,9 @@ pub(crate) enum FastClaim<T> {
     Closed,
 }
 
-/// One waiting getter. Its grant is written by a server under the queue
-/// lock and read by the waiter; the cell's own lock is never held while the
-/// queue lock is being acquired.
+/// One waiting getter. A server dequeues it under the queue lock and writes
+/// its grant after releasing that lock; the cell's own lock is never held
+/// while the queue lock is being acquired.
 struct WaiterCell<T> {
     inner: Mutex<CellState<T>>,
 }
@@ -74,6 +76,9 @@ struct WaiterCell<T> {
 struct CellState<T> {
     grant: Option<Grant<T>>,
     waker: Option<Waker>,
+    /// The waiter gave up after a server had dequeued it: the server keeps
+    /// (and undoes) what it meant to grant.
+    abandoned: bool,
 }
 
 struct WaiterQueue<T> {
@@ -91,28 +96,33 @@ pub(crate) struct Slots<T> {
     creating: AtomicUsize,
 }
 
-/// Values the lock holder decided to hand out or drop; acted on only after
-/// the lock is released (wakers run user code; dropping an object may too).
+/// What the lock holder decided to hand out or drop, acted on only after
+/// the lock is released: writing a grant touches the waiter's cell (often on
+/// another core), waking runs scheduler code, and dropping an object may run
+/// user code. Keeping them out of the queue lock keeps its critical sections
+/// to a few loads and one RMW.
 pub(crate) struct Deferred<T> {
-    wakers: Vec<Waker>,
+    /// The common case is one grant; the rest only on resize and close.
+    first: Option<(Arc<WaiterCell<T>>, Grant<T>)>,
+    rest: Vec<(Arc<WaiterCell<T>>, Grant<T>)>,
     pub(crate) surplus: Vec<T>,
 }
 
 impl<T> Deferred<T> {
     fn new() -> Self {
         Deferred {
-            wakers: Vec::new(),
+            first: None,
+            rest: Vec::new(),
             surplus: Vec::new(),
         }
     }
 
-    /// Wakes the served waiters and hands back the objects to discard.
-    #[must_use]
-    pub(crate) fn finish(self) -> Vec<T> {
-        for waker in self.wakers {
-            waker.wake();
+    fn grant(&mut self, cell: Arc<WaiterCell<T>>, grant: Grant<T>) {
+        if self.first.is_none() {
+            self.first = Some((cell, grant));
+        } else {
+            self.rest.push((cell, grant));
         }
-        self.surplus
     }
 }
 
@@ -257,16 +267,14 @@ impl<T> Slots<T> {
             deferred.surplus.push(value);
         } else if let Some(cell) = queue.cells.pop_front() {
             self.after_dequeue(&mut queue);
-            if let Some(waker) = cell.grant(Grant::Claim(Claim::Object(value))) {
-                deferred.wakers.push(waker);
-            }
+            deferred.grant(cell, Grant::Claim(Claim::Object(value)));
         } else {
             self.store.push(value);
             self.state.fetch_add(IDLE_ONE, Ordering::AcqRel);
         }
         self.settle_locked(&mut queue, &mut deferred);
         drop(queue);
-        deferred.finish()
+        self.finish(deferred)
     }
 
     /// Takes the lock and serves waiters and surplus as the word demands.
@@ -275,7 +283,29 @@ impl<T> Slots<T> {
         let mut deferred = Deferred::new();
         self.settle_locked(&mut queue, &mut deferred);
         drop(queue);
-        deferred.finish()
+        self.finish(deferred)
+    }
+
+    /// After the lock: writes the grants and wakes their waiters. A waiter
+    /// that gave up after it was dequeued (its cell says so) gets nothing:
+    /// its object goes back through `put`, its slot is released. Returns the
+    /// objects to discard.
+    fn finish(&self, deferred: Deferred<T>) -> Vec<T> {
+        let Deferred {
+            first,
+            rest,
+            mut surplus,
+        } = deferred;
+        for (cell, grant) in first.into_iter().chain(rest) {
+            match cell.grant(grant) {
+                Ok(Some(waker)) => waker.wake(),
+                Ok(None) => {}
+                Err(Grant::Claim(Claim::Object(value))) => surplus.extend(self.put(value)),
+                Err(Grant::Claim(Claim::Slot)) => surplus.extend(self.release_slot(true)),
+                Err(Grant::Closed) => {}
+            }
+        }
+        surplus
     }
 
     /// Under the lock: hand idle objects and capacity to the queue front to
@@ -288,11 +318,10 @@ impl<T> Slots<T> {
             }
             match self.claim_from(w) {
                 Ok(Some(claim)) => {
-                    if let Some(waker) = front.grant(Grant::Claim(claim)) {
-                        deferred.wakers.push(waker);
-                    }
+                    let front = front.clone();
                     queue.cells.pop_front();
                     self.after_dequeue(queue);
+                    deferred.grant(front, Grant::Claim(claim));
                 }
                 Ok(None) => break,
                 Err(_) => continue,
@@ -337,6 +366,7 @@ impl<T> Slots<T> {
             inner: Mutex::new(CellState {
                 grant: None,
                 waker: Some(waker.clone()),
+                abandoned: false,
             }),
         });
         let mut queue = self.waiters.lock();
@@ -360,7 +390,8 @@ impl<T> Slots<T> {
         let granted = !queue.cells.back().is_some_and(|c| Arc::ptr_eq(c, &cell));
         drop(queue);
         debug_assert!(deferred.surplus.is_empty());
-        drop(deferred.finish());
+        let surplus = self.finish(deferred);
+        debug_assert!(surplus.is_empty());
         Some((cell, granted))
     }
 
@@ -409,10 +440,15 @@ impl<T> Slots<T> {
             self.after_dequeue(&mut queue);
             return None;
         }
-        // Not queued: a server dequeued it and wrote the grant, both under
-        // the lock we now hold, so the grant is there.
-        let grant = cell.inner.lock().grant.take();
         drop(queue);
+        // Not queued: a server dequeued it. Its grant is either written (we
+        // take it back to undo it) or about to be (the server will see
+        // `abandoned` and undo it itself).
+        let mut state = cell.inner.lock();
+        let grant = state.grant.take();
+        if grant.is_none() {
+            state.abandoned = true;
+        }
         grant
     }
 
@@ -429,7 +465,7 @@ impl<T> Slots<T> {
         let mut deferred = Deferred::new();
         self.settle_locked(&mut queue, &mut deferred);
         drop(queue);
-        deferred.finish()
+        self.finish(deferred)
     }
 
     /// Closes: every queued waiter gets `Closed`, idle objects come back for
@@ -445,14 +481,12 @@ impl<T> Slots<T> {
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         let mut deferred = Deferred::new();
         while let Some(cell) = queue.cells.pop_front() {
-            if let Some(waker) = cell.grant(Grant::Closed) {
-                deferred.wakers.push(waker);
-            }
+            deferred.grant(cell, Grant::Closed);
         }
         self.after_dequeue(&mut queue);
         self.settle_locked(&mut queue, &mut deferred);
         drop(queue);
-        deferred.finish()
+        self.finish(deferred)
     }
 
     /// Claims one idle object for inspection (`retain`), if any and if no
@@ -496,12 +530,16 @@ impl<T> Slots<T> {
 }
 
 impl<T> WaiterCell<T> {
-    /// Writes the grant; returns the waker to call once the lock is released.
-    fn grant(&self, grant: Grant<T>) -> Option<Waker> {
+    /// Writes the grant and returns the waker to call; or hands the grant
+    /// back if the waiter abandoned the wait after it was dequeued.
+    fn grant(&self, grant: Grant<T>) -> Result<Option<Waker>, Grant<T>> {
         let mut state = self.inner.lock();
+        if state.abandoned {
+            return Err(grant);
+        }
         debug_assert!(state.grant.is_none());
         state.grant = Some(grant);
-        state.waker.take()
+        Ok(state.waker.take())
     }
 }
 
