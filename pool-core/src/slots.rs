@@ -153,6 +153,7 @@ impl<T> Slots<T> {
 
     /// The lock-free claim: an idle object, else a unit of capacity. Never
     /// claims when tasks are already queued (first come, first served).
+    #[inline]
     pub(crate) fn try_claim(&self) -> FastClaim<T> {
         let mut w = Word(self.state.load(Ordering::Relaxed));
         loop {
@@ -172,6 +173,7 @@ impl<T> Slots<T> {
 
     /// One CAS attempt to claim from `w`. `Ok(None)`: nothing to claim.
     /// `Err(actual)`: the word changed, retry with it.
+    #[inline]
     fn claim_from(&self, w: Word) -> Result<Option<Claim<T>>, Word> {
         let next = if w.idle() > 0 {
             w.0 - IDLE_ONE
@@ -247,6 +249,7 @@ impl<T> Slots<T> {
     /// Returns an object to the pool. Objects the pool no longer wants
     /// (closed, or above `max_size` after a shrink) come back to the caller
     /// to be discarded; their slot is already released.
+    #[inline]
     pub(crate) fn put(&self, value: T) -> Vec<T> {
         let w = Word(self.state.load(Ordering::Relaxed));
         if !w.needs_settling() {

@@ -55,6 +55,7 @@ impl<T> IdleStore<T> {
         }
     }
 
+    #[inline]
     pub(crate) fn push(&self, value: T) {
         match self {
             IdleStore::LockFree(q) => q.push(value),
@@ -64,6 +65,7 @@ impl<T> IdleStore<T> {
 
     /// Pops an object. Only called after a successful claim of `idle`, which
     /// guarantees that one is there.
+    #[inline]
     pub(crate) fn pop(&self) -> T {
         let value = match self {
             IdleStore::LockFree(q) => q.pop(),
@@ -95,10 +97,15 @@ impl<T> Segmented<T> {
         }
     }
 
+    #[inline]
     fn push(&self, value: T) {
-        let Err(mut value) = self.first.push(value) else {
-            return;
-        };
+        if let Err(value) = self.first.push(value) {
+            self.push_beyond_first(value);
+        }
+    }
+
+    #[cold]
+    fn push_beyond_first(&self, mut value: T) {
         for (i, segment) in self.more.iter().enumerate() {
             let q = segment.get_or_init(|| ArrayQueue::new(self.first.capacity() << (i + 1)));
             match q.push(value) {
@@ -109,11 +116,17 @@ impl<T> Segmented<T> {
         unreachable!("invariant: the store holds more objects than the state word can count");
     }
 
+    #[inline]
+    fn pop(&self) -> Option<T> {
+        self.first.pop().or_else(|| self.pop_any())
+    }
+
     /// Pops from the earliest non-empty segment. `None` only if every
     /// segment was empty when looked at; the caller holds a claim, so an
     /// object exists and a rescan finds it (an ArrayQueue pop waits for a
     /// push in progress ahead of it, it never skips it).
-    fn pop(&self) -> Option<T> {
+    #[cold]
+    fn pop_any(&self) -> Option<T> {
         for _ in 0..1024 {
             if let Some(value) = self.first.pop() {
                 return Some(value);
