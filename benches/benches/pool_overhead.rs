@@ -44,27 +44,43 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-/// Acquire-latency percentiles in workload (c), printed as a table.
+/// Acquire-latency percentiles in workload (c), printed as a table. The
+/// contenders alternate over rounds (this machine has slow and fast phases
+/// that hit whoever runs at the time), and each one's samples from all
+/// rounds are pooled.
 fn latency_pass() {
     let rt = runtime();
-    let ops: u64 = std::env::var("LATENCY_OPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000_000);
+    let env = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let ops = env("LATENCY_OPS", 2_000_000);
+    let rounds = env("LATENCY_ROUNDS", 4).max(1);
+    let contenders: Vec<_> = Contender::KINDS
+        .iter()
+        .map(|&kind| (kind, rt.block_on(Contender::new(kind, 16))))
+        .collect();
+    let mut samples: Vec<Vec<u64>> = vec![Vec::with_capacity(ops as usize); contenders.len()];
+    let mut elapsed = vec![Duration::ZERO; contenders.len()];
+    for _ in 0..rounds {
+        for (i, (_, contender)) in contenders.iter().enumerate() {
+            let start = Instant::now();
+            rt.block_on(contender.run(Workload::C, ops / rounds, Some(&mut samples[i])));
+            elapsed[i] += start.elapsed();
+        }
+    }
     println!(
-        "\nacquire latency, {} ({ops} gets per contender)",
+        "\nacquire latency, {} ({ops} gets per contender, {rounds} alternating rounds)",
         Workload::C.name()
     );
     println!(
         "{:<18} {:>10} {:>10} {:>10} {:>10} {:>12}",
         "contender", "p50", "p99", "p99.9", "max", "ops/s"
     );
-    for kind in Contender::KINDS {
-        let contender = rt.block_on(Contender::new(kind, 16));
-        let mut samples = Vec::with_capacity(ops as usize);
-        let start = Instant::now();
-        rt.block_on(contender.run(Workload::C, ops, Some(&mut samples)));
-        let elapsed = start.elapsed();
+    for (i, (kind, _)) in contenders.iter().enumerate() {
+        let samples = &mut samples[i];
         samples.sort_unstable();
         let q = |p: f64| Duration::from_nanos(samples[((samples.len() - 1) as f64 * p) as usize]);
         println!(
@@ -74,7 +90,7 @@ fn latency_pass() {
             q(0.99),
             q(0.999),
             q(1.0),
-            ops as f64 / elapsed.as_secs_f64()
+            samples.len() as f64 / elapsed[i].as_secs_f64()
         );
     }
 }

@@ -5,13 +5,11 @@
 //! claim of `idle`, so a pop always finds an object. Invariant: the store
 //! never has to hold more objects than the pool's `slots`.
 
-use std::collections::VecDeque;
-use std::sync::OnceLock;
-
 use crossbeam_queue::ArrayQueue;
+use std::collections::VecDeque;
 
 use crate::config::QueueMode;
-use crate::sync::Mutex;
+use crate::sync::{Mutex, OnceLock};
 
 /// Which idle store a pool uses. Both are always compiled in; the cargo
 /// feature `fast-acquire` (on by default) makes `LockFree` the default.

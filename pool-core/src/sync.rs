@@ -10,8 +10,8 @@
 //! - [`HandleArc`] / [`HandleWeak`]: the reference count of `Pool` handles.
 //!   loom's `Arc` has no `Weak`, and `Pool::weak()` needs one. The protocol
 //!   state lives inside the handle and is made of the modelled types.
-//! - `crossbeam_queue::ArrayQueue` in the idle store: it uses std atomics
-//!   directly. The protocol never relies on the queue for a happens-before
+//! - `crossbeam_queue::ArrayQueue` (and the `OnceLock` of its extra
+//!   segments) in the idle store: it uses std atomics directly. The protocol never relies on the queue for a happens-before
 //!   edge: the state word ([`AtomicU64`]) carries every hand-shake.
 
 #[cfg(all(loom, any(test, feature = "loom")))]
@@ -61,3 +61,7 @@ pub(crate) use imp::*;
 /// Reference count of the pool handles (`Pool`, `WeakPool`, `Object`): not
 /// modelled, because loom's `Arc` has no `Weak`.
 pub(crate) use std::sync::{Arc as HandleArc, Weak as HandleWeak};
+
+/// Lazy allocation of the idle store's extra segments (after a `resize`
+/// beyond the first): part of the store, which loom does not see anyway.
+pub(crate) use std::sync::OnceLock;
