@@ -9,8 +9,13 @@ use crate::pool::PoolInner;
 use crate::sync::HandleArc;
 use crate::{Manager, Metrics, Pool};
 
-/// A pooled object plus what the pool knows of it.
-pub(crate) struct ObjectInner<M: Manager> {
+/// A pooled object plus what the pool knows of it, boxed once at creation:
+/// it then travels through the idle store, grants and `Object`s as one
+/// pointer instead of being copied at every step.
+pub(crate) type ObjectInner<M> = Box<ObjectState<M>>;
+
+/// See [`ObjectInner`].
+pub(crate) struct ObjectState<M: Manager> {
     pub(crate) obj: M::Type,
     pub(crate) id: usize,
     pub(crate) metrics: Metrics,

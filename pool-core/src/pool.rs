@@ -18,7 +18,7 @@ use std::{
 use tokio::time::Instant;
 
 use crate::hooks::Hooks;
-use crate::object::ObjectInner;
+use crate::object::{ObjectInner, ObjectState};
 use crate::slots::{Claim, FastClaim, Grant, Slots, WaitHandle};
 use crate::state::MAX_POOL_SIZE;
 use crate::sync::{AtomicUsize, HandleArc, HandleWeak, Ordering};
@@ -390,11 +390,11 @@ impl<M: Manager> PoolInner<M> {
         self.slots.slot_filled();
         let mut held = Held {
             pool: self,
-            obj: Some(ObjectInner {
+            obj: Some(Box::new(ObjectState {
                 obj,
                 id: self.next_id.fetch_add(1, Ordering::Relaxed),
                 metrics: Metrics::new(Instant::now()),
-            }),
+            })),
         };
         if !self.hooks.post_create.is_empty() {
             let inner = held.get_mut();
