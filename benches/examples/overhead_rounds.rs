@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release -p poolbench --example overhead_rounds -- [ROUNDS] [OPS] [WORKLOAD-PREFIX]`
 
-use poolbench::overhead::{Contender, Workload};
+use poolbench::overhead::{Contender, Kind, Workload};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -43,6 +43,12 @@ fn main() {
             }
         }
         println!("{} ({rounds} rounds x {ops} ops)", workload.name());
+        // The noise hits whoever runs at the time, so the fairest figure is
+        // the ratio within each round, then the median over rounds.
+        let baseline = contenders
+            .iter()
+            .position(|(k, _)| *k == Kind::Deadpool)
+            .expect("deadpool is a contender");
         for ((kind, _), r) in contenders.iter().zip(&results) {
             let best = r.iter().cloned().fold(0.0, f64::max);
             let worst = r.iter().cloned().fold(f64::MAX, f64::min);
@@ -50,12 +56,21 @@ fn main() {
             sorted.sort_by(f64::total_cmp);
             let median = sorted[sorted.len() / 2];
             let rounds: Vec<String> = r.iter().map(|v| format!("{:.2}M", v / 1e6)).collect();
+            let mut ratios: Vec<f64> = r
+                .iter()
+                .zip(&results[baseline])
+                .map(|(a, b)| a / b)
+                .collect();
+            ratios.sort_by(f64::total_cmp);
             println!(
-                "  {:<20} median {:>6.2} M/s  best {:>6.2} M/s  worst {:>6.2} M/s  rounds [{}]",
+                "  {:<20} median {:>6.2} M/s  best {:>6.2} M/s  worst {:>6.2} M/s  vs deadpool per round: median {:.2}x (min {:.2}x, max {:.2}x)  rounds [{}]",
                 kind.name(),
                 median / 1e6,
                 best / 1e6,
                 worst / 1e6,
+                ratios[ratios.len() / 2],
+                ratios[0],
+                ratios[ratios.len() - 1],
                 rounds.join(", ")
             );
         }

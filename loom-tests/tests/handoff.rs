@@ -145,3 +145,29 @@ fn created_count_never_exceeds_max_size() {
         assert_eq!((st.size, st.available, st.waiting), (0, 0, 0));
     });
 }
+
+/// Two waiters queue behind one held object (the second registers while the
+/// queue is non-empty, so it relies on whoever frees the object to serve
+/// the queue): both are served, one after the other.
+#[test]
+fn two_waiters_are_both_served() {
+    model(|| {
+        let pool = pool(1);
+        let held = loom::future::block_on(pool.get()).unwrap();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let pool = pool.clone();
+                spawn(move || {
+                    let obj = loom::future::block_on(pool.get()).unwrap();
+                    drop(obj);
+                })
+            })
+            .collect();
+        drop(held);
+        for w in waiters {
+            w.join().unwrap();
+        }
+        let st = pool.status();
+        assert_eq!((st.size, st.available, st.waiting), (1, 1, 0));
+    });
+}

@@ -376,21 +376,24 @@ impl<T> Slots<T> {
         if self.load().is_closed() {
             return None;
         }
-        if queue.cells.is_empty() {
-            // The RMW puts our registration into the word's modification
-            // order: any return or release ordered after it sees WAITERS and
-            // settles; anything ordered before it is seen by the re-check
-            // below. (With a non-empty queue WAITERS is already set: it is
-            // exact under the lock.)
-            self.state.fetch_or(WAITERS, Ordering::AcqRel);
-        }
+        let first = queue.cells.is_empty();
         queue.cells.push_back(cell.clone());
+        if !first {
+            // WAITERS is already set (it is exact under the lock), so whoever
+            // makes an object or capacity available sees it and serves the
+            // queue, us included, once we unlock.
+            return Some((cell, false));
+        }
+        // The RMW puts our registration into the word's modification order:
+        // any return or release ordered after it sees WAITERS and settles;
+        // anything ordered before it is seen by the re-check below.
+        self.state.fetch_or(WAITERS, Ordering::AcqRel);
         let mut deferred = Deferred::new();
         // The re-check after registering (without it: lost wake-ups).
         self.settle_locked(&mut queue, &mut deferred);
-        // Still at the back: nothing was granted to us, and the waker is in
-        // the cell already, so the caller may return `Pending` at once.
-        let granted = !queue.cells.back().is_some_and(|c| Arc::ptr_eq(c, &cell));
+        // Still queued: nothing was granted to us, and the waker is in the
+        // cell already, so the caller may return `Pending` at once.
+        let granted = queue.cells.is_empty();
         drop(queue);
         debug_assert!(deferred.surplus.is_empty());
         let surplus = self.finish(deferred);
