@@ -38,6 +38,7 @@ where
     pub(crate) manager: M,
     pub(crate) config: PoolConfig,
     pub(crate) store: Option<Store>,
+    pub(crate) breaker_seed: Option<u64>,
     pub(crate) hooks: Hooks<M>,
     _wrapper: PhantomData<fn() -> W>,
 }
@@ -52,6 +53,7 @@ where
             manager,
             config: PoolConfig::default(),
             store: None,
+            breaker_seed: None,
             hooks: Hooks::default(),
             _wrapper: PhantomData,
         }
@@ -82,10 +84,14 @@ where
             // its tests rely on it; say so, since `get()` will wait until then.
             tracing::warn!("pool built with max_size 0: every get() waits until resize() grows it");
         }
+        let seed = self
+            .breaker_seed
+            .unwrap_or_else(crate::breaker::random_seed);
         Ok(Pool::from_builder(
             self.manager,
             self.config,
             store,
+            seed,
             self.hooks,
         ))
     }
@@ -123,6 +129,20 @@ where
     /// The recycle timeout.
     pub fn recycle_timeout(mut self, value: Option<Duration>) -> Self {
         self.config.timeouts.recycle = value;
+        self
+    }
+
+    /// The create circuit breaker: failures to open it, backoff base and cap.
+    pub fn breaker(mut self, value: crate::BreakerConfig) -> Self {
+        self.config.breaker = value;
+        self
+    }
+
+    /// Seeds the breaker's jitter, for reproducible tests. Not part of the
+    /// stable API.
+    #[doc(hidden)]
+    pub fn breaker_seed(mut self, seed: u64) -> Self {
+        self.breaker_seed = Some(seed);
         self
     }
 

@@ -16,6 +16,9 @@ pub struct PoolConfig {
     /// Order in which idle objects are reused.
     #[cfg_attr(feature = "serde", serde(default))]
     pub queue_mode: QueueMode,
+    /// The circuit breaker in front of `Manager::create` (not in deadpool).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub breaker: crate::BreakerConfig,
 }
 
 impl PoolConfig {
@@ -26,6 +29,7 @@ impl PoolConfig {
             max_size,
             timeouts: Timeouts::default(),
             queue_mode: QueueMode::default(),
+            breaker: crate::BreakerConfig::default(),
         }
     }
 }

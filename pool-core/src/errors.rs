@@ -1,6 +1,11 @@
 //! Errors of `get()` and of `recycle`, with deadpool's variants.
 
 use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+// An error shared with callers, not protocol state: never loom's `Arc`.
+use crate::sync::HandleArc as Arc;
 
 use crate::hooks::HookError;
 
@@ -39,25 +44,77 @@ pub enum TimeoutType {
     Recycle,
 }
 
-/// Why `get()` failed.
-#[derive(Debug, thiserror::Error)]
+/// Why `get()` failed. deadpool's variants plus one: `Unavailable`.
+#[derive(Debug)]
 pub enum PoolError<E> {
     /// A phase of `get()` took longer than its timeout.
-    #[error("{}", timeout_message(.0))]
     Timeout(TimeoutType),
     /// `Manager::create` failed.
-    #[error("Error occurred while creating a new object: {0}")]
     Backend(E),
     /// The pool was closed.
-    #[error("Pool has been closed")]
     Closed,
     /// Kept for deadpool compatibility; tokio is always the runtime here, so
     /// this is never returned.
-    #[error("No runtime specified")]
     NoRuntimeSpecified,
     /// A `post_create` hook failed.
-    #[error("`post_create` hook failed: {0}")]
     PostCreateHook(HookError<E>),
+    /// Not in deadpool: no object could be had because creates keep failing
+    /// (the circuit breaker is open). Returned at once instead of after a
+    /// timeout, and by a waiter whose wait ran out while creates failed.
+    Unavailable {
+        /// The create error that opened the breaker (`None`: creates timed
+        /// out). Shared, so `E` need not be `Clone`.
+        last_error: Option<Arc<E>>,
+        /// Consecutive failed creates.
+        failures: u32,
+        /// When the next create will be tried (zero: a probe is running).
+        retry_in: Duration,
+    },
+}
+
+impl<E: fmt::Display> fmt::Display for PoolError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Timeout(t) => f.write_str(timeout_message(t)),
+            Self::Backend(e) => write!(f, "Error occurred while creating a new object: {e}"),
+            Self::Closed => f.write_str("Pool has been closed"),
+            Self::NoRuntimeSpecified => f.write_str("No runtime specified"),
+            Self::PostCreateHook(e) => write!(f, "`post_create` hook failed: {e}"),
+            Self::Unavailable {
+                last_error,
+                failures,
+                retry_in,
+            } => {
+                write!(
+                    f,
+                    "no object available: the last {failures} creates failed; last error: "
+                )?;
+                match last_error {
+                    Some(e) => write!(f, "{e}")?,
+                    None => f.write_str("create timed out")?,
+                }
+                if retry_in.is_zero() {
+                    f.write_str("; a probe create is running")
+                } else {
+                    write!(f, "; next attempt in {} ms", retry_in.as_millis())
+                }
+            }
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for PoolError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Backend(e) => Some(e),
+            Self::PostCreateHook(e) => Some(e),
+            Self::Unavailable {
+                last_error: Some(e),
+                ..
+            } => Some(&**e),
+            _ => None,
+        }
+    }
 }
 
 fn timeout_message(t: &TimeoutType) -> &'static str {

@@ -38,6 +38,7 @@
 // Libraries log through `tracing`, never to stdout.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod breaker;
 mod builder;
 mod config;
 mod errors;
@@ -51,6 +52,7 @@ mod state;
 mod store;
 mod sync;
 
+pub use breaker::{BreakerConfig, BreakerSnapshot, BreakerState};
 pub use builder::{BuildError, PoolBuilder};
 pub use config::{CreatePoolError, PoolConfig, QueueMode, Timeouts};
 pub use errors::{PoolError, RecycleError, TimeoutType};
@@ -88,9 +90,10 @@ pub struct Status {
 /// becomes `pool_core::managed::{...}`.
 pub mod managed {
     pub use crate::{
-        BuildError, CreatePoolError, Hook, HookError, HookFuture, HookResult, Manager, Metrics,
-        Object, ObjectId, Pool, PoolBuilder, PoolConfig, PoolError, QueueMode, RecycleError,
-        RecycleResult, RetainResult, Status, Store, TimeoutType, Timeouts, WeakPool,
+        BreakerConfig, BreakerSnapshot, BreakerState, BuildError, CreatePoolError, Hook, HookError,
+        HookFuture, HookResult, Manager, Metrics, Object, ObjectId, Pool, PoolBuilder, PoolConfig,
+        PoolError, QueueMode, RecycleError, RecycleResult, RetainResult, Status, Store,
+        TimeoutType, Timeouts, WeakPool,
     };
 
     /// What backend crates re-export, as deadpool's `managed::reexports`.

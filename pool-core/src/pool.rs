@@ -17,11 +17,12 @@ use std::{
 
 use tokio::time::Instant;
 
+use crate::breaker::{Admission, Breaker, BreakerSnapshot, Transition};
 use crate::hooks::Hooks;
 use crate::object::{ObjectInner, ObjectState};
 use crate::slots::{Claim, FastClaim, Grant, Slots, WaitHandle};
 use crate::state::MAX_POOL_SIZE;
-use crate::sync::{AtomicUsize, HandleArc, HandleWeak, Ordering};
+use crate::sync::{AtomicUsize, HandleArc, HandleWeak, Mutex, Ordering};
 use crate::{
     Manager, Metrics, Object, PoolBuilder, PoolConfig, PoolError, Status, Store, TimeoutType,
     Timeouts,
@@ -41,6 +42,16 @@ pub(crate) struct PoolInner<M: Manager> {
     hooks: Hooks<M>,
     /// Source of object ids; `Relaxed`: only uniqueness matters.
     next_id: AtomicUsize,
+    /// Consulted before every create, told every outcome. Only the create
+    /// path touches it, never a get that finds an idle object.
+    breaker: Mutex<BreakerCell<M::Error>>,
+}
+
+/// The breaker and the last create error it refuses callers with.
+struct BreakerCell<E> {
+    breaker: Breaker,
+    /// Shared, so `PoolError::Unavailable` can carry it without `E: Clone`.
+    last_error: Option<HandleArc<E>>,
 }
 
 /// Result of [`Pool::retain`].
@@ -86,6 +97,7 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
         manager: M,
         config: PoolConfig,
         store: Store,
+        breaker_seed: u64,
         hooks: Hooks<M>,
     ) -> Self {
         Self::from_inner(HandleArc::new(PoolInner {
@@ -94,6 +106,10 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
             config,
             hooks,
             next_id: AtomicUsize::new(0),
+            breaker: Mutex::new(BreakerCell {
+                breaker: Breaker::new(config.breaker, breaker_seed),
+                last_error: None,
+            }),
         }))
     }
 
@@ -227,6 +243,12 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
         }
     }
 
+    /// The create circuit breaker's state and counters.
+    #[must_use]
+    pub fn breaker(&self) -> BreakerSnapshot {
+        self.inner.breaker.lock().breaker.snapshot()
+    }
+
     /// The pool's manager.
     #[must_use]
     pub fn manager(&self) -> &M {
@@ -299,7 +321,16 @@ impl<M: Manager> PoolInner<M> {
                             std::mem::forget(slot);
                             Claim::Object(obj)
                         }
-                        None => return self.create(slot, timeouts).await,
+                        None => {
+                            let probe = match self.admit() {
+                                Ok(probe) => probe,
+                                Err(refused) => {
+                                    drop(slot); // the capacity goes to the next in line
+                                    return Err(refused);
+                                }
+                            };
+                            return self.create(slot, probe, timeouts).await;
+                        }
                     }
                 }
             }
@@ -325,8 +356,58 @@ impl<M: Manager> PoolInner<M> {
         match granted {
             Ok(Grant::Claim(claim)) => Ok(claim),
             Ok(Grant::Closed) => Err(PoolError::Closed),
-            Err(_) => Err(PoolError::Timeout(TimeoutType::Wait)),
+            // Waited out while creates fail: say why, not just "timed out".
+            Err(_) => Err(self
+                .unavailable(Instant::now())
+                .unwrap_or(PoolError::Timeout(TimeoutType::Wait))),
         }
+    }
+
+    /// Asks the breaker whether a create may start. `Ok(probe)`: yes (the
+    /// guard says whether it is the half-open probe); `Err`: refused, with
+    /// the error to give the caller.
+    fn admit(&self) -> Result<ProbeGuard<'_, M>, PoolError<M::Error>> {
+        let now = Instant::now();
+        let mut cell = self.breaker.lock();
+        match cell.breaker.admit(now) {
+            Admission::Allowed => Ok(ProbeGuard {
+                pool: self,
+                probe: false,
+                done: false,
+            }),
+            Admission::Probe => {
+                tracing::info!("breaker half-open: one probe create");
+                Ok(ProbeGuard {
+                    pool: self,
+                    probe: true,
+                    done: false,
+                })
+            }
+            Admission::Refused { retry_in } => Err(PoolError::Unavailable {
+                last_error: cell.last_error.clone(),
+                failures: cell.breaker.consecutive_failures(),
+                retry_in,
+            }),
+        }
+    }
+
+    /// `Unavailable` if creates are currently failing, for a caller that
+    /// gave up waiting.
+    fn unavailable(&self, now: Instant) -> Option<PoolError<M::Error>> {
+        let cell = self.breaker.lock();
+        let failures = cell.breaker.consecutive_failures();
+        if failures == 0 {
+            return None;
+        }
+        let retry_in = match cell.breaker.snapshot().state {
+            crate::BreakerState::Open { until } => until.saturating_duration_since(now),
+            _ => Duration::ZERO,
+        };
+        Some(PoolError::Unavailable {
+            last_error: cell.last_error.clone(),
+            failures,
+            retry_in,
+        })
     }
 
     /// deadpool's recycle: hooks around `Manager::recycle`, each able to
@@ -377,15 +458,21 @@ impl<M: Manager> PoolInner<M> {
     async fn create(
         &self,
         slot: SlotGuard<'_, M>,
+        probe: ProbeGuard<'_, M>,
         timeouts: &Timeouts,
     ) -> Result<ObjectInner<M>, PoolError<M::Error>> {
         let created = match timeouts.create {
-            None => self.manager.create().await,
-            Some(limit) => tokio::time::timeout(limit, self.manager.create())
-                .await
-                .map_err(|_| PoolError::Timeout(TimeoutType::Create))?,
+            None => Ok(self.manager.create().await),
+            Some(limit) => tokio::time::timeout(limit, self.manager.create()).await,
         };
-        let obj = created.map_err(PoolError::Backend)?;
+        let obj = match created {
+            Ok(Ok(obj)) => {
+                probe.succeeded();
+                obj
+            }
+            Ok(Err(e)) => return Err(probe.failed(Some(e))),
+            Err(_) => return Err(probe.failed(None)),
+        };
         std::mem::forget(slot);
         self.slots.slot_filled();
         let mut held = Held {
@@ -438,6 +525,60 @@ impl<M: Manager> PoolInner<M> {
     fn detach_all(&self, surplus: Vec<ObjectInner<M>>) {
         for mut inner in surplus {
             self.manager.detach(&mut inner.obj);
+        }
+    }
+}
+
+/// A create admitted by the breaker. Its outcome must be reported:
+/// `succeeded`, `failed`, or (dropped unreported: the `get()` was cancelled)
+/// the probe slot is freed for the next caller.
+struct ProbeGuard<'a, M: Manager> {
+    pool: &'a PoolInner<M>,
+    probe: bool,
+    done: bool,
+}
+
+impl<M: Manager> ProbeGuard<'_, M> {
+    fn succeeded(mut self) {
+        self.done = true;
+        let transition = self.pool.breaker.lock().breaker.on_success(self.probe);
+        if transition == Transition::Closed {
+            tracing::info!("breaker closed: create succeeded");
+        }
+    }
+
+    /// Records a failed create (`None`: it timed out) and returns the error
+    /// for the caller: the backend's own while the breaker stays closed,
+    /// `Unavailable` (with this error as the last one) once it is open.
+    fn failed(mut self, error: Option<M::Error>) -> PoolError<M::Error> {
+        self.done = true;
+        let now = Instant::now();
+        let mut cell = self.pool.breaker.lock();
+        let transition = cell.breaker.on_failure(now, self.probe);
+        let failures = cell.breaker.consecutive_failures();
+        match transition {
+            Transition::Opened { delay } => {
+                tracing::warn!(failures, retry_in = ?delay, "breaker opened: creates keep failing");
+                let last_error = error.map(HandleArc::new);
+                cell.last_error = last_error.clone();
+                PoolError::Unavailable {
+                    last_error,
+                    failures,
+                    retry_in: delay,
+                }
+            }
+            _ => match error {
+                Some(e) => PoolError::Backend(e),
+                None => PoolError::Timeout(TimeoutType::Create),
+            },
+        }
+    }
+}
+
+impl<M: Manager> Drop for ProbeGuard<'_, M> {
+    fn drop(&mut self) {
+        if !self.done && self.probe {
+            self.pool.breaker.lock().breaker.on_probe_cancelled();
         }
     }
 }

@@ -6,14 +6,22 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{Mock, MockError, pool_with, settle};
-use pool_core::{Hook, HookError, Pool, PoolError};
+use pool_core::{BreakerConfig, Hook, HookError, Pool, PoolError};
 
 #[tokio::test(start_paused = true)]
 async fn create_error_reaches_the_caller_and_frees_the_slot() {
     let mock = Mock::new();
     mock.fail_create.store(true, Ordering::SeqCst);
-    let pool = pool_with(mock, 2);
-    for _ in 0..5 {
+    // The breaker off: deadpool's behaviour, every failure reaches its caller.
+    let pool: Pool<Mock> = Pool::builder(mock)
+        .max_size(2)
+        .breaker(BreakerConfig {
+            threshold: 0,
+            ..BreakerConfig::default()
+        })
+        .build()
+        .unwrap();
+    for _ in 0..20 {
         match pool.get().await {
             Err(PoolError::Backend(MockError(msg))) => assert_eq!(msg, "create refused"),
             other => panic!("expected the backend error, got {other:?}"),
@@ -40,16 +48,21 @@ async fn waiters_get_their_turn_when_creates_fail() {
         })
         .collect();
     settle().await;
+    let mut unavailable = 0;
     for t in tasks {
-        assert!(
-            matches!(t.await.unwrap(), Err(PoolError::Backend(_))),
-            "nothing hangs"
-        );
+        match t.await.unwrap() {
+            Err(PoolError::Backend(_)) => {}
+            Err(PoolError::Unavailable { .. }) => unavailable += 1,
+            other => panic!("every task must fail, none hang: {other:?}"),
+        }
     }
+    // The breaker opened at the 5th failure (its default threshold): the
+    // other five were told at once instead of trying again.
     assert_eq!(
         pool.manager().counters.create_calls.load(Ordering::SeqCst),
-        10
+        5
     );
+    assert_eq!(unavailable, 6, "the 5th failure and the 5 refused");
 }
 
 #[tokio::test(start_paused = true)]
