@@ -132,6 +132,13 @@ where
         self
     }
 
+    /// Skip `recycle` on checkout for objects used, checked or created within
+    /// this interval (default `ZERO`: recycle every time, as deadpool).
+    pub fn health_check_interval(mut self, value: Duration) -> Self {
+        self.config.health_check_interval = value;
+        self
+    }
+
     /// The create circuit breaker: failures to open it, backoff base and cap.
     pub fn breaker(mut self, value: crate::BreakerConfig) -> Self {
         self.config.breaker = value;

@@ -16,6 +16,11 @@ pub struct PoolConfig {
     /// Order in which idle objects are reused.
     #[cfg_attr(feature = "serde", serde(default))]
     pub queue_mode: QueueMode,
+    /// A checkout skips `Manager::recycle` if the object was used, checked or
+    /// created less than this long ago (not in deadpool). `ZERO` (the
+    /// default) recycles on every checkout, as deadpool does.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub health_check_interval: Duration,
     /// The circuit breaker in front of `Manager::create` (not in deadpool).
     #[cfg_attr(feature = "serde", serde(default))]
     pub breaker: crate::BreakerConfig,
@@ -29,6 +34,7 @@ impl PoolConfig {
             max_size,
             timeouts: Timeouts::default(),
             queue_mode: QueueMode::default(),
+            health_check_interval: Duration::ZERO,
             breaker: crate::BreakerConfig::default(),
         }
     }

@@ -307,7 +307,16 @@ impl<M: Manager> PoolInner<M> {
                         pool: self,
                         obj: Some(obj),
                     };
-                    if self.recycle(held.get_mut(), timeouts).await {
+                    // The one clock read of a checkout: the TTL decision and
+                    // every stamp below use it.
+                    let now = Instant::now();
+                    let inner = held.get_mut();
+                    if inner
+                        .metrics
+                        .is_fresh(now, self.config.health_check_interval)
+                        || self.recycle(inner, timeouts, now).await
+                    {
+                        held.get_mut().metrics.used = Some(now);
                         return Ok(held.keep());
                     }
                     // Keep the slot and look for another object, as deadpool.
@@ -412,7 +421,7 @@ impl<M: Manager> PoolInner<M> {
 
     /// deadpool's recycle: hooks around `Manager::recycle`, each able to
     /// reject the object. `false`: the object must not be handed out.
-    async fn recycle(&self, inner: &mut ObjectInner<M>, timeouts: &Timeouts) -> bool {
+    async fn recycle(&self, inner: &mut ObjectInner<M>, timeouts: &Timeouts, now: Instant) -> bool {
         if !self.hooks.pre_recycle.is_empty()
             && let Err(e) = self
                 .hooks
@@ -450,7 +459,7 @@ impl<M: Manager> PoolInner<M> {
             return false;
         }
         inner.metrics.recycle_count += 1;
-        inner.metrics.recycled = Some(Instant::now());
+        inner.metrics.recycled = Some(now);
         true
     }
 
@@ -475,12 +484,16 @@ impl<M: Manager> PoolInner<M> {
         };
         std::mem::forget(slot);
         self.slots.slot_filled();
+        let created_at = Instant::now();
         let mut held = Held {
             pool: self,
             obj: Some(Box::new(ObjectState {
                 obj,
                 id: self.next_id.fetch_add(1, Ordering::Relaxed),
-                metrics: Metrics::new(Instant::now()),
+                metrics: Metrics {
+                    used: Some(created_at),
+                    ..Metrics::new(created_at)
+                },
             })),
         };
         if !self.hooks.post_create.is_empty() {
