@@ -59,11 +59,17 @@ where
         }
     }
 
-    /// Builds the pool.
+    /// Builds the pool and starts its background task.
     ///
     /// # Errors
     /// [`BuildError`] names what is wrong with the configuration.
     pub fn build(self) -> Result<Pool<M, W>, BuildError> {
+        let pool = self.build_without_task()?;
+        pool.start_task();
+        Ok(pool)
+    }
+
+    fn build_without_task(self) -> Result<Pool<M, W>, BuildError> {
         let max_size = self.config.max_size;
         if max_size > MAX_POOL_SIZE {
             return Err(BuildError::MaxSizeTooLarge {
@@ -137,6 +143,42 @@ where
     pub fn health_check_interval(mut self, value: Duration) -> Self {
         self.config.health_check_interval = value;
         self
+    }
+
+    /// Idle objects the background task keeps ready (default 0).
+    pub fn min_idle(mut self, value: usize) -> Self {
+        self.config.min_idle = value;
+        self
+    }
+
+    /// Close idle surplus after this long unneeded (default 10 min).
+    pub fn idle_timeout(mut self, value: Option<Duration>) -> Self {
+        self.config.idle_timeout = value;
+        self
+    }
+
+    /// Close objects after this long, with up to 5% jitter (default 30 min).
+    pub fn max_lifetime(mut self, value: Option<Duration>) -> Self {
+        self.config.max_lifetime = value;
+        self
+    }
+
+    /// Builds the pool and waits until `min_idle` objects exist (or a create
+    /// fails: the pool is returned anyway, the background task keeps trying,
+    /// and a warning is logged).
+    ///
+    /// # Errors
+    /// As [`PoolBuilder::build`].
+    pub async fn build_and_warm(self) -> Result<Pool<M, W>, BuildError> {
+        // The background task starts after this warm-up, so the two do not
+        // race for the same objects.
+        let pool = self.build_without_task()?;
+        let min_idle = pool.min_idle();
+        if let Err(e) = pool.warm(min_idle).await {
+            tracing::warn!(error = %crate::pool::DisplayKind(&e), "warming to min_idle stopped early");
+        }
+        pool.start_task();
+        Ok(pool)
     }
 
     /// The create circuit breaker: failures to open it, backoff base and cap.

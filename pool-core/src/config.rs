@@ -21,6 +21,18 @@ pub struct PoolConfig {
     /// default) recycles on every checkout, as deadpool does.
     #[cfg_attr(feature = "serde", serde(default))]
     pub health_check_interval: Duration,
+    /// Idle objects the background task keeps ready (not in deadpool).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub min_idle: usize,
+    /// Close idle objects the pool did not need for this long: the surplus
+    /// above `min_idle` of the smallest idle count seen in the window (not in
+    /// deadpool). `None` disables.
+    #[cfg_attr(feature = "serde", serde(default = "default_idle_timeout"))]
+    pub idle_timeout: Option<Duration>,
+    /// Close objects older than this, minus up to 5% per-object jitter (not
+    /// in deadpool). `None` disables.
+    #[cfg_attr(feature = "serde", serde(default = "default_max_lifetime"))]
+    pub max_lifetime: Option<Duration>,
     /// The circuit breaker in front of `Manager::create` (not in deadpool).
     #[cfg_attr(feature = "serde", serde(default))]
     pub breaker: crate::BreakerConfig,
@@ -35,6 +47,9 @@ impl PoolConfig {
             timeouts: Timeouts::default(),
             queue_mode: QueueMode::default(),
             health_check_interval: Duration::ZERO,
+            min_idle: 0,
+            idle_timeout: default_idle_timeout(),
+            max_lifetime: default_max_lifetime(),
             breaker: crate::BreakerConfig::default(),
         }
     }
@@ -45,6 +60,16 @@ impl Default for PoolConfig {
     fn default() -> Self {
         Self::new(default_max_size())
     }
+}
+
+/// HikariCP's and bb8's default: 10 minutes.
+fn default_idle_timeout() -> Option<Duration> {
+    Some(Duration::from_secs(600))
+}
+
+/// HikariCP's and bb8's default: 30 minutes.
+fn default_max_lifetime() -> Option<Duration> {
+    Some(Duration::from_secs(1800))
 }
 
 /// Twice the available parallelism, as deadpool.

@@ -4,8 +4,43 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
-// An error shared with callers, not protocol state: never loom's `Arc`.
-use crate::sync::HandleArc as Arc;
+// An error shared with callers, not protocol state: never loom's types.
+use crate::sync::{HandleArc as Arc, StdMutex};
+
+/// The create error that opened the breaker, shared by every caller it
+/// refuses. An `Arc` (so `E` need not be `Clone`) around a mutex (so the
+/// pool stays `Send + Sync` for an `E` that is only `Send`, as deadpool
+/// requires of `Manager::Error`).
+pub struct SharedError<E>(Arc<StdMutex<E>>);
+
+impl<E> SharedError<E> {
+    pub(crate) fn new(error: E) -> Self {
+        Self(Arc::new(StdMutex::new(error)))
+    }
+
+    /// Runs `f` on the error.
+    pub fn with<R>(&self, f: impl FnOnce(&E) -> R) -> R {
+        f(&self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl<E> Clone for SharedError<E> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for SharedError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.with(|e| e.fmt(f))
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for SharedError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.with(|e| e.fmt(f))
+    }
+}
 
 use crate::hooks::HookError;
 
@@ -63,8 +98,8 @@ pub enum PoolError<E> {
     /// timeout, and by a waiter whose wait ran out while creates failed.
     Unavailable {
         /// The create error that opened the breaker (`None`: creates timed
-        /// out). Shared, so `E` need not be `Clone`.
-        last_error: Option<Arc<E>>,
+        /// out).
+        last_error: Option<SharedError<E>>,
         /// Consecutive failed creates.
         failures: u32,
         /// When the next create will be tried (zero: a probe is running).
@@ -104,14 +139,12 @@ impl<E: fmt::Display> fmt::Display for PoolError<E> {
 }
 
 impl<E: std::error::Error + 'static> std::error::Error for PoolError<E> {
+    // `Unavailable`'s error sits behind a lock and cannot be lent out; its
+    // text is in this error's own message.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Backend(e) => Some(e),
             Self::PostCreateHook(e) => Some(e),
-            Self::Unavailable {
-                last_error: Some(e),
-                ..
-            } => Some(&**e),
             _ => None,
         }
     }

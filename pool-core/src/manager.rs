@@ -8,8 +8,10 @@ use crate::{Metrics, RecycleError};
 pub type RecycleResult<E> = Result<(), RecycleError<E>>;
 
 /// Creates and recycles objects of one kind. deadpool's `Manager`, plus
-/// [`Manager::is_broken`].
-pub trait Manager: Sync + Send {
+/// [`Manager::is_broken`], and `'static` (the pool's background task owns a
+/// weak handle to it; every manager that can be used from a spawned task
+/// already is).
+pub trait Manager: Sync + Send + 'static {
     /// The pooled object.
     type Type: Send;
     /// The error of `create` and `recycle`.

@@ -19,6 +19,9 @@ pub(crate) struct ObjectState<M: Manager> {
     pub(crate) obj: M::Type,
     pub(crate) id: usize,
     pub(crate) metrics: Metrics,
+    /// `created + max_lifetime`, shortened by a per-object jitter of up to
+    /// 5% so that objects created together do not expire together.
+    pub(crate) expires_at: Option<tokio::time::Instant>,
 }
 
 /// An object checked out of a [`Pool`]. Dropping it returns it to the pool;

@@ -18,15 +18,17 @@ use std::{
 use tokio::time::Instant;
 
 use crate::breaker::{Admission, Breaker, BreakerSnapshot, Transition};
+use crate::errors::SharedError;
 use crate::hooks::Hooks;
 use crate::object::{ObjectInner, ObjectState};
 use crate::slots::{Claim, FastClaim, Grant, Slots, WaitHandle};
 use crate::state::MAX_POOL_SIZE;
-use crate::sync::{AtomicUsize, HandleArc, HandleWeak, Mutex, Ordering};
+use crate::sync::{AtomicUsize, HandleArc, HandleWeak, Mutex, OnceLock, Ordering};
 use crate::{
     Manager, Metrics, Object, PoolBuilder, PoolConfig, PoolError, Status, Store, TimeoutType,
     Timeouts,
 };
+use tokio::sync::Notify;
 
 /// A pool of objects made by a [`Manager`]. Cheap to clone: clones share the
 /// pool.
@@ -37,21 +39,29 @@ pub struct Pool<M: Manager, W: From<Object<M>> = Object<M>> {
 
 pub(crate) struct PoolInner<M: Manager> {
     manager: M,
-    slots: Slots<ObjectInner<M>>,
-    config: PoolConfig,
+    pub(crate) slots: Slots<ObjectInner<M>>,
+    pub(crate) config: PoolConfig,
     hooks: Hooks<M>,
     /// Source of object ids; `Relaxed`: only uniqueness matters.
     next_id: AtomicUsize,
     /// Consulted before every create, told every outcome. Only the create
     /// path touches it, never a get that finds an idle object.
-    breaker: Mutex<BreakerCell<M::Error>>,
+    pub(crate) breaker: Mutex<BreakerCell<M::Error>>,
+    /// Live `Pool` handles (objects hold the inner `Arc` too, so its count
+    /// cannot tell). At zero the background task ends. `AcqRel`/`Acquire`:
+    /// the task's check pairs with the last handle's decrement.
+    pub(crate) handles: AtomicUsize,
+    /// The background task, once started (`maintenance.rs`).
+    task: OnceLock<HandleArc<Notify>>,
+    /// How often the background task runs.
+    pub(crate) tick: Duration,
 }
 
 /// The breaker and the last create error it refuses callers with.
-struct BreakerCell<E> {
+pub(crate) struct BreakerCell<E> {
     breaker: Breaker,
     /// Shared, so `PoolError::Unavailable` can carry it without `E: Clone`.
-    last_error: Option<HandleArc<E>>,
+    last_error: Option<SharedError<E>>,
 }
 
 /// Result of [`Pool::retain`].
@@ -78,6 +88,16 @@ impl<M: Manager, W: From<Object<M>>> Clone for Pool<M, W> {
     }
 }
 
+impl<M: Manager, W: From<Object<M>>> Drop for Pool<M, W> {
+    fn drop(&mut self) {
+        // AcqRel: the background task's `Acquire` load that sees zero
+        // happens after every handle's last use.
+        if self.inner.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.inner.wake_task();
+        }
+    }
+}
+
 impl<M: Manager, W: From<Object<M>>> fmt::Debug for Pool<M, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
@@ -100,7 +120,7 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
         breaker_seed: u64,
         hooks: Hooks<M>,
     ) -> Self {
-        Self::from_inner(HandleArc::new(PoolInner {
+        Self::without_task(HandleArc::new(PoolInner {
             manager,
             slots: Slots::new(config.max_size, store, config.queue_mode),
             config,
@@ -110,14 +130,47 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
                 breaker: Breaker::new(config.breaker, breaker_seed),
                 last_error: None,
             }),
+            handles: AtomicUsize::new(0),
+            task: OnceLock::new(),
+            tick: crate::maintenance::tick_interval(config.idle_timeout, config.max_lifetime),
         }))
     }
 
     pub(crate) fn from_inner(inner: HandleArc<PoolInner<M>>) -> Self {
+        let pool = Self::without_task(inner);
+        pool.start_task();
+        pool
+    }
+
+    /// A handle that does not (yet) start the background task.
+    fn without_task(inner: HandleArc<PoolInner<M>>) -> Self {
+        inner.handles.fetch_add(1, Ordering::Relaxed);
         Self {
             inner,
             _wrapper: PhantomData,
         }
+    }
+
+    /// Starts the background task if the pool needs one and it is not
+    /// running yet.
+    pub(crate) fn start_task(&self) {
+        self.inner.ensure_task(&self.inner);
+    }
+
+    /// Creates up to `n` objects now (fewer if capacity runs out or tasks
+    /// are waiting), one at a time, through the breaker. Returns how many.
+    ///
+    /// # Errors
+    /// The first create error (or `Unavailable` if the breaker is open).
+    pub async fn warm(&self, n: usize) -> Result<usize, PoolError<M::Error>> {
+        let target = self.inner.slots.counts().idle + n;
+        self.inner.warm_to(target).await
+    }
+
+    /// The configured `min_idle`.
+    #[must_use]
+    pub fn min_idle(&self) -> usize {
+        self.inner.config.min_idle
     }
 
     /// Gets an object, waiting for one if the pool is exhausted.
@@ -223,6 +276,7 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
     pub fn close(&self) {
         let surplus = self.inner.slots.close();
         self.inner.detach_all(surplus);
+        self.inner.wake_task();
     }
 
     /// Whether [`Pool::close`] was called.
@@ -293,6 +347,32 @@ impl<M: Manager, W: From<Object<M>>> fmt::Debug for WeakPool<M, W> {
 }
 
 impl<M: Manager> PoolInner<M> {
+    /// Starts the background task if the pool needs one and a tokio runtime
+    /// is at hand (a pool built outside a runtime starts it with the first
+    /// handle made inside one).
+    fn ensure_task(&self, this: &HandleArc<Self>) {
+        let c = &self.config;
+        if self.task.get().is_some()
+            || (c.min_idle == 0 && c.idle_timeout.is_none() && c.max_lifetime.is_none())
+        {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let notify = HandleArc::new(Notify::new());
+        if self.task.set(notify.clone()).is_ok() {
+            runtime.spawn(crate::maintenance::run(HandleArc::downgrade(this), notify));
+        }
+    }
+
+    /// Wakes the background task (if any) before its next tick.
+    fn wake_task(&self) {
+        if let Some(notify) = self.task.get() {
+            notify.notify_one();
+        }
+    }
+
     /// The body of `get()`.
     async fn acquire(&self, timeouts: &Timeouts) -> Result<ObjectInner<M>, PoolError<M::Error>> {
         let mut claim = match self.slots.try_claim() {
@@ -311,10 +391,12 @@ impl<M: Manager> PoolInner<M> {
                     // every stamp below use it.
                     let now = Instant::now();
                     let inner = held.get_mut();
-                    if inner
-                        .metrics
-                        .is_fresh(now, self.config.health_check_interval)
-                        || self.recycle(inner, timeouts, now).await
+                    let expired = inner.expires_at.is_some_and(|t| t <= now);
+                    if !expired
+                        && (inner
+                            .metrics
+                            .is_fresh(now, self.config.health_check_interval)
+                            || self.recycle(inner, timeouts, now).await)
                     {
                         held.get_mut().metrics.used = Some(now);
                         return Ok(held.keep());
@@ -375,7 +457,7 @@ impl<M: Manager> PoolInner<M> {
     /// Asks the breaker whether a create may start. `Ok(probe)`: yes (the
     /// guard says whether it is the half-open probe); `Err`: refused, with
     /// the error to give the caller.
-    fn admit(&self) -> Result<ProbeGuard<'_, M>, PoolError<M::Error>> {
+    pub(crate) fn admit(&self) -> Result<ProbeGuard<'_, M>, PoolError<M::Error>> {
         let now = Instant::now();
         let mut cell = self.breaker.lock();
         match cell.breaker.admit(now) {
@@ -464,7 +546,7 @@ impl<M: Manager> PoolInner<M> {
     }
 
     /// Creates an object into a claimed slot.
-    async fn create(
+    pub(crate) async fn create(
         &self,
         slot: SlotGuard<'_, M>,
         probe: ProbeGuard<'_, M>,
@@ -485,15 +567,20 @@ impl<M: Manager> PoolInner<M> {
         std::mem::forget(slot);
         self.slots.slot_filled();
         let created_at = Instant::now();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut held = Held {
             pool: self,
             obj: Some(Box::new(ObjectState {
                 obj,
-                id: self.next_id.fetch_add(1, Ordering::Relaxed),
+                id,
                 metrics: Metrics {
                     used: Some(created_at),
                     ..Metrics::new(created_at)
                 },
+                expires_at: self
+                    .config
+                    .max_lifetime
+                    .map(|life| created_at + jittered(life, id)),
             })),
         };
         if !self.hooks.post_create.is_empty() {
@@ -521,7 +608,7 @@ impl<M: Manager> PoolInner<M> {
     }
 
     /// Puts a healthy object back (to a waiter or the idle store).
-    fn put(&self, inner: ObjectInner<M>) {
+    pub(crate) fn put(&self, inner: ObjectInner<M>) {
         let surplus = self.slots.put(inner);
         self.detach_all(surplus);
     }
@@ -545,7 +632,7 @@ impl<M: Manager> PoolInner<M> {
 /// A create admitted by the breaker. Its outcome must be reported:
 /// `succeeded`, `failed`, or (dropped unreported: the `get()` was cancelled)
 /// the probe slot is freed for the next caller.
-struct ProbeGuard<'a, M: Manager> {
+pub(crate) struct ProbeGuard<'a, M: Manager> {
     pool: &'a PoolInner<M>,
     probe: bool,
     done: bool,
@@ -572,7 +659,7 @@ impl<M: Manager> ProbeGuard<'_, M> {
         match transition {
             Transition::Opened { delay } => {
                 tracing::warn!(failures, retry_in = ?delay, "breaker opened: creates keep failing");
-                let last_error = error.map(HandleArc::new);
+                let last_error = error.map(SharedError::new);
                 cell.last_error = last_error.clone();
                 PoolError::Unavailable {
                     last_error,
@@ -597,8 +684,15 @@ impl<M: Manager> Drop for ProbeGuard<'_, M> {
 }
 
 /// A claimed slot with no object yet. Dropped: the capacity is released.
-struct SlotGuard<'a, M: Manager> {
+pub(crate) struct SlotGuard<'a, M: Manager> {
     pool: &'a PoolInner<M>,
+}
+
+impl<'a, M: Manager> SlotGuard<'a, M> {
+    /// Takes over a slot already claimed (and counted in `creating`).
+    pub(crate) fn new(pool: &'a PoolInner<M>) -> Self {
+        Self { pool }
+    }
 }
 
 impl<M: Manager> Drop for SlotGuard<'_, M> {
@@ -680,4 +774,38 @@ impl<E> fmt::Display for DisplayHook<'_, E> {
             crate::HookError::Backend(_) => f.write_str("backend error"),
         }
     }
+}
+
+/// Names a `PoolError` in logs without requiring `E: Display`.
+pub(crate) struct DisplayKind<'a, E>(pub(crate) &'a PoolError<E>);
+
+impl<E> fmt::Display for DisplayKind<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            PoolError::Timeout(t) => write!(f, "timeout ({t:?})"),
+            PoolError::Backend(_) => f.write_str("create failed"),
+            PoolError::Closed => f.write_str("closed"),
+            PoolError::NoRuntimeSpecified => f.write_str("no runtime"),
+            PoolError::PostCreateHook(_) => f.write_str("post_create hook failed"),
+            PoolError::Unavailable {
+                failures, retry_in, ..
+            } => {
+                write!(
+                    f,
+                    "unavailable after {failures} failed creates, retry in {retry_in:?}"
+                )
+            }
+        }
+    }
+}
+
+/// `life` shortened by a per-object jitter in `[0, 5%)`, derived from the
+/// object id (splitmix64), so objects created together expire apart.
+fn jittered(life: Duration, id: usize) -> Duration {
+    let mut z = (id as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    let fraction = (z >> 11) as f64 / (1u64 << 53) as f64;
+    life.mul_f64(1.0 - 0.05 * fraction)
 }

@@ -132,6 +132,7 @@ pub(crate) struct Counts {
     pub(crate) size: usize,
     pub(crate) idle: usize,
     pub(crate) waiting: usize,
+    pub(crate) creating: usize,
 }
 
 impl<T> Slots<T> {
@@ -214,6 +215,30 @@ impl<T> Slots<T> {
                 Ok(_) => {
                     self.creating.fetch_sub(1, Ordering::Relaxed);
                     return Some(self.store.pop());
+                }
+                Err(actual) => w = Word(actual),
+            }
+        }
+    }
+
+    /// Claims one unit of capacity for a background create (the warmer):
+    /// only if capacity is free and nobody waits (a waiter would get that
+    /// capacity itself). Counted in `creating` until filled or released.
+    pub(crate) fn claim_slot(&self) -> bool {
+        let mut w = Word(self.state.load(Ordering::Relaxed));
+        loop {
+            if w.free() <= 0 || w.has_waiters() || w.is_closed() {
+                return false;
+            }
+            match self.state.compare_exchange_weak(
+                w.0,
+                w.0 - FREE_ONE,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    self.creating.fetch_add(1, Ordering::Relaxed);
+                    return true;
                 }
                 Err(actual) => w = Word(actual),
             }
@@ -531,6 +556,7 @@ impl<T> Slots<T> {
             size: slots.saturating_sub(creating),
             idle: w.idle(),
             waiting: queued + creating,
+            creating,
         }
     }
 }

@@ -65,3 +65,7 @@ pub(crate) use std::sync::{Arc as HandleArc, Weak as HandleWeak};
 /// Lazy allocation of the idle store's extra segments (after a `resize`
 /// beyond the first): part of the store, which loom does not see anyway.
 pub(crate) use std::sync::OnceLock;
+
+/// A create error shared between the breaker and the callers it refuses
+/// (`SharedError`): not protocol state, and public, so never loom's.
+pub(crate) use std::sync::Mutex as StdMutex;

@@ -1,0 +1,146 @@
+//! The pool's one background task: keeps `min_idle` objects ready, closes
+//! idle surplus after `idle_timeout`, closes objects past `max_lifetime`.
+//!
+//! Invariant: the task holds only a weak reference to the pool between
+//! ticks, and ends when the last `Pool` handle is dropped or the pool is
+//! closed (both notify it, so it ends at once, not at its next tick).
+//! It creates through the same breaker as `get()`, one object at a time,
+//! and only into free capacity nobody waits for.
+
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::pool::PoolInner;
+use crate::sync::{HandleArc, HandleWeak, Ordering};
+use crate::{Manager, PoolError};
+
+/// How often the task looks at the pool.
+pub(crate) fn tick_interval(
+    idle_timeout: Option<Duration>,
+    max_lifetime: Option<Duration>,
+) -> Duration {
+    let mut tick = Duration::from_millis(500);
+    for d in [idle_timeout, max_lifetime].into_iter().flatten() {
+        tick = tick.min(d / 4);
+    }
+    tick.max(Duration::from_millis(10))
+}
+
+/// Task-local state of the idle reaper.
+struct Reaper {
+    window_start: Instant,
+    /// Smallest idle count seen since `window_start`.
+    min_seen: usize,
+}
+
+pub(crate) async fn run<M: Manager>(pool: HandleWeak<PoolInner<M>>, notify: HandleArc<Notify>) {
+    let mut reaper = Reaper {
+        window_start: Instant::now(),
+        min_seen: usize::MAX,
+    };
+    loop {
+        let tick = {
+            let Some(inner) = pool.upgrade() else { return };
+            if !inner.is_live() {
+                tracing::debug!("pool dropped or closed: maintenance task ends");
+                return;
+            }
+            inner.maintain(&mut reaper).await;
+            inner.tick
+        };
+        // Wake early on close, on the last handle's drop, or when an object
+        // was discarded (min_idle may need a replacement).
+        let _ = tokio::time::timeout(tick, notify.notified()).await;
+    }
+}
+
+impl<M: Manager> PoolInner<M> {
+    async fn maintain(&self, reaper: &mut Reaper) {
+        let now = Instant::now();
+        self.expire_idle(now);
+        self.reap_idle(reaper, now);
+        if let Err(e) = self.warm_to(self.config.min_idle).await {
+            tracing::debug!(error = %crate::pool::DisplayKind(&e), "warmer: create failed");
+        }
+    }
+
+    /// Closes idle objects past their lifetime (one at a time, so no `get`
+    /// waits behind the sweep).
+    fn expire_idle(&self, now: Instant) {
+        if self.config.max_lifetime.is_none() {
+            return;
+        }
+        for _ in 0..self.slots.counts().idle {
+            let Some(mut obj) = self.slots.take_idle() else {
+                break;
+            };
+            if obj.expires_at.is_some_and(|t| t <= now) {
+                tracing::debug!(id = obj.id, "max_lifetime reached: closed");
+                self.detach(&mut obj.obj);
+            } else {
+                self.put(obj);
+            }
+        }
+    }
+
+    /// Closes the idle surplus the pool did not need during the last
+    /// `idle_timeout`: the smallest idle count seen, above `min_idle`.
+    fn reap_idle(&self, reaper: &mut Reaper, now: Instant) {
+        let Some(window) = self.config.idle_timeout else {
+            return;
+        };
+        reaper.min_seen = reaper.min_seen.min(self.slots.counts().idle);
+        if now.duration_since(reaper.window_start) < window {
+            return;
+        }
+        let surplus = reaper.min_seen.saturating_sub(self.config.min_idle);
+        let mut closed = 0;
+        while closed < surplus {
+            let Some(mut obj) = self.slots.take_idle() else {
+                break;
+            };
+            self.detach(&mut obj.obj);
+            closed += 1;
+        }
+        if closed > 0 {
+            tracing::debug!(closed, "idle_timeout: closed idle surplus");
+        }
+        reaper.window_start = now;
+        reaper.min_seen = self.slots.counts().idle;
+    }
+
+    /// Creates objects one at a time until `target` are idle, capacity runs
+    /// out, or tasks start waiting (they create for themselves).
+    pub(crate) async fn warm_to(&self, target: usize) -> Result<usize, PoolError<M::Error>> {
+        let mut created = 0;
+        // Creates in flight count as on their way: two warmers (the task and
+        // `warm()`) or a warmer and a `get()` do not overshoot together.
+        while {
+            let c = self.slots.counts();
+            c.idle + c.creating < target
+        } {
+            if !self.slots.claim_slot() {
+                break;
+            }
+            let slot = crate::pool::SlotGuard::new(self);
+            let probe = match self.admit() {
+                Ok(probe) => probe,
+                Err(refused) => {
+                    drop(slot);
+                    return Err(refused);
+                }
+            };
+            let obj = self.create(slot, probe, &self.config.timeouts).await?;
+            self.put(obj);
+            created += 1;
+        }
+        Ok(created)
+    }
+
+    /// Whether the task should go on.
+    fn is_live(&self) -> bool {
+        self.handles.load(Ordering::Acquire) > 0 && !self.slots.is_closed()
+    }
+}
