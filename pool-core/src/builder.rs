@@ -71,7 +71,7 @@ where
 
     fn build_without_task(self) -> Result<Pool<M, W>, BuildError> {
         let max_size = self.config.max_size;
-        if max_size > MAX_POOL_SIZE {
+        if max_size.saturating_add(self.config.max_overflow) > MAX_POOL_SIZE {
             return Err(BuildError::MaxSizeTooLarge {
                 max_size,
                 limit: MAX_POOL_SIZE,
@@ -142,6 +142,13 @@ where
     /// this interval (default `ZERO`: recycle every time, as deadpool).
     pub fn health_check_interval(mut self, value: Duration) -> Self {
         self.config.health_check_interval = value;
+        self
+    }
+
+    /// Objects allowed above `max_size` in a burst, closed on return
+    /// (default 0).
+    pub fn max_overflow(mut self, value: usize) -> Self {
+        self.config.max_overflow = value;
         self
     }
 

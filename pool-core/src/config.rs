@@ -21,6 +21,10 @@ pub struct PoolConfig {
     /// default) recycles on every checkout, as deadpool does.
     #[cfg_attr(feature = "serde", serde(default))]
     pub health_check_interval: Duration,
+    /// Objects allowed above `max_size` during a burst; one is closed when it
+    /// comes back instead of going idle (not in deadpool; default 0).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub max_overflow: usize,
     /// Idle objects the background task keeps ready (not in deadpool).
     #[cfg_attr(feature = "serde", serde(default))]
     pub min_idle: usize,
@@ -47,6 +51,7 @@ impl PoolConfig {
             timeouts: Timeouts::default(),
             queue_mode: QueueMode::default(),
             health_check_interval: Duration::ZERO,
+            max_overflow: 0,
             min_idle: 0,
             idle_timeout: default_idle_timeout(),
             max_lifetime: default_max_lifetime(),

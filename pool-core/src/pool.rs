@@ -122,7 +122,12 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
     ) -> Self {
         Self::without_task(HandleArc::new(PoolInner {
             manager,
-            slots: Slots::new(config.max_size, store, config.queue_mode),
+            slots: Slots::new(
+                config.max_size,
+                config.max_overflow,
+                store,
+                config.queue_mode,
+            ),
             config,
             hooks,
             next_id: AtomicUsize::new(0),

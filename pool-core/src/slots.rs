@@ -94,6 +94,9 @@ pub(crate) struct Slots<T> {
     max_size: AtomicUsize,
     /// Claimed slots whose object does not exist yet.
     creating: AtomicUsize,
+    /// `max_overflow`: capacity above `max_size` for bursts; an object
+    /// returned while more than `max_size` exist is closed, not kept.
+    overflow: i64,
 }
 
 /// What the lock holder decided to hand out or drop, acted on only after
@@ -136,9 +139,10 @@ pub(crate) struct Counts {
 }
 
 impl<T> Slots<T> {
-    pub(crate) fn new(max_size: usize, store: Store, mode: QueueMode) -> Self {
+    pub(crate) fn new(max_size: usize, max_overflow: usize, store: Store, mode: QueueMode) -> Self {
         Slots {
-            state: AtomicU64::new(Word::new(max_size).0),
+            state: AtomicU64::new(Word::new(max_size + max_overflow).0),
+            overflow: max_overflow as i64,
             store: IdleStore::new(store, mode, max_size),
             waiters: Mutex::new(WaiterQueue {
                 cells: VecDeque::new(),
@@ -227,7 +231,8 @@ impl<T> Slots<T> {
     pub(crate) fn claim_slot(&self) -> bool {
         let mut w = Word(self.state.load(Ordering::Relaxed));
         loop {
-            if w.free() <= 0 || w.has_waiters() || w.is_closed() {
+            // Never into the overflow allowance: that is for bursts.
+            if w.free() <= self.overflow || w.has_waiters() || w.is_closed() {
                 return false;
             }
             match self.state.compare_exchange_weak(
@@ -264,7 +269,7 @@ impl<T> Slots<T> {
         }
         // AcqRel: the returned word decides whether waiters must be served.
         let prev = Word(self.state.fetch_add(FREE_ONE, Ordering::AcqRel));
-        if prev.needs_settling() {
+        if prev.needs_settling(self.overflow) {
             self.settle()
         } else {
             Vec::new()
@@ -277,11 +282,11 @@ impl<T> Slots<T> {
     #[inline]
     pub(crate) fn put(&self, value: T) -> Vec<T> {
         let w = Word(self.state.load(Ordering::Relaxed));
-        if !w.needs_settling() {
+        if !w.needs_settling(self.overflow) {
             self.store.push(value);
             // Release pairs with the claimer's Acquire CAS (see `claim_from`).
             let prev = Word(self.state.fetch_add(IDLE_ONE, Ordering::AcqRel));
-            if prev.needs_settling() {
+            if prev.needs_settling(self.overflow) {
                 return self.settle();
             }
             return Vec::new();
@@ -296,6 +301,10 @@ impl<T> Slots<T> {
         } else if let Some(cell) = queue.cells.pop_front() {
             self.after_dequeue(&mut queue);
             deferred.grant(cell, Grant::Claim(Claim::Object(value)));
+        } else if w.free() < self.overflow {
+            // An overflow object, no longer needed: closed, not kept idle.
+            self.state.fetch_add(FREE_ONE, Ordering::AcqRel);
+            deferred.surplus.push(value);
         } else {
             self.store.push(value);
             self.state.fetch_add(IDLE_ONE, Ordering::AcqRel);
@@ -357,7 +366,7 @@ impl<T> Slots<T> {
         }
         loop {
             let w = self.load();
-            if w.idle() == 0 || !(w.is_closed() || w.free() < 0) {
+            if w.idle() == 0 || !(w.is_closed() || w.free() < self.overflow) {
                 break;
             }
             let next = w.0 - IDLE_ONE + FREE_ONE;
@@ -507,8 +516,10 @@ impl<T> Slots<T> {
             return Vec::new();
         }
         let old = self.max_size.swap(0, Ordering::Relaxed);
-        self.state
-            .fetch_add(Word::free_delta(-(old as i64)), Ordering::AcqRel);
+        self.state.fetch_add(
+            Word::free_delta(-(old as i64) - self.overflow),
+            Ordering::AcqRel,
+        );
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         let mut deferred = Deferred::new();
         while let Some(cell) = queue.cells.pop_front() {
@@ -549,7 +560,12 @@ impl<T> Slots<T> {
         let queued = self.waiters.lock().cells.len();
         let w = self.load();
         let max_size = self.max_size.load(Ordering::Relaxed);
-        let slots = (max_size as i64 - w.free()).max(0) as usize;
+        let capacity = if w.is_closed() {
+            0
+        } else {
+            max_size as i64 + self.overflow
+        };
+        let slots = (capacity - w.free()).max(0) as usize;
         let creating = self.creating.load(Ordering::Relaxed);
         Counts {
             max_size,

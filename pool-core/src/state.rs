@@ -12,8 +12,9 @@
 //! - `idle`: objects in the idle store that nobody has claimed yet.
 //!   Invariant: the store holds at least `idle` objects (an object is pushed
 //!   *before* `idle` is incremented and popped *after* it is decremented).
-//! - `free`: capacity left, `max_size - slots`, where `slots` counts objects
-//!   that exist plus creates in flight. Signed: after `resize` down it is
+//! - `free`: capacity left, `max_size + max_overflow - slots`, where `slots`
+//!   counts objects that exist plus creates in flight; `free < max_overflow`
+//!   means objects above `max_size` exist, and a returned one is closed. Signed: after `resize` down it is
 //!   negative until enough objects have come back. A create is only started
 //!   by a CAS that takes `free` from `n > 0` to `n - 1`, so `slots` never
 //!   exceeds `max_size` (or, after a shrink, the count at the shrink).
@@ -78,9 +79,10 @@ impl Word {
 
     /// Something other than the plain fast path must happen after a change
     /// that made an object or capacity available: waiters to serve, or a
-    /// closed / shrunk pool whose surplus must go.
-    pub(crate) fn needs_settling(self) -> bool {
-        self.0 & (WAITERS | CLOSED) != 0 || self.free() < 0
+    /// closed pool, or more objects than `max_size` (after a shrink, or
+    /// overflow objects: `free` below the overflow allowance) to shed.
+    pub(crate) fn needs_settling(self, overflow: i64) -> bool {
+        self.0 & (WAITERS | CLOSED) != 0 || self.free() < overflow
     }
 
     /// The delta that moves `free` by `by` (wrapping arithmetic on the high
@@ -113,7 +115,7 @@ mod tests {
         assert_eq!((w.idle(), w.free()), (1, 15));
         let w = Word(w.0.wrapping_add(Word::free_delta(-20)));
         assert_eq!((w.idle(), w.free()), (1, -5));
-        assert!(w.needs_settling());
+        assert!(w.needs_settling(0));
         let w = Word(w.0 | WAITERS);
         assert!(w.has_waiters() && !w.is_closed());
         let w = Word(w.0.wrapping_add(Word::free_delta(5)));

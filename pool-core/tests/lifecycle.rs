@@ -174,3 +174,53 @@ async fn no_task_when_nothing_needs_one() {
     ticks(1).await;
     assert_eq!(alive_tasks(), before);
 }
+
+#[tokio::test(start_paused = true)]
+async fn overflow_objects_close_on_return() {
+    let pool = builder(2).max_overflow(2).build().unwrap();
+    let burst = futures_get(&pool, 4).await;
+    assert_eq!(
+        pool.status().size,
+        4,
+        "max_size 2 + overflow 2 during the burst"
+    );
+    assert!(
+        pool.try_get().await.is_err(),
+        "no more than max_size + max_overflow"
+    );
+    drop(burst);
+    let st = pool.status();
+    assert_eq!(
+        (st.size, st.available),
+        (2, 2),
+        "the overflow objects closed on return"
+    );
+    assert_eq!(pool.manager().live(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn overflow_objects_go_to_waiters_before_closing() {
+    let pool = builder(1).max_overflow(1).build().unwrap();
+    let a = pool.get().await.unwrap();
+    let b = pool.get().await.unwrap();
+    let waiter = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.get().await.map(|o| o.id) }
+    });
+    common::settle().await;
+    drop(b); // above max_size, but someone waits: handed over
+    assert_eq!(waiter.await.unwrap().unwrap(), 1);
+    drop(a);
+    assert_eq!(pool.status().size, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_warmer_does_not_use_the_overflow_allowance() {
+    let pool = builder(2).max_overflow(3).min_idle(4).build().unwrap();
+    ticks(4).await;
+    assert_eq!(
+        pool.status().size,
+        2,
+        "min_idle is capped by max_size, not max_size + overflow"
+    );
+}
