@@ -171,3 +171,31 @@ fn two_waiters_are_both_served() {
         assert_eq!((st.size, st.available, st.waiting), (1, 1, 0));
     });
 }
+
+/// With one create permit, a second getter waits for it (not for an
+/// object) and is served when the first create finishes: the permit's
+/// return is a wake-up that must not be lost.
+#[test]
+fn create_permit_return_wakes_a_waiter() {
+    model(|| {
+        let pool: Pool<Numbers> = Pool::builder(Numbers)
+            .max_size(2)
+            .max_concurrent_creates(1)
+            .store(Store::LockFree)
+            .build()
+            .unwrap();
+        let getters: Vec<_> = (0..2)
+            .map(|_| {
+                let pool = pool.clone();
+                spawn(move || {
+                    let obj = loom::future::block_on(pool.get()).unwrap();
+                    pool_core::Object::take(obj)
+                })
+            })
+            .collect();
+        for g in getters {
+            assert_eq!(g.join().unwrap(), 7);
+        }
+        assert_eq!(pool.status().size, 0);
+    });
+}

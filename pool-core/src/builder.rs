@@ -152,6 +152,12 @@ where
         self
     }
 
+    /// Creates that may run at once (default 2; 0 = no limit).
+    pub fn max_concurrent_creates(mut self, value: usize) -> Self {
+        self.config.max_concurrent_creates = value;
+        self
+    }
+
     /// Idle objects the background task keeps ready (default 0).
     pub fn min_idle(mut self, value: usize) -> Self {
         self.config.min_idle = value;

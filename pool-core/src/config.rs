@@ -25,6 +25,11 @@ pub struct PoolConfig {
     /// comes back instead of going idle (not in deadpool; default 0).
     #[cfg_attr(feature = "serde", serde(default))]
     pub max_overflow: usize,
+    /// Creates that may run at once (not in deadpool; default 2, 0 = no
+    /// limit). A `get()` that would create beyond it waits for an object or
+    /// a permit instead: a burst does not open a connection per caller.
+    #[cfg_attr(feature = "serde", serde(default = "default_max_concurrent_creates"))]
+    pub max_concurrent_creates: usize,
     /// Idle objects the background task keeps ready (not in deadpool).
     #[cfg_attr(feature = "serde", serde(default))]
     pub min_idle: usize,
@@ -52,6 +57,7 @@ impl PoolConfig {
             queue_mode: QueueMode::default(),
             health_check_interval: Duration::ZERO,
             max_overflow: 0,
+            max_concurrent_creates: default_max_concurrent_creates(),
             min_idle: 0,
             idle_timeout: default_idle_timeout(),
             max_lifetime: default_max_lifetime(),
@@ -65,6 +71,11 @@ impl Default for PoolConfig {
     fn default() -> Self {
         Self::new(default_max_size())
     }
+}
+
+/// Two creates at once.
+fn default_max_concurrent_creates() -> usize {
+    2
 }
 
 /// HikariCP's and bb8's default: 10 minutes.

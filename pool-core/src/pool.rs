@@ -125,6 +125,7 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
             slots: Slots::new(
                 config.max_size,
                 config.max_overflow,
+                config.max_concurrent_creates,
                 store,
                 config.queue_mode,
             ),
@@ -380,11 +381,7 @@ impl<M: Manager> PoolInner<M> {
 
     /// The body of `get()`.
     async fn acquire(&self, timeouts: &Timeouts) -> Result<ObjectInner<M>, PoolError<M::Error>> {
-        let mut claim = match self.slots.try_claim() {
-            FastClaim::Got(claim) => claim,
-            FastClaim::Closed => return Err(PoolError::Closed),
-            FastClaim::MustWait => self.wait(timeouts.wait).await?,
-        };
+        let mut claim = self.claim(timeouts).await?;
         loop {
             claim = match claim {
                 Claim::Object(obj) => {
@@ -406,9 +403,11 @@ impl<M: Manager> PoolInner<M> {
                         held.get_mut().metrics.used = Some(now);
                         return Ok(held.keep());
                     }
-                    // Keep the slot and look for another object, as deadpool.
-                    held.discard_keeping_slot();
-                    Claim::Slot
+                    // Discard it (freeing its slot) and look for another
+                    // object, as deadpool; a new create takes a permit like
+                    // any other.
+                    drop(held);
+                    self.claim(timeouts).await?
                 }
                 Claim::Slot => {
                     let slot = SlotGuard { pool: self };
@@ -430,6 +429,18 @@ impl<M: Manager> PoolInner<M> {
                     }
                 }
             }
+        }
+    }
+
+    /// An idle object or a slot: at once, or after waiting in line.
+    async fn claim(
+        &self,
+        timeouts: &Timeouts,
+    ) -> Result<Claim<ObjectInner<M>>, PoolError<M::Error>> {
+        match self.slots.try_claim() {
+            FastClaim::Got(claim) => Ok(claim),
+            FastClaim::Closed => Err(PoolError::Closed),
+            FastClaim::MustWait => self.wait(timeouts.wait).await,
         }
     }
 
@@ -570,7 +581,8 @@ impl<M: Manager> PoolInner<M> {
             Err(_) => return Err(probe.failed(None)),
         };
         std::mem::forget(slot);
-        self.slots.slot_filled();
+        let surplus = self.slots.slot_filled();
+        self.detach_all(surplus);
         let created_at = Instant::now();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut held = Held {
@@ -722,13 +734,6 @@ impl<M: Manager> Held<'_, M> {
 
     fn keep(mut self) -> ObjectInner<M> {
         self.obj.take().expect("held until kept or discarded")
-    }
-
-    /// Discards the object but keeps its capacity for the caller.
-    fn discard_keeping_slot(mut self) {
-        let mut inner = self.obj.take().expect("held until kept or discarded");
-        self.pool.slots.slot_emptied();
-        self.pool.manager.detach(&mut inner.obj);
     }
 }
 

@@ -94,6 +94,9 @@ pub(crate) struct Slots<T> {
     max_size: AtomicUsize,
     /// Claimed slots whose object does not exist yet.
     creating: AtomicUsize,
+    /// `max_concurrent_creates`: creates that may run at once (a permit is
+    /// reserved in `creating` before capacity is claimed).
+    max_creates: usize,
     /// `max_overflow`: capacity above `max_size` for bursts; an object
     /// returned while more than `max_size` exist is closed, not kept.
     overflow: i64,
@@ -139,8 +142,19 @@ pub(crate) struct Counts {
 }
 
 impl<T> Slots<T> {
-    pub(crate) fn new(max_size: usize, max_overflow: usize, store: Store, mode: QueueMode) -> Self {
+    pub(crate) fn new(
+        max_size: usize,
+        max_overflow: usize,
+        max_creates: usize,
+        store: Store,
+        mode: QueueMode,
+    ) -> Self {
         Slots {
+            max_creates: if max_creates == 0 {
+                usize::MAX
+            } else {
+                max_creates
+            },
             state: AtomicU64::new(Word::new(max_size + max_overflow).0),
             overflow: max_overflow as i64,
             store: IdleStore::new(store, mode, max_size),
@@ -168,7 +182,7 @@ impl<T> Slots<T> {
             if w.has_waiters() {
                 return FastClaim::MustWait;
             }
-            match self.claim_from(w) {
+            match self.claim_from(w, false) {
                 Ok(Some(claim)) => return FastClaim::Got(claim),
                 Ok(None) => return FastClaim::MustWait,
                 Err(actual) => w = actual,
@@ -176,29 +190,78 @@ impl<T> Slots<T> {
         }
     }
 
-    /// One CAS attempt to claim from `w`. `Ok(None)`: nothing to claim.
-    /// `Err(actual)`: the word changed, retry with it.
+    /// One CAS attempt to claim from `w`. `Ok(None)`: nothing to claim (or
+    /// all create permits in use). `Err(actual)`: the word changed, retry
+    /// with it. `locked`: the caller holds the queue lock (and re-serves).
     #[inline]
-    fn claim_from(&self, w: Word) -> Result<Option<Claim<T>>, Word> {
-        let next = if w.idle() > 0 {
-            w.0 - IDLE_ONE
-        } else if w.free() > 0 {
-            w.0 - FREE_ONE
-        } else {
+    fn claim_from(&self, w: Word, locked: bool) -> Result<Option<Claim<T>>, Word> {
+        if w.idle() > 0 {
+            // Acquire pairs with the returner's `fetch_add(IDLE_ONE, Release)`:
+            // its push into the store happens-before our pop.
+            return match self.state.compare_exchange_weak(
+                w.0,
+                w.0 - IDLE_ONE,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => Ok(Some(Claim::Object(self.store.pop()))),
+                Err(actual) => Err(Word(actual)),
+            };
+        }
+        if w.free() <= 0 {
             return Ok(None);
-        };
-        // Acquire pairs with the returner's `fetch_add(IDLE_ONE, Release)`:
-        // its push into the store happens-before our pop.
-        match self
-            .state
-            .compare_exchange_weak(w.0, next, Ordering::Acquire, Ordering::Relaxed)
-        {
-            Ok(_) if w.idle() > 0 => Ok(Some(Claim::Object(self.store.pop()))),
-            Ok(_) => {
-                self.creating.fetch_add(1, Ordering::Relaxed);
-                Ok(Some(Claim::Slot))
+        }
+        if !self.reserve_create() {
+            return Ok(None);
+        }
+        match self.state.compare_exchange_weak(
+            w.0,
+            w.0 - FREE_ONE,
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => Ok(Some(Claim::Slot)),
+            Err(actual) => {
+                // The permit was held for an instant: a waiter that saw the
+                // limit reached meanwhile must hear of its return.
+                let surplus = self.create_done(locked);
+                debug_assert!(surplus.is_empty());
+                Err(Word(actual))
             }
-            Err(actual) => Err(Word(actual)),
+        }
+    }
+
+    /// Takes one of the `max_creates` create permits (counted in `creating`).
+    fn reserve_create(&self) -> bool {
+        let mut c = self.creating.load(Ordering::Relaxed);
+        loop {
+            if c >= self.max_creates {
+                return false;
+            }
+            match self.creating.compare_exchange_weak(
+                c,
+                c + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => c = actual,
+            }
+        }
+    }
+
+    /// Gives a create permit back. Then an RMW on the word: its `Release`
+    /// orders the decrement before whatever a later word reader decides (a
+    /// registering waiter's re-check reads `creating` after its `fetch_or`),
+    /// and the value it returns says whether a waiter may be stuck behind
+    /// the limit (then we serve). The same one-word argument as returns.
+    fn create_done(&self, locked: bool) -> Vec<T> {
+        self.creating.fetch_sub(1, Ordering::Relaxed);
+        let prev = Word(self.state.fetch_add(0, Ordering::AcqRel));
+        if !locked && prev.has_waiters() && prev.free() > 0 {
+            self.settle()
+        } else {
+            Vec::new()
         }
     }
 
@@ -217,8 +280,10 @@ impl<T> Slots<T> {
                 .compare_exchange_weak(w.0, next, Ordering::Acquire, Ordering::Relaxed)
             {
                 Ok(_) => {
-                    self.creating.fetch_sub(1, Ordering::Relaxed);
-                    return Some(self.store.pop());
+                    let value = self.store.pop();
+                    let surplus = self.create_done(false);
+                    debug_assert!(surplus.is_empty());
+                    return Some(value);
                 }
                 Err(actual) => w = Word(actual),
             }
@@ -235,30 +300,29 @@ impl<T> Slots<T> {
             if w.free() <= self.overflow || w.has_waiters() || w.is_closed() {
                 return false;
             }
+            if !self.reserve_create() {
+                return false;
+            }
             match self.state.compare_exchange_weak(
                 w.0,
                 w.0 - FREE_ONE,
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => {
-                    self.creating.fetch_add(1, Ordering::Relaxed);
-                    return true;
+                Ok(_) => return true,
+                Err(actual) => {
+                    let surplus = self.create_done(false);
+                    debug_assert!(surplus.is_empty());
+                    w = Word(actual);
                 }
-                Err(actual) => w = Word(actual),
             }
         }
     }
 
-    /// A created object now fills its slot.
-    pub(crate) fn slot_filled(&self) {
-        self.creating.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    /// An existing object's slot becomes a creating slot again (its object was
-    /// discarded but the holder keeps the capacity to create a replacement).
-    pub(crate) fn slot_emptied(&self) {
-        self.creating.fetch_add(1, Ordering::Relaxed);
+    /// A created object now fills its slot; its create permit is free.
+    #[must_use]
+    pub(crate) fn slot_filled(&self) -> Vec<T> {
+        self.create_done(false)
     }
 
     /// Gives a slot back: a create failed or was cancelled, or an object
@@ -353,7 +417,7 @@ impl<T> Slots<T> {
             if w.is_closed() {
                 break;
             }
-            match self.claim_from(w) {
+            match self.claim_from(w, true) {
                 Ok(Some(claim)) => {
                     let front = front.clone();
                     queue.cells.pop_front();

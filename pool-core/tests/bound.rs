@@ -97,3 +97,72 @@ async fn after_shrink_the_count_never_exceeds_the_count_at_the_shrink() {
     assert_eq!(pool.status().size, 2);
     assert_eq!(pool.manager().live(), 2);
 }
+
+/// The measurement: a burst of 50 gets on an empty pool of 64, a
+/// backend that takes 150 ms to connect, holders that keep their object
+/// 2 ms. With at most 2 creates at once, the burst is served by objects
+/// coming back, not by a connection per caller.
+#[tokio::test(start_paused = true)]
+async fn a_burst_creates_few_objects() {
+    let mock = Mock {
+        create_delay: Duration::from_millis(150),
+        ..Mock::new()
+    };
+    let pool: Pool<Mock> = Pool::builder(mock)
+        .max_size(64)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .build()
+        .unwrap();
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let obj = pool.get().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                drop(obj);
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let created = pool.manager().created();
+    eprintln!("burst of 50 gets, 150 ms connect, 2 ms hold: {created} objects created");
+    assert!(created <= 8, "{created} objects created");
+    assert!(pool.manager().max_live() <= 8);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_more_than_max_concurrent_creates_at_once() {
+    let mock = Mock {
+        create_delay: Duration::from_millis(100),
+        ..Mock::new()
+    };
+    let pool: Pool<Mock> = Pool::builder(mock)
+        .max_size(32)
+        .max_concurrent_creates(3)
+        .build()
+        .unwrap();
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move { Object::take(pool.get().await.unwrap()) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let calls = pool
+        .manager()
+        .counters
+        .create_calls
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(calls, 3, "3 creates in flight, the rest queued");
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(
+        pool.manager().created(),
+        32,
+        "every caller served, 3 at a time"
+    );
+}
