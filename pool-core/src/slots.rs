@@ -174,6 +174,23 @@ impl<T> Slots<T> {
     /// claims when tasks are already queued (first come, first served).
     #[inline]
     pub(crate) fn try_claim(&self) -> FastClaim<T> {
+        // The common case inline: an idle object, nobody queued.
+        let w = Word(self.state.load(Ordering::Relaxed));
+        if w.idle() > 0 && !w.has_waiters() && !w.is_closed() {
+            // Acquire: as in `claim_from`.
+            if self
+                .state
+                .compare_exchange_weak(w.0, w.0 - IDLE_ONE, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return FastClaim::Got(Claim::Object(self.store.pop()));
+            }
+        }
+        self.try_claim_slow()
+    }
+
+    #[inline(never)]
+    fn try_claim_slow(&self) -> FastClaim<T> {
         let mut w = Word(self.state.load(Ordering::Relaxed));
         loop {
             if w.is_closed() {
@@ -355,7 +372,12 @@ impl<T> Slots<T> {
             }
             return Vec::new();
         }
-        // Slow return: waiters to hand to, or a surplus to shed.
+        self.put_slow(value)
+    }
+
+    /// Slow return: waiters to hand to, or a surplus to shed.
+    #[inline(never)]
+    fn put_slow(&self, value: T) -> Vec<T> {
         let mut queue = self.waiters.lock();
         let mut deferred = Deferred::new();
         let w = self.load();

@@ -260,3 +260,29 @@ async fn idle_objects_are_still_handed_out_while_open() {
         "an idle object is handed out while the breaker is open"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn min_idle_is_restored_after_an_outage() {
+    let start = Instant::now();
+    let up_at = start + Duration::from_secs(30);
+    let pool: Pool<Flaky> = Pool::builder(Flaky {
+        up_at,
+        attempts: AtomicUsize::new(0),
+    })
+    .max_size(8)
+    .min_idle(3)
+    .breaker_seed(3)
+    .build()
+    .unwrap();
+    tokio::time::sleep_until(up_at).await;
+    let attempts = pool.manager().attempts.load(Ordering::SeqCst);
+    assert!(
+        attempts <= attempt_bound(Duration::from_secs(30)),
+        "the warmer alone made {attempts} attempts"
+    );
+    assert_eq!(pool.status().available, 0);
+    // Back up: within one backoff cap (plus a tick), min_idle is there again.
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    assert_eq!(pool.status().available, 3, "min_idle restored by itself");
+    assert_eq!(pool.breaker().state, BreakerState::Closed);
+}
