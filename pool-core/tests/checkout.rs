@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Mock, pool, pool_with};
+use common::{Mock, get_n, pool, pool_with};
 use pool_core::{Object, Pool, PoolError, QueueMode, Store, TimeoutType};
 
 #[tokio::test(start_paused = true)]
@@ -35,10 +35,10 @@ async fn get_creates_then_reuses() {
 #[tokio::test(start_paused = true)]
 async fn fifo_reuses_oldest_idle_first() {
     let pool = pool(3);
-    let objs: Vec<_> = futures_all(&pool, 3).await;
+    let objs: Vec<_> = get_n(&pool, 3).await;
     let ids: Vec<usize> = objs.iter().map(|o| o.id).collect();
     drop(objs); // returned in order 0, 1, 2
-    let again: Vec<usize> = futures_all(&pool, 3).await.iter().map(|o| o.id).collect();
+    let again: Vec<usize> = get_n(&pool, 3).await.iter().map(|o| o.id).collect();
     assert_eq!(again, ids);
 }
 
@@ -49,21 +49,13 @@ async fn lifo_reuses_newest_idle_first() {
         .queue_mode(QueueMode::Lifo)
         .build()
         .unwrap();
-    let objs = futures_all(&pool, 3).await;
+    let objs = get_n(&pool, 3).await;
     drop(objs);
     let first = pool.get().await.unwrap();
     assert_eq!(
         first.id, 2,
         "LIFO hands out the most recently returned object"
     );
-}
-
-async fn futures_all(pool: &Pool<Mock>, n: usize) -> Vec<Object<Mock>> {
-    let mut v = Vec::new();
-    for _ in 0..n {
-        v.push(pool.get().await.unwrap());
-    }
-    v
 }
 
 #[tokio::test(start_paused = true)]

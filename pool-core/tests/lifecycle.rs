@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::Mock;
+use common::{Mock, get_n};
 use pool_core::Pool;
 
 fn builder(max: usize) -> pool_core::PoolBuilder<Mock> {
@@ -30,7 +30,7 @@ async fn warmer_keeps_min_idle() {
     let pool = builder(5).min_idle(3).build().unwrap();
     ticks(2).await;
     assert_eq!(pool.status().available, 3);
-    let held: Vec<_> = futures_get(&pool, 4).await;
+    let held: Vec<_> = get_n(&pool, 4).await;
     ticks(4).await;
     let st = pool.status();
     assert_eq!(
@@ -40,14 +40,6 @@ async fn warmer_keeps_min_idle() {
     assert!(pool.manager().max_live() <= 5, "never above max_size");
     drop(held);
     assert_eq!(pool.status().available, 5);
-}
-
-async fn futures_get(pool: &Pool<Mock>, n: usize) -> Vec<pool_core::Object<Mock>> {
-    let mut v = Vec::new();
-    for _ in 0..n {
-        v.push(pool.get().await.unwrap());
-    }
-    v
 }
 
 #[tokio::test(start_paused = true)]
@@ -75,11 +67,11 @@ async fn idle_reaper_closes_the_unneeded_surplus_but_not_below_min_idle() {
         .max_lifetime(None)
         .build()
         .unwrap();
-    drop(futures_get(&pool, 6).await);
+    drop(get_n(&pool, 6).await);
     assert_eq!(pool.status().available, 6);
     // Mid-window, 4 are in use for a second: the pool needed 4 of its 6.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let busy = futures_get(&pool, 4).await;
+    let busy = get_n(&pool, 4).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     drop(busy);
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -102,7 +94,7 @@ async fn max_lifetime_expires_objects_apart() {
         .max_lifetime(Some(Duration::from_secs(100)))
         .build()
         .unwrap();
-    drop(futures_get(&pool, 20).await);
+    drop(get_n(&pool, 20).await);
     tokio::time::sleep(Duration::from_secs(94)).await;
     assert_eq!(
         pool.status().available,
@@ -178,7 +170,7 @@ async fn no_task_when_nothing_needs_one() {
 #[tokio::test(start_paused = true)]
 async fn overflow_objects_close_on_return() {
     let pool = builder(2).max_overflow(2).build().unwrap();
-    let burst = futures_get(&pool, 4).await;
+    let burst = get_n(&pool, 4).await;
     assert_eq!(
         pool.status().size,
         4,

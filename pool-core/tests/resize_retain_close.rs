@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{pool, settle};
+use common::{get_n, pool, settle};
 use pool_core::{Object, PoolError};
 
 #[tokio::test(start_paused = true)]
@@ -42,7 +42,7 @@ async fn growing_past_the_first_store_segment_keeps_every_object() {
 #[tokio::test(start_paused = true)]
 async fn shrinking_drops_idle_surplus_now_and_busy_surplus_on_return() {
     let pool = pool(4);
-    let mut objs = futures::join_all_sequential(&pool, 4).await;
+    let mut objs = get_n(&pool, 4).await;
     let busy = objs.split_off(2);
     drop(objs); // two idle
     assert_eq!(pool.status().available, 2);
@@ -55,25 +55,10 @@ async fn shrinking_drops_idle_surplus_now_and_busy_surplus_on_return() {
     assert_eq!(pool.manager().live(), 1);
 }
 
-mod futures {
-    use super::common::MockPool;
-    use pool_core::Object;
-    pub async fn join_all_sequential(
-        pool: &MockPool,
-        n: usize,
-    ) -> Vec<Object<super::common::Mock>> {
-        let mut v = Vec::new();
-        for _ in 0..n {
-            v.push(pool.get().await.unwrap());
-        }
-        v
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn retain_removes_by_predicate_and_frees_slots() {
     let pool = pool(4);
-    let objs = futures::join_all_sequential(&pool, 4).await;
+    let objs = get_n(&pool, 4).await;
     drop(objs);
     tokio::time::advance(Duration::from_secs(1)).await;
     let result = pool.retain(|conn, _| conn.id % 2 == 0);
@@ -86,7 +71,7 @@ async fn retain_removes_by_predicate_and_frees_slots() {
     assert_eq!((st.size, st.available), (2, 2));
     assert_eq!(pool.manager().live(), 2);
     // Freed slots can be used again.
-    let objs = futures::join_all_sequential(&pool, 4).await;
+    let objs = get_n(&pool, 4).await;
     assert_eq!(objs.len(), 4);
 }
 
@@ -136,7 +121,7 @@ async fn close_wakes_every_waiter_with_closed() {
 #[tokio::test(start_paused = true)]
 async fn close_drops_idle_objects() {
     let pool = pool(3);
-    drop(futures::join_all_sequential(&pool, 3).await);
+    drop(get_n(&pool, 3).await);
     assert_eq!(pool.manager().live(), 3);
     pool.close();
     assert_eq!(pool.manager().live(), 0);

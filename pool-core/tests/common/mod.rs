@@ -141,6 +141,15 @@ pub fn pool_with(mock: Mock, max_size: usize) -> MockPool {
     Pool::builder(mock).max_size(max_size).build().unwrap()
 }
 
+/// Checks out `n` objects one after another.
+pub async fn get_n(pool: &MockPool, n: usize) -> Vec<pool_core::Object<Mock>> {
+    let mut objs = Vec::with_capacity(n);
+    for _ in 0..n {
+        objs.push(pool.get().await.unwrap());
+    }
+    objs
+}
+
 /// Lets every spawned task on the current-thread runtime run until it
 /// blocks (a few scheduler rounds; no time passes).
 pub async fn settle() {
