@@ -137,7 +137,7 @@ fn run(ops: Vec<Op>, store: Store) -> Result<(), TestCaseError> {
             );
             prop_assert_eq!(st.waiting, 0);
             prop_assert_eq!(st.max_size, model.max_size);
-            prop_assert_eq!(pool.manager().live(), model.size + 0, "live objects");
+            prop_assert_eq!(pool.manager().live(), model.size, "live objects");
         }
         drop(held);
         Ok(())
