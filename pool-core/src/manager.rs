@@ -32,6 +32,14 @@ pub trait Manager: Sync + Send + 'static {
     /// broken, or no longer wanted).
     fn detach(&self, _obj: &mut Self::Type) {}
 
+    /// A cheap, synchronous test at checkout: `true` makes the pool run
+    /// `recycle` on this object even if the health-check interval would let
+    /// it skip (the manager knows the object carries state to reset, e.g.
+    /// a Redis connection that sent `WATCH`). Not in deadpool.
+    fn needs_recycle(&self, _obj: &mut Self::Type) -> bool {
+        false
+    }
+
     /// A cheap, synchronous test run every time an object comes back: `true`
     /// discards it instead of keeping it idle, so an object that just failed
     /// is never handed out again.

@@ -413,12 +413,11 @@ impl<M: Manager> PoolInner<M> {
                     let now = Instant::now();
                     let inner = held.get_mut();
                     let expired = inner.expires_at.is_some_and(|t| t <= now);
-                    if !expired
-                        && (inner
-                            .metrics
-                            .is_fresh(now, self.config.health_check_interval)
-                            || self.recycle(inner, timeouts, now).await)
-                    {
+                    let fresh = inner
+                        .metrics
+                        .is_fresh(now, self.config.health_check_interval)
+                        && !self.manager.needs_recycle(&mut inner.obj);
+                    if !expired && (fresh || self.recycle(inner, timeouts, now).await) {
                         held.get_mut().metrics.used = Some(now);
                         return Ok(held.keep());
                     }

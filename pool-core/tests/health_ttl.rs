@@ -113,3 +113,46 @@ async fn metrics_report_created_used_and_checked_on_one_clock() {
     assert_eq!(m.age(), Duration::from_millis(2300));
     assert_eq!(m.last_used(), Duration::ZERO);
 }
+
+/// A manager that flags objects needing a reset (as a Redis connection
+/// that sent `WATCH`): they are recycled even inside the interval.
+struct Flagging(Mock);
+
+impl pool_core::Manager for Flagging {
+    type Type = common::Conn;
+    type Error = common::MockError;
+
+    async fn create(&self) -> Result<common::Conn, common::MockError> {
+        self.0.create().await
+    }
+
+    async fn recycle(
+        &self,
+        conn: &mut common::Conn,
+        m: &pool_core::Metrics,
+    ) -> pool_core::RecycleResult<common::MockError> {
+        self.0.recycle(conn, m).await
+    }
+
+    fn needs_recycle(&self, conn: &mut common::Conn) -> bool {
+        conn.id % 2 == 1
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn needs_recycle_overrides_the_interval() {
+    let pool: Pool<Flagging> = Pool::builder(Flagging(Mock::new()))
+        .max_size(2)
+        .health_check_interval(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let (a, b) = (pool.get().await.unwrap(), pool.get().await.unwrap());
+    drop((a, b)); // ids 0 and 1
+    let (a, b) = (pool.get().await.unwrap(), pool.get().await.unwrap());
+    assert_eq!((a.id, b.id), (0, 1));
+    let recycled = pool.manager().0.counters.recycled.load(Ordering::SeqCst);
+    assert_eq!(
+        recycled, 1,
+        "only the flagged object was recycled inside the interval"
+    );
+}
