@@ -1,0 +1,121 @@
+//! A real `redis-server` per test, on a free loopback port, killed on drop.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct RedisServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` on a free loopback port and waits until it
+    /// answers. Panics, saying how to install it, if the binary is missing:
+    /// these tests never skip silently. Parallel tests may race for a port:
+    /// the server is accepted only if the one answering has our pid.
+    pub fn start() -> Self {
+        for _ in 0..10 {
+            if let Some(server) = Self::try_start() {
+                return server;
+            }
+        }
+        panic!("could not start redis-server on a free loopback port in 10 tries");
+    }
+
+    fn try_start() -> Option<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let mut child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start redis-server ({e}): the Redis tests need a real server. \
+                     Install it with `apt-get install -y redis-server` (Debian/Ubuntu)"
+                )
+            });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                return None; // lost the port to another test's server
+            }
+            if let Some(pid) = server_pid(port) {
+                if pid == child.id() {
+                    return Some(Self { child, port });
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer on port {port} within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How many times the server ran `command` (from INFO commandstats).
+pub async fn calls(conn: &mut redis::aio::MultiplexedConnection, command: &str) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    let key = format!("cmdstat_{}:calls=", command.to_ascii_lowercase());
+    info.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
+        .unwrap_or(0)
+}
+
+/// The pid of the redis-server answering on `port`, if one answers.
+fn server_pid(port: u16) -> Option<u32> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n").ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&buf).contains("process_id:") || !buf.ends_with(b"\r\n") {
+        let n = s.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if String::from_utf8_lossy(&buf).contains("\r\nrun_id:") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&buf);
+    text.lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|v| v.trim().parse().ok())
+}

@@ -1,0 +1,165 @@
+//! pool-redis against a real redis-server: the TTL health check, passive
+//! failure detection, session-state reset. (deadpool-redis's own tests run
+//! against it too: scripts/dropin-deadpool-redis.sh.)
+
+mod common;
+
+use std::time::Duration;
+
+use common::{RedisServer, calls};
+use pool_redis::redis::{AsyncCommands, cmd};
+use pool_redis::{Config, Connection, Runtime};
+
+async fn admin(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn set_and_get_through_the_pool() {
+    let server = RedisServer::start();
+    let pool = Config::from_url(server.url())
+        .create_pool(Some(Runtime::Tokio1))
+        .unwrap();
+    let mut conn = pool.get().await.unwrap();
+    conn.set::<_, _, ()>("k", 42).await.unwrap();
+    let v: i64 = conn.get("k").await.unwrap();
+    assert_eq!(v, 42);
+}
+
+#[tokio::test]
+async fn a_busy_connection_is_not_pinged_on_every_checkout() {
+    let server = RedisServer::start();
+    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    for _ in 0..200 {
+        let mut conn = pool.get().await.unwrap();
+        let _: Option<String> = conn.get("k").await.unwrap();
+    }
+    let mut admin = admin(&server).await;
+    let pings = calls(&mut admin, "ping").await;
+    assert!(pings <= 2, "200 back-to-back checkouts sent {pings} PINGs");
+    assert_eq!(calls(&mut admin, "get").await, 200);
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_checked_after_the_interval() {
+    let server = RedisServer::start();
+    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    drop(pool.get().await.unwrap());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    drop(pool.get().await.unwrap());
+    let pings = calls(&mut admin(&server).await, "ping").await;
+    assert_eq!(pings, 1, "idle for more than 1 s: one PING");
+}
+
+#[tokio::test]
+async fn a_killed_connection_fails_once_and_is_replaced() {
+    let server = RedisServer::start();
+    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    let id: i64 = {
+        let mut conn = pool.get().await.unwrap();
+        cmd("CLIENT")
+            .arg("ID")
+            .query_async(&mut conn)
+            .await
+            .unwrap()
+    };
+    let mut admin = admin(&server).await;
+    let _: () = cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(id)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    {
+        // Within the interval: no PING, so the dead connection is handed out
+        // and its first command fails (the documented cost)...
+        let mut conn = pool.get().await.unwrap();
+        let r: redis::RedisResult<Option<String>> = conn.get("k").await;
+        assert!(r.is_err(), "the killed connection's command fails");
+    }
+    // ...and it is never handed out again.
+    let mut conn = pool.get().await.unwrap();
+    let new_id: i64 = cmd("CLIENT")
+        .arg("ID")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_ne!(new_id, id);
+    let v: Option<String> = conn.get("k").await.unwrap();
+    assert_eq!(v, None);
+}
+
+#[tokio::test]
+async fn watch_is_reset_even_inside_the_interval() {
+    let server = RedisServer::start();
+    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    {
+        let mut conn = pool.get().await.unwrap();
+        let _: () = cmd("WATCH")
+            .arg("watched")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    let mut conn = pool.get().await.unwrap();
+    let mut other = admin(&server).await;
+    let _: () = other.set("watched", "v").await.unwrap();
+    // Had WATCH survived, this transaction would abort (nil).
+    let r: redis::Value = redis::pipe()
+        .atomic()
+        .set("t", "x")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(r, redis::Value::Array(vec![redis::Value::Okay]));
+}
+
+#[tokio::test]
+async fn select_makes_a_connection_single_use() {
+    let server = RedisServer::start();
+    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    {
+        let mut conn = pool.get().await.unwrap();
+        let _: () = cmd("SELECT").arg(3).query_async(&mut conn).await.unwrap();
+    }
+    let mut conn: Connection = pool.get().await.unwrap();
+    let _: () = conn.set("k", "db0").await.unwrap();
+    let mut admin = admin(&server).await;
+    let v: Option<String> = admin.get("k").await.unwrap();
+    assert_eq!(
+        v.as_deref(),
+        Some("db0"),
+        "the pooled connection is on the configured db"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_reported_by_address() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pool = Config::from_url(format!("redis://127.0.0.1:{port}"))
+        .create_pool(None)
+        .unwrap();
+    let err = pool.get().await.unwrap_err();
+    assert!(matches!(err, pool_redis::PoolError::Backend(_)), "{err:?}");
+    assert!(err.to_string().to_lowercase().contains("refused"), "{err}");
+}
+
+#[test]
+fn url_and_connection_together_is_a_config_error() {
+    let cfg = Config {
+        url: Some("redis://127.0.0.1".into()),
+        ..Config::default()
+    };
+    let err = cfg.create_pool(None).unwrap_err();
+    assert!(err.to_string().contains("url and connection"), "{err}");
+}
