@@ -25,7 +25,8 @@ step() {
 
 step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
-# The whole suite with the default store (fast-acquire: lock-free)...
+# The whole suite with the default store (fast-acquire: lock-free); the
+# pool-redis tests start their own redis-server (the binary must exist)...
 step test-lockfree cargo test --workspace --locked
 # ...and again with the mutex store as the default.
 step test-mutex cargo test -p pool-core --no-default-features --locked
@@ -35,6 +36,8 @@ if [ "$quick" = 0 ]; then
   # with each store as the default.
   step dropin-deadpool scripts/dropin-deadpool.sh
   step dropin-deadpool-mutex env DROPIN_FEATURES=none scripts/dropin-deadpool.sh
+  # deadpool-redis 0.23.1's own tests against pool-redis and a real server.
+  step dropin-deadpool-redis scripts/dropin-deadpool-redis.sh
 fi
 
 passed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
