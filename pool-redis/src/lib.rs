@@ -10,10 +10,14 @@
 //!   dropped when it comes back, never handed out again. The one cost of
 //!   skipping the PING: a connection that dies silently within the interval
 //!   fails one command before it is replaced.
-//! - **Session state is reset.** A connection that sent `WATCH` is
-//!   recycled at its next checkout even inside the interval; one that sent
-//!   `SELECT` is not reused at all (a pooled connection must stay on the
-//!   configured database).
+//! - **Session state never leaks to the next user.** A connection that sent
+//!   `WATCH` is recycled (`UNWATCH` + `PING`) at its next checkout even
+//!   inside the interval; one left in `MULTI`, or that sent `SELECT` or a
+//!   `SUBSCRIBE`, or whose request future was dropped before its answer
+//!   arrived, is closed at return, not reused. A connection whose raw
+//!   `MultiplexedConnection` was borrowed mutably (`DerefMut`: commands that
+//!   bypass the wrapper) is `RESET` before its next use, with its login and
+//!   database restored, in one pipelined round trip.
 //! - Everything pool-core adds: fair hand-off, a create circuit breaker
 //!   with backoff (`PoolError::Unavailable`), `min_idle`, lifetimes.
 
@@ -60,10 +64,19 @@ pub type QueueMode = pool_core::QueueMode;
 /// A multiplexed connection plus what the pool learned from its traffic.
 pub struct ManagedConnection {
     conn: MultiplexedConnection,
-    /// A command failed in a way that leaves the connection unusable.
+    /// A command failed in a way that leaves the connection unusable, or
+    /// the connection carries state a reset cannot undo cheaply.
     broken: bool,
     /// The connection carries session state (`WATCH`) to reset.
     needs_reset: bool,
+    /// The raw connection was lent out (`DerefMut`): anything may have been
+    /// sent; a full `RESET` (plus re-login and `SELECT`) before reuse.
+    exposed: bool,
+    /// A request was sent and its future dropped before the answer: the
+    /// answer is still on its way, so the connection is closed, not reused.
+    in_flight: bool,
+    /// `MULTI` sent without its `EXEC`/`DISCARD`.
+    in_multi: bool,
 }
 
 impl std::fmt::Debug for ManagedConnection {
@@ -89,27 +102,52 @@ impl DerefMut for ManagedConnection {
 }
 
 impl ManagedConnection {
+    fn new(conn: MultiplexedConnection) -> Self {
+        Self {
+            conn,
+            broken: false,
+            needs_reset: false,
+            exposed: false,
+            in_flight: false,
+            in_multi: false,
+        }
+    }
+
     /// Notes what a command will leave behind on the connection.
     fn note_command(&mut self, cmd: &redis::Cmd) {
         let Some(redis::Arg::Simple(name)) = cmd.args_iter().next() else {
             return;
         };
-        if name.eq_ignore_ascii_case(b"WATCH") {
+        let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+        if is(b"WATCH") {
             self.needs_reset = true;
-        } else if name.eq_ignore_ascii_case(b"SELECT") {
-            tracing::debug!("SELECT on a pooled connection: it will not be reused");
+        } else if is(b"MULTI") {
+            self.in_multi = true;
+        } else if is(b"EXEC") || is(b"DISCARD") {
+            self.in_multi = false;
+        } else if is(b"SELECT") || is(b"SUBSCRIBE") || is(b"PSUBSCRIBE") || is(b"SSUBSCRIBE") {
+            tracing::debug!(
+                command = %String::from_utf8_lossy(name),
+                "session-changing command on a pooled connection: it will not be reused"
+            );
             self.broken = true;
         }
     }
 
     /// Notes the outcome of a request.
     fn note_result<T>(&mut self, result: &RedisResult<T>) {
+        self.in_flight = false;
         if let Err(e) = result
             && (e.is_unrecoverable_error() || e.is_connection_dropped())
         {
             tracing::debug!(error = %e, "connection failed: it will be dropped at return");
             self.broken = true;
         }
+    }
+
+    /// Whether the connection must not go back into the pool.
+    fn unusable(&self) -> bool {
+        self.broken || self.in_flight || self.in_multi
     }
 }
 
@@ -151,8 +189,12 @@ impl Deref for Connection {
 }
 
 impl DerefMut for Connection {
+    /// Lends the raw connection: commands sent through it bypass the
+    /// wrapper, so the connection is fully reset before its next use.
     fn deref_mut(&mut self) -> &mut MultiplexedConnection {
-        &mut self.conn.conn
+        let managed: &mut ManagedConnection = &mut self.conn;
+        managed.exposed = true;
+        &mut managed.conn
     }
 }
 
@@ -164,7 +206,7 @@ impl AsRef<MultiplexedConnection> for Connection {
 
 impl AsMut<MultiplexedConnection> for Connection {
     fn as_mut(&mut self) -> &mut MultiplexedConnection {
-        self
+        self.deref_mut()
     }
 }
 
@@ -175,6 +217,7 @@ impl ConnectionLike for Connection {
     ) -> redis::RedisFuture<'a, redis::Value> {
         let inner: &'a mut ManagedConnection = &mut self.conn;
         inner.note_command(cmd);
+        inner.in_flight = true;
         Box::pin(async move {
             let result = inner.conn.req_packed_command(cmd).await;
             inner.note_result(&result);
@@ -192,6 +235,7 @@ impl ConnectionLike for Connection {
         for cmd in pipeline.cmd_iter() {
             inner.note_command(cmd);
         }
+        inner.in_flight = true;
         Box::pin(async move {
             let result = inner
                 .conn
@@ -265,11 +309,7 @@ impl pool_core::Manager for Manager {
             }
             None => self.client.get_multiplexed_async_connection().await?,
         };
-        Ok(ManagedConnection {
-            conn,
-            broken: false,
-            needs_reset: false,
-        })
+        Ok(ManagedConnection::new(conn))
     }
 
     async fn recycle(
@@ -277,18 +317,35 @@ impl pool_core::Manager for Manager {
         conn: &mut ManagedConnection,
         _: &Metrics,
     ) -> pool_core::RecycleResult<RedisError> {
-        // One round trip: UNWATCH resets a transaction left open, PING with a
-        // unique number proves the answer is ours.
+        // One round trip. UNWATCH resets a transaction's watches; after the
+        // raw connection was lent out, RESET clears everything (MULTI,
+        // SELECT, subscriptions, client name) and we log in and select the
+        // configured database again. A PING with a unique number proves the
+        // answer is ours.
         let ping_number = self.ping_number.fetch_add(1, Ordering::Relaxed).to_string();
-        let (n,) = redis::Pipeline::with_capacity(2)
-            .cmd("UNWATCH")
-            .ignore()
+        let mut pipe = redis::Pipeline::with_capacity(5);
+        if conn.exposed {
+            let settings = self.client.get_connection_info().redis_settings();
+            pipe.cmd("RESET").ignore();
+            if let Some(password) = settings.password() {
+                let auth = pipe.cmd("AUTH");
+                if let Some(user) = settings.username() {
+                    auth.arg(user);
+                }
+                auth.arg(password).ignore();
+            }
+            pipe.cmd("SELECT").arg(settings.db()).ignore();
+        } else {
+            pipe.cmd("UNWATCH").ignore();
+        }
+        let (n,) = pipe
             .cmd("PING")
             .arg(&ping_number)
             .query_async::<(String,)>(&mut conn.conn)
             .await?;
         if n == ping_number {
             conn.needs_reset = false;
+            conn.exposed = false;
             Ok(())
         } else {
             Err(pool_core::RecycleError::message("Invalid PING response"))
@@ -296,10 +353,10 @@ impl pool_core::Manager for Manager {
     }
 
     fn needs_recycle(&self, conn: &mut ManagedConnection) -> bool {
-        conn.needs_reset
+        conn.needs_reset || conn.exposed
     }
 
     fn is_broken(&self, conn: &mut ManagedConnection) -> bool {
-        conn.broken
+        conn.unusable()
     }
 }

@@ -163,3 +163,118 @@ fn url_and_connection_together_is_a_config_error() {
     let err = cfg.create_pool(None).unwrap_err();
     assert!(err.to_string().contains("url and connection"), "{err}");
 }
+
+/// `CLIENT INFO` of the connection, as `key=value` pairs.
+async fn client_info(conn: &mut Connection) -> std::collections::HashMap<String, String> {
+    let info: String = cmd("CLIENT").arg("INFO").query_async(conn).await.unwrap();
+    info.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_open_multi_is_not_inherited() {
+    let server = RedisServer::start();
+    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    {
+        let mut conn = pool.get().await.unwrap();
+        let _: () = cmd("MULTI").query_async(&mut conn).await.unwrap();
+        let _: () = cmd("SET")
+            .arg("queued")
+            .arg(1)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    let mut conn = pool.get().await.unwrap();
+    let info = client_info(&mut conn).await;
+    assert_eq!(info["multi"], "-1", "{info:?}");
+    assert_eq!(info["db"], "0");
+}
+
+#[tokio::test]
+async fn a_cancelled_blocking_command_does_not_delay_the_next_user() {
+    let server = RedisServer::start();
+    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    {
+        let mut conn = pool.get().await.unwrap();
+        // Sent, then abandoned: the server will answer only when the BLPOP
+        // times out (0.4 s, inside the default 500 ms response timeout).
+        let mut blpop_cmd = cmd("BLPOP");
+        blpop_cmd.arg("empty-list").arg(0.4);
+        let blpop = blpop_cmd.query_async::<Option<(String, String)>>(&mut conn);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), blpop)
+                .await
+                .is_err()
+        );
+    }
+    let mut conn = pool.get().await.unwrap();
+    let started = std::time::Instant::now();
+    let pong: String = cmd("PING").query_async(&mut conn).await.unwrap();
+    assert_eq!(pong, "PONG");
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "answered at once, not after the BLPOP"
+    );
+}
+
+#[tokio::test]
+async fn commands_through_the_raw_connection_are_reset() {
+    let server = RedisServer::start();
+    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    let first_id: i64 = {
+        let mut conn = pool.get().await.unwrap();
+        let raw: &mut redis::aio::MultiplexedConnection = &mut conn;
+        let id: i64 = cmd("CLIENT").arg("ID").query_async(raw).await.unwrap();
+        let _: () = cmd("SELECT").arg(5).query_async(raw).await.unwrap();
+        let _: () = cmd("CLIENT")
+            .arg("SETNAME")
+            .arg("leftover")
+            .query_async(raw)
+            .await
+            .unwrap();
+        id
+    };
+    let mut conn = pool.get().await.unwrap();
+    let info = client_info(&mut conn).await;
+    assert_eq!(
+        info["id"],
+        first_id.to_string(),
+        "the same connection, reset rather than replaced"
+    );
+    assert_eq!(info["db"], "0", "{info:?}");
+    assert_eq!(info["name"], "");
+    assert_eq!(info["multi"], "-1");
+}
+
+#[tokio::test]
+async fn the_connection_count_never_exceeds_max_size() {
+    let server = RedisServer::start();
+    let mut cfg = Config::from_url(server.url());
+    cfg.pool = Some(pool_redis::PoolConfig::new(4));
+    let pool = cfg.create_pool(None).unwrap();
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut conn = pool.get().await.unwrap();
+                let _: () = conn.set(format!("k{i}"), i).await.unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut admin = admin(&server).await;
+    let list: String = cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert!(
+        list.lines().count() <= 4 + 1,
+        "pool connections plus the admin one:\n{list}"
+    );
+}
