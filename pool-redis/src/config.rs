@@ -11,6 +11,10 @@ use crate::{CreatePoolError, Pool, PoolBuilder, PoolConfig, RedisResult, Runtime
 /// connection used successfully within the last second skips its PING.
 pub const DEFAULT_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How long a command through a pool built from a [`Config`] waits for its
+/// answer (a blocking command: its own timeout plus this): redis's default.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// Configuration of a pool: a URL or connection info, and pool settings.
 #[derive(Clone, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
@@ -42,10 +46,15 @@ impl Config {
     /// # Errors
     /// As [`Config::create_pool`]'s `Config` case.
     pub fn builder(&self) -> Result<PoolBuilder, ConfigError> {
+        // Blocking commands keep their own timeouts on pools built from a
+        // Config (redis's fixed 500 ms would fail `BLPOP key 5`).
+        let new = |info| crate::Manager::with_command_timeout(info, DEFAULT_COMMAND_TIMEOUT);
         let manager = match (&self.url, &self.connection) {
-            (Some(url), None) => crate::Manager::new(url.as_str())?,
-            (None, Some(connection)) => crate::Manager::new(connection.clone())?,
-            (None, None) => crate::Manager::new(ConnectionInfo::default())?,
+            (Some(url), None) => new(redis::IntoConnectionInfo::into_connection_info(
+                url.as_str(),
+            )?)?,
+            (None, Some(connection)) => new(redis::ConnectionInfo::from(connection.clone()))?,
+            (None, None) => new(redis::ConnectionInfo::from(ConnectionInfo::default()))?,
             (Some(_), Some(_)) => return Err(ConfigError::UrlAndConnectionSpecified),
         };
         Ok(Pool::builder(manager).config(self.get_pool_config()))

@@ -27,6 +27,7 @@ mod config;
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, RedisError, RedisResult};
@@ -36,8 +37,8 @@ pub use pool_core::managed::reexports::*;
 pub use redis;
 
 pub use self::config::{
-    Config, ConfigError, ConnectionAddr, ConnectionInfo, DEFAULT_HEALTH_CHECK_INTERVAL,
-    ProtocolVersion, RedisConnectionInfo,
+    Config, ConfigError, ConnectionAddr, ConnectionInfo, DEFAULT_COMMAND_TIMEOUT,
+    DEFAULT_HEALTH_CHECK_INTERVAL, ProtocolVersion, RedisConnectionInfo,
 };
 
 /// A pool of Redis connections.
@@ -77,6 +78,10 @@ pub struct ManagedConnection {
     in_flight: bool,
     /// `MULTI` sent without its `EXEC`/`DISCARD`.
     in_multi: bool,
+    /// `Some`: the connection was made without redis's response timeout and
+    /// the wrapper applies this one per command, or, for a blocking command
+    /// (`BLPOP key 5`), the command's own timeout plus this margin.
+    command_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for ManagedConnection {
@@ -102,9 +107,10 @@ impl DerefMut for ManagedConnection {
 }
 
 impl ManagedConnection {
-    fn new(conn: MultiplexedConnection) -> Self {
+    fn new(conn: MultiplexedConnection, command_timeout: Option<Duration>) -> Self {
         Self {
             conn,
+            command_timeout,
             broken: false,
             needs_reset: false,
             exposed: false,
@@ -134,15 +140,31 @@ impl ManagedConnection {
         }
     }
 
-    /// Notes the outcome of a request.
-    fn note_result<T>(&mut self, result: &RedisResult<T>) {
-        self.in_flight = false;
+    /// Notes the outcome of a request (`timed_out`: we stopped waiting, the
+    /// answer is still on its way, so the request stays in flight).
+    fn note_result<T>(&mut self, result: &RedisResult<T>, timed_out: bool) {
+        self.in_flight = timed_out;
         if let Err(e) = result
             && (e.is_unrecoverable_error() || e.is_connection_dropped())
         {
             tracing::debug!(error = %e, "connection failed: it will be dropped at return");
             self.broken = true;
         }
+    }
+
+    /// How long to wait for the answer to `cmds`: `None` waits as redis's
+    /// own connection settings say (or forever, for `BLPOP key 0`).
+    fn answer_timeout<'c>(&self, cmds: impl Iterator<Item = &'c redis::Cmd>) -> Option<Duration> {
+        let base = self.command_timeout?;
+        let mut longest = base;
+        for cmd in cmds {
+            match blocking_timeout(cmd) {
+                Some(Blocking::Forever) => return None,
+                Some(Blocking::For(t)) => longest = longest.max(t + base),
+                None => {}
+            }
+        }
+        Some(longest)
     }
 
     /// Whether the connection must not go back into the pool.
@@ -218,9 +240,10 @@ impl ConnectionLike for Connection {
         let inner: &'a mut ManagedConnection = &mut self.conn;
         inner.note_command(cmd);
         inner.in_flight = true;
+        let limit = inner.answer_timeout(std::iter::once(cmd));
         Box::pin(async move {
-            let result = inner.conn.req_packed_command(cmd).await;
-            inner.note_result(&result);
+            let (result, timed_out) = with_limit(limit, inner.conn.req_packed_command(cmd)).await;
+            inner.note_result(&result, timed_out);
             result
         })
     }
@@ -236,12 +259,14 @@ impl ConnectionLike for Connection {
             inner.note_command(cmd);
         }
         inner.in_flight = true;
+        let limit = inner.answer_timeout(pipeline.cmd_iter());
         Box::pin(async move {
-            let result = inner
-                .conn
-                .req_packed_commands(pipeline, offset, count)
-                .await;
-            inner.note_result(&result);
+            let (result, timed_out) = with_limit(
+                limit,
+                inner.conn.req_packed_commands(pipeline, offset, count),
+            )
+            .await;
+            inner.note_result(&result, timed_out);
             result
         })
     }
@@ -255,6 +280,8 @@ impl ConnectionLike for Connection {
 pub struct Manager {
     client: Client,
     connection_config: Option<AsyncConnectionConfig>,
+    /// See [`Manager::with_command_timeout`].
+    command_timeout: Option<Duration>,
     ping_number: AtomicUsize,
 }
 
@@ -276,6 +303,30 @@ impl Manager {
         Ok(Self {
             client: Client::open(params)?,
             connection_config: None,
+            command_timeout: None,
+            ping_number: AtomicUsize::new(0),
+        })
+    }
+
+    /// A manager whose connections honour blocking commands' own timeouts:
+    /// they are made without redis's fixed response timeout, and every
+    /// command through [`Connection`] waits `timeout` for its answer, a
+    /// blocking one (`BLPOP key 5`, `XREAD BLOCK 5000`) its own timeout plus
+    /// `timeout`. A command that times out leaves its answer in flight, so
+    /// its connection is closed at return. [`Config::create_pool`] uses this
+    /// with redis's default 500 ms; `Manager::new` keeps redis's behaviour
+    /// (as deadpool-redis, whose tests check that a 1 s `BLPOP` fails there).
+    ///
+    /// # Errors
+    /// The redis crate's error for an unusable address.
+    pub fn with_command_timeout<T: IntoConnectionInfo>(
+        params: T,
+        timeout: Duration,
+    ) -> RedisResult<Self> {
+        Ok(Self {
+            client: Client::open(params)?,
+            connection_config: Some(AsyncConnectionConfig::new().set_response_timeout(None)),
+            command_timeout: Some(timeout),
             ping_number: AtomicUsize::new(0),
         })
     }
@@ -291,6 +342,7 @@ impl Manager {
         Ok(Self {
             client: Client::open(params)?,
             connection_config: Some(connection_config),
+            command_timeout: None,
             ping_number: AtomicUsize::new(0),
         })
     }
@@ -309,7 +361,7 @@ impl pool_core::Manager for Manager {
             }
             None => self.client.get_multiplexed_async_connection().await?,
         };
-        Ok(ManagedConnection::new(conn))
+        Ok(ManagedConnection::new(conn, self.command_timeout))
     }
 
     async fn recycle(
@@ -358,5 +410,66 @@ impl pool_core::Manager for Manager {
 
     fn is_broken(&self, conn: &mut ManagedConnection) -> bool {
         conn.unusable()
+    }
+}
+
+/// A blocking command's own timeout.
+enum Blocking {
+    For(Duration),
+    Forever,
+}
+
+/// The timeout a blocking command asks the server for, if `cmd` is one.
+fn blocking_timeout(cmd: &redis::Cmd) -> Option<Blocking> {
+    let args: Vec<&[u8]> = cmd
+        .args_iter()
+        .filter_map(|a| match a {
+            redis::Arg::Simple(bytes) => Some(bytes),
+            _ => None,
+        })
+        .collect();
+    let name = String::from_utf8_lossy(args.first()?).to_ascii_uppercase();
+    let seconds =
+        |arg: Option<&&[u8]>| -> Option<f64> { std::str::from_utf8(arg?).ok()?.parse().ok() };
+    let secs = match name.as_str() {
+        // The timeout (seconds) is the last argument.
+        "BLPOP" | "BRPOP" | "BRPOPLPUSH" | "BLMOVE" | "BZPOPMIN" | "BZPOPMAX" => {
+            seconds(args.last())?
+        }
+        // The timeout (seconds) comes first.
+        "BLMPOP" | "BZMPOP" => seconds(args.get(1))?,
+        // BLOCK <milliseconds>.
+        "XREAD" | "XREADGROUP" => {
+            let at = args.iter().position(|a| a.eq_ignore_ascii_case(b"BLOCK"))?;
+            seconds(args.get(at + 1))? / 1000.0
+        }
+        // WAIT numreplicas timeout(ms).
+        "WAIT" => seconds(args.get(2))? / 1000.0,
+        _ => return None,
+    };
+    if secs <= 0.0 {
+        Some(Blocking::Forever)
+    } else {
+        Some(Blocking::For(Duration::from_secs_f64(secs)))
+    }
+}
+
+/// Waits for `fut` at most `limit`; `true` if it gave up waiting.
+async fn with_limit<T>(
+    limit: Option<Duration>,
+    fut: impl std::future::Future<Output = RedisResult<T>>,
+) -> (RedisResult<T>, bool) {
+    match limit {
+        None => (fut.await, false),
+        Some(limit) => match tokio::time::timeout(limit, fut).await {
+            Ok(result) => (result, false),
+            Err(_) => (
+                Err(RedisError::from(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer from Redis within {} ms", limit.as_millis()),
+                ))),
+                true,
+            ),
+        },
     }
 }

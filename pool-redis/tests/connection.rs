@@ -278,3 +278,51 @@ async fn the_connection_count_never_exceeds_max_size() {
         "pool connections plus the admin one:\n{list}"
     );
 }
+
+#[tokio::test]
+async fn blocking_commands_keep_their_own_timeout() {
+    let server = RedisServer::start();
+    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let started = std::time::Instant::now();
+    // Redis's fixed 500 ms response timeout would fail this.
+    let r: Option<(String, String)> = conn.blpop("empty-list", 2.0).await.unwrap();
+    assert_eq!(r, None);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_late_answer_times_out_and_its_connection_is_replaced() {
+    let server = RedisServer::start();
+    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    let first_id: i64 = {
+        let mut conn = pool.get().await.unwrap();
+        let id: i64 = cmd("CLIENT")
+            .arg("ID")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let r: redis::RedisResult<()> = cmd("DEBUG")
+            .arg("SLEEP")
+            .arg(1)
+            .query_async(&mut conn)
+            .await;
+        let err = r.unwrap_err();
+        assert!(err.to_string().contains("500 ms"), "{err}");
+        assert!(started.elapsed() < Duration::from_millis(900));
+        id
+    };
+    // The late answer is still on its way: that connection is not reused.
+    let mut conn = pool.get().await.unwrap();
+    let id: i64 = cmd("CLIENT")
+        .arg("ID")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_ne!(id, first_id);
+}

@@ -40,6 +40,8 @@ impl RedisServer {
                 "",
                 "--appendonly",
                 "no",
+                "--enable-debug-command",
+                "local",
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
