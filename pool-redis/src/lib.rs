@@ -25,6 +25,7 @@
 
 mod config;
 pub mod env;
+mod roles;
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,6 +37,7 @@ use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, RedisError, Redis
 pub use pool_core;
 pub use pool_core::managed::reexports::*;
 pub use redis;
+pub use roles::{RoleAddrs, RolePools, RolePoolsError};
 
 pub use self::config::{
     Config, ConfigError, ConnectionAddr, ConnectionInfo, DEFAULT_COMMAND_TIMEOUT,
@@ -283,6 +285,8 @@ pub struct Manager {
     connection_config: Option<AsyncConnectionConfig>,
     /// See [`Manager::with_command_timeout`].
     command_timeout: Option<Duration>,
+    /// See [`Manager::single_use`].
+    single_use: bool,
     ping_number: AtomicUsize,
 }
 
@@ -305,6 +309,7 @@ impl Manager {
             client: Client::open(params)?,
             connection_config: None,
             command_timeout: None,
+            single_use: false,
             ping_number: AtomicUsize::new(0),
         })
     }
@@ -328,6 +333,7 @@ impl Manager {
             client: Client::open(params)?,
             connection_config: Some(AsyncConnectionConfig::new().set_response_timeout(None)),
             command_timeout: Some(timeout),
+            single_use: false,
             ping_number: AtomicUsize::new(0),
         })
     }
@@ -344,8 +350,21 @@ impl Manager {
             client: Client::open(params)?,
             connection_config: Some(connection_config),
             command_timeout: None,
+            single_use: false,
             ping_number: AtomicUsize::new(0),
         })
+    }
+}
+
+impl Manager {
+    /// Connections are never reused: each checkout gets a fresh one, closed
+    /// when it comes back (pooling "disabled", as the seeds'
+    /// `REDIS_<ROLE>_POOL_ENABLED=0`); `max_size` still bounds how many
+    /// exist at once.
+    #[must_use]
+    pub fn single_use(mut self) -> Self {
+        self.single_use = true;
+        self
     }
 }
 
@@ -410,7 +429,7 @@ impl pool_core::Manager for Manager {
     }
 
     fn is_broken(&self, conn: &mut ManagedConnection) -> bool {
-        conn.unusable()
+        self.single_use || conn.unusable()
     }
 }
 

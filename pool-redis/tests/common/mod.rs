@@ -17,15 +17,25 @@ impl RedisServer {
     /// these tests never skip silently. Parallel tests may race for a port:
     /// the server is accepted only if the one answering has our pid.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A replica of `master`.
+    pub fn replica_of(master: &RedisServer) -> Self {
+        Self::start_with(&["--replicaof", "127.0.0.1", &master.port.to_string()])
+    }
+
+    /// Starts with extra arguments.
+    pub fn start_with(extra: &[&str]) -> Self {
         for _ in 0..10 {
-            if let Some(server) = Self::try_start() {
+            if let Some(server) = Self::try_start(extra) {
                 return server;
             }
         }
         panic!("could not start redis-server on a free loopback port in 10 tries");
     }
 
-    fn try_start() -> Option<Self> {
+    fn try_start(extra: &[&str]) -> Option<Self> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")
@@ -43,6 +53,7 @@ impl RedisServer {
                 "--enable-debug-command",
                 "local",
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -1,0 +1,161 @@
+//! The role pools (master for writes, replica for reads, local) built from
+//! [`RoleSettings`], and a router over them: writes go to master, reads to
+//! the replica, and reads fall back to master while the replica cannot
+//! serve (its breaker open, or its connections failing).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::env::{EnvError, Role, RolePool, RoleSettings};
+use crate::{
+    Config, ConfigError, Connection, CreatePoolError, DEFAULT_COMMAND_TIMEOUT, Manager, Pool,
+    PoolConfig, PoolError,
+};
+
+/// Where each role's server is (`redis://` URLs).
+#[derive(Clone, Debug)]
+pub struct RoleAddrs {
+    /// Writes.
+    pub master: String,
+    /// Reads.
+    pub replica: String,
+    /// This host's Redis.
+    pub local: String,
+}
+
+/// Why the role pools could not be built.
+#[derive(Debug)]
+pub enum RolePoolsError {
+    /// A bad environment value.
+    Env(EnvError),
+    /// A role's address or settings were refused.
+    Pool {
+        /// The role.
+        role: Role,
+        /// Why.
+        error: CreatePoolError,
+    },
+}
+
+impl std::fmt::Display for RolePoolsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RolePoolsError::Env(e) => e.fmt(f),
+            RolePoolsError::Pool { role, error } => write!(f, "{role:?} pool: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for RolePoolsError {}
+
+/// The three role pools and the read/write router.
+#[derive(Debug)]
+pub struct RolePools {
+    master: Pool,
+    replica: Pool,
+    local: Pool,
+    read_fallbacks: AtomicU64,
+}
+
+impl RolePools {
+    /// From the process environment (`REDIS_*_POOL_*`, see [`crate::env`]).
+    ///
+    /// # Errors
+    /// A bad variable (named, with its value) or a refused address.
+    pub fn from_env(addrs: &RoleAddrs) -> Result<Self, RolePoolsError> {
+        Self::new(
+            &RoleSettings::from_env().map_err(RolePoolsError::Env)?,
+            addrs,
+        )
+    }
+
+    /// From `(name, value)` pairs instead of the process environment.
+    ///
+    /// # Errors
+    /// As [`RolePools::from_env`].
+    pub fn from_vars<K: Into<String>, V: Into<String>>(
+        vars: impl IntoIterator<Item = (K, V)>,
+        addrs: &RoleAddrs,
+    ) -> Result<Self, RolePoolsError> {
+        Self::new(
+            &RoleSettings::from_vars(vars).map_err(RolePoolsError::Env)?,
+            addrs,
+        )
+    }
+
+    /// From settings already read.
+    ///
+    /// # Errors
+    /// A refused address.
+    pub fn new(settings: &RoleSettings, addrs: &RoleAddrs) -> Result<Self, RolePoolsError> {
+        let build = |role: Role, url: &str| -> Result<Pool, RolePoolsError> {
+            let RolePool {
+                enabled,
+                size,
+                min_idle,
+            } = settings.role(role);
+            let refused = |error| RolePoolsError::Pool { role, error };
+            let manager = Manager::with_command_timeout(url, DEFAULT_COMMAND_TIMEOUT)
+                .map_err(|e| refused(CreatePoolError::Config(ConfigError::Redis(e))))?;
+            let manager = if enabled {
+                manager
+            } else {
+                manager.single_use()
+            };
+            let config = PoolConfig {
+                max_size: size,
+                min_idle,
+                ..Config::default().get_pool_config()
+            };
+            Pool::builder(manager)
+                .config(config)
+                .build()
+                .map_err(|e| refused(CreatePoolError::Build(e)))
+        };
+        Ok(RolePools {
+            master: build(Role::Master, &addrs.master)?,
+            replica: build(Role::Replica, &addrs.replica)?,
+            local: build(Role::Local, &addrs.local)?,
+            read_fallbacks: AtomicU64::new(0),
+        })
+    }
+
+    /// A role's pool.
+    #[must_use]
+    pub fn pool(&self, role: Role) -> &Pool {
+        match role {
+            Role::Master => &self.master,
+            Role::Replica => &self.replica,
+            Role::Local => &self.local,
+        }
+    }
+
+    /// A connection for writes (master).
+    ///
+    /// # Errors
+    /// The master pool's error.
+    pub async fn writer(&self) -> Result<Connection, PoolError> {
+        self.master.get().await
+    }
+
+    /// A connection for reads: the replica, or master while the replica
+    /// cannot serve (counted in [`RolePools::read_fallbacks`]).
+    ///
+    /// # Errors
+    /// The master pool's error if both fail.
+    pub async fn reader(&self) -> Result<Connection, PoolError> {
+        match self.replica.get().await {
+            Ok(conn) => Ok(conn),
+            Err(e) => {
+                self.read_fallbacks.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "replica unavailable: read served by master");
+                self.master.get().await
+            }
+        }
+    }
+
+    /// Reads served by master because the replica could not serve.
+    #[must_use]
+    pub fn read_fallbacks(&self) -> u64 {
+        self.read_fallbacks.load(Ordering::Relaxed)
+    }
+}
