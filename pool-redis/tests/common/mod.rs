@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     child: Child,
     pub port: u16,
+    /// The server's own working directory: a replica writes the RDB it
+    /// receives there, and a server loads one it finds at start.
+    dir: std::path::PathBuf,
 }
 
 impl RedisServer {
@@ -40,6 +43,9 @@ impl RedisServer {
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")
             .port();
+        let dir =
+            std::env::temp_dir().join(format!("pool-redis-test-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temp dir for redis-server");
         let mut child = Command::new("redis-server")
             .args([
                 "--port",
@@ -53,6 +59,8 @@ impl RedisServer {
                 "--enable-debug-command",
                 "local",
             ])
+            .arg("--dir")
+            .arg(&dir)
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -66,14 +74,16 @@ impl RedisServer {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(_)) = child.try_wait() {
+                let _ = std::fs::remove_dir_all(&dir);
                 return None; // lost the port to another test's server
             }
             if let Some(pid) = server_pid(port) {
                 if pid == child.id() {
-                    return Some(Self { child, port });
+                    return Some(Self { child, port, dir });
                 }
                 let _ = child.kill();
                 let _ = child.wait();
+                let _ = std::fs::remove_dir_all(&dir);
                 return None;
             }
             assert!(
@@ -93,6 +103,7 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
