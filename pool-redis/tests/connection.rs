@@ -10,6 +10,11 @@ use common::{RedisServer, calls};
 use pool_redis::redis::{AsyncCommands, cmd};
 use pool_redis::{Config, Connection, Runtime};
 
+/// A pool built the drop-in way, from the server's URL.
+fn pool(server: &RedisServer) -> pool_redis::Pool {
+    Config::from_url(server.url()).create_pool(None).unwrap()
+}
+
 async fn admin(server: &RedisServer) -> redis::aio::MultiplexedConnection {
     redis::Client::open(server.url())
         .unwrap()
@@ -33,7 +38,7 @@ async fn set_and_get_through_the_pool() {
 #[tokio::test]
 async fn a_busy_connection_is_not_pinged_on_every_checkout() {
     let server = RedisServer::start();
-    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    let pool = pool(&server);
     for _ in 0..200 {
         let mut conn = pool.get().await.unwrap();
         let _: Option<String> = conn.get("k").await.unwrap();
@@ -47,7 +52,7 @@ async fn a_busy_connection_is_not_pinged_on_every_checkout() {
 #[tokio::test]
 async fn an_idle_connection_is_checked_after_the_interval() {
     let server = RedisServer::start();
-    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    let pool = pool(&server);
     drop(pool.get().await.unwrap());
     tokio::time::sleep(Duration::from_millis(1100)).await;
     drop(pool.get().await.unwrap());
@@ -58,7 +63,7 @@ async fn an_idle_connection_is_checked_after_the_interval() {
 #[tokio::test]
 async fn a_killed_connection_fails_once_and_is_replaced() {
     let server = RedisServer::start();
-    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    let pool = pool(&server);
     let id: i64 = {
         let mut conn = pool.get().await.unwrap();
         cmd("CLIENT")
@@ -98,7 +103,7 @@ async fn a_killed_connection_fails_once_and_is_replaced() {
 #[tokio::test]
 async fn watch_is_reset_even_inside_the_interval() {
     let server = RedisServer::start();
-    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    let pool = pool(&server);
     {
         let mut conn = pool.get().await.unwrap();
         let _: () = cmd("WATCH")
@@ -123,7 +128,7 @@ async fn watch_is_reset_even_inside_the_interval() {
 #[tokio::test]
 async fn select_makes_a_connection_single_use() {
     let server = RedisServer::start();
-    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    let pool = pool(&server);
     {
         let mut conn = pool.get().await.unwrap();
         let _: () = cmd("SELECT").arg(3).query_async(&mut conn).await.unwrap();
@@ -176,7 +181,7 @@ async fn client_info(conn: &mut Connection) -> std::collections::HashMap<String,
 #[tokio::test]
 async fn an_open_multi_is_not_inherited() {
     let server = RedisServer::start();
-    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    let pool = pool(&server);
     {
         let mut conn = pool.get().await.unwrap();
         let _: () = cmd("MULTI").query_async(&mut conn).await.unwrap();
@@ -196,7 +201,7 @@ async fn an_open_multi_is_not_inherited() {
 #[tokio::test]
 async fn a_cancelled_blocking_command_does_not_delay_the_next_user() {
     let server = RedisServer::start();
-    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    let pool = pool(&server);
     {
         let mut conn = pool.get().await.unwrap();
         // Sent, then abandoned: the server will answer only when the BLPOP
@@ -223,7 +228,7 @@ async fn a_cancelled_blocking_command_does_not_delay_the_next_user() {
 #[tokio::test]
 async fn commands_through_the_raw_connection_are_reset() {
     let server = RedisServer::start();
-    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    let pool = pool(&server);
     let first_id: i64 = {
         let mut conn = pool.get().await.unwrap();
         let raw: &mut redis::aio::MultiplexedConnection = &mut conn;
@@ -282,7 +287,7 @@ async fn the_connection_count_never_exceeds_max_size() {
 #[tokio::test]
 async fn blocking_commands_keep_their_own_timeout() {
     let server = RedisServer::start();
-    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    let pool = pool(&server);
     let mut conn = pool.get().await.unwrap();
     let started = std::time::Instant::now();
     // Redis's fixed 500 ms response timeout would fail this.
@@ -298,7 +303,7 @@ async fn blocking_commands_keep_their_own_timeout() {
 #[tokio::test]
 async fn a_late_answer_times_out_and_its_connection_is_replaced() {
     let server = RedisServer::start();
-    let pool = Config::from_url(server.url()).create_pool(None).unwrap();
+    let pool = pool(&server);
     let first_id: i64 = {
         let mut conn = pool.get().await.unwrap();
         let id: i64 = cmd("CLIENT")
