@@ -25,6 +25,7 @@
 
 mod config;
 pub mod env;
+mod registry;
 mod roles;
 
 use std::ops::{Deref, DerefMut};
@@ -37,6 +38,9 @@ use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, RedisError, Redis
 pub use pool_core;
 pub use pool_core::managed::reexports::*;
 pub use redis;
+pub use registry::{
+    DEFAULT_CLEANUP_INTERVAL, DEFAULT_IDLE_PERIOD, PoolStats, RegistryStats, SharedPoolRegistry,
+};
 pub use roles::{RoleAddrs, RolePools, RolePoolsError};
 
 pub use self::config::{
