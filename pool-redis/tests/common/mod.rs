@@ -94,6 +94,51 @@ impl RedisServer {
         }
     }
 
+    /// Kills the server and starts a new one on the same port (same
+    /// directory): a server restart as clients see it.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let port = self.port.to_string();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut child = Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port,
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .arg("--dir")
+                .arg(&self.dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server restarts");
+            while server_pid(self.port).is_none() {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // the port is not free yet: try again
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if server_pid(self.port) == Some(child.id()) {
+                self.child = child;
+                return;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not restart on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
