@@ -10,6 +10,11 @@ use common::{RedisServer, calls};
 use pool_redis::redis::{AsyncCommands, cmd};
 use pool_redis::{Config, Connection, Runtime};
 
+/// The server-side id of the connection.
+async fn client_id(conn: &mut Connection) -> i64 {
+    cmd("CLIENT").arg("ID").query_async(conn).await.unwrap()
+}
+
 /// A pool built the drop-in way, from the server's URL.
 fn pool(server: &RedisServer) -> pool_redis::Pool {
     Config::from_url(server.url()).create_pool(None).unwrap()
@@ -66,11 +71,7 @@ async fn a_killed_connection_fails_once_and_is_replaced() {
     let pool = pool(&server);
     let id: i64 = {
         let mut conn = pool.get().await.unwrap();
-        cmd("CLIENT")
-            .arg("ID")
-            .query_async(&mut conn)
-            .await
-            .unwrap()
+        client_id(&mut conn).await
     };
     let mut admin = admin(&server).await;
     let _: () = cmd("CLIENT")
@@ -90,11 +91,7 @@ async fn a_killed_connection_fails_once_and_is_replaced() {
     }
     // ...and it is never handed out again.
     let mut conn = pool.get().await.unwrap();
-    let new_id: i64 = cmd("CLIENT")
-        .arg("ID")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let new_id: i64 = client_id(&mut conn).await;
     assert_ne!(new_id, id);
     let v: Option<String> = conn.get("k").await.unwrap();
     assert_eq!(v, None);
@@ -306,11 +303,7 @@ async fn a_late_answer_times_out_and_its_connection_is_replaced() {
     let pool = pool(&server);
     let first_id: i64 = {
         let mut conn = pool.get().await.unwrap();
-        let id: i64 = cmd("CLIENT")
-            .arg("ID")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        let id: i64 = client_id(&mut conn).await;
         let started = std::time::Instant::now();
         let r: redis::RedisResult<()> = cmd("DEBUG")
             .arg("SLEEP")
@@ -324,10 +317,6 @@ async fn a_late_answer_times_out_and_its_connection_is_replaced() {
     };
     // The late answer is still on its way: that connection is not reused.
     let mut conn = pool.get().await.unwrap();
-    let id: i64 = cmd("CLIENT")
-        .arg("ID")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let id: i64 = client_id(&mut conn).await;
     assert_ne!(id, first_id);
 }

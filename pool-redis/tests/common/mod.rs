@@ -46,31 +46,7 @@ impl RedisServer {
         let dir =
             std::env::temp_dir().join(format!("pool-redis-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a temp dir for redis-server");
-        let mut child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--enable-debug-command",
-                "local",
-            ])
-            .arg("--dir")
-            .arg(&dir)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start redis-server ({e}): the Redis tests need a real server. \
-                     Install it with `apt-get install -y redis-server` (Debian/Ubuntu)"
-                )
-            });
+        let mut child = spawn(port, &dir, extra);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(_)) = child.try_wait() {
@@ -99,26 +75,10 @@ impl RedisServer {
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let port = self.port.to_string();
+        let port = self.port;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let mut child = Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port,
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .arg("--dir")
-                .arg(&self.dir)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server restarts");
+            let mut child = spawn(self.port, &self.dir, &[]);
             while server_pid(self.port).is_none() {
                 if let Ok(Some(_)) = child.try_wait() {
                     break; // the port is not free yet: try again
@@ -187,4 +147,34 @@ fn server_pid(port: u16) -> Option<u32> {
     text.lines()
         .find_map(|l| l.strip_prefix("process_id:"))
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// `redis-server` on `port`, working in `dir`, keeping nothing on disk.
+/// Panics, saying how to install it, if the binary is missing: these tests
+/// never skip silently.
+fn spawn(port: u16, dir: &std::path::Path, extra: &[&str]) -> Child {
+    Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(["--enable-debug-command", "local"])
+        .arg("--dir")
+        .arg(dir)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start redis-server ({e}): the Redis tests need a real server. \
+                 Install it with `apt-get install -y redis-server` (Debian/Ubuntu)"
+            )
+        })
 }
