@@ -60,7 +60,7 @@ pub use errors::{PoolError, RecycleError, SharedError, TimeoutType};
 pub use hooks::{Hook, HookError, HookFuture, HookResult};
 pub use manager::{Manager, RecycleResult};
 pub use metrics::Metrics;
-pub use object::{Object, ObjectId};
+pub use object::{KeptSlot, Object, ObjectId};
 pub use pool::{Pool, RetainResult, WeakPool};
 pub use state::MAX_POOL_SIZE;
 pub use store::Store;
@@ -92,8 +92,8 @@ pub struct Status {
 pub mod managed {
     pub use crate::{
         BreakerConfig, BreakerSnapshot, BreakerState, BuildError, CreatePoolError, Hook, HookError,
-        HookFuture, HookResult, Manager, Metrics, Object, ObjectId, Pool, PoolBuilder, PoolConfig,
-        PoolError, QueueMode, RecycleError, RecycleResult, RetainResult, Status, Store,
+        HookFuture, HookResult, KeptSlot, Manager, Metrics, Object, ObjectId, Pool, PoolBuilder,
+        PoolConfig, PoolError, QueueMode, RecycleError, RecycleResult, RetainResult, Status, Store,
         TimeoutType, Timeouts, WeakPool,
     };
 

@@ -43,6 +43,21 @@ impl<M: Manager> Object<M> {
         inner.obj
     }
 
+    /// Takes the object out of the pool but keeps its slot: the returned
+    /// [`KeptSlot`] still counts against `max_size` (and in
+    /// `status().size`) until it is dropped, which frees the slot as if the
+    /// object had come back broken. For a resource that replaces the pooled
+    /// one but must stay within the pool's budget (a dedicated pub/sub
+    /// connection, say).
+    #[must_use]
+    pub fn keep_slot(mut this: Self) -> (M::Type, KeptSlot<M>) {
+        let inner = this.inner.take().expect("object present until dropped");
+        let slot = KeptSlot {
+            pool: this.pool.clone(),
+        };
+        (inner.obj, slot)
+    }
+
     /// A process-unique id of the object.
     pub fn id(this: &Self) -> ObjectId {
         ObjectId(this.inner().id)
@@ -112,6 +127,24 @@ where
             .field("id", &inner.map(|i| i.id))
             .field("metrics", &inner.map(|i| i.metrics))
             .finish()
+    }
+}
+
+/// A pool slot held without an object: see [`Object::keep_slot`].
+#[must_use = "dropping it frees the slot at once"]
+pub struct KeptSlot<M: Manager> {
+    pool: HandleArc<PoolInner<M>>,
+}
+
+impl<M: Manager> Drop for KeptSlot<M> {
+    fn drop(&mut self) {
+        self.pool.release_kept_slot();
+    }
+}
+
+impl<M: Manager> fmt::Debug for KeptSlot<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeptSlot").finish_non_exhaustive()
     }
 }
 

@@ -644,6 +644,14 @@ impl<M: Manager> PoolInner<M> {
         self.detach_all(surplus);
     }
 
+    /// A slot kept by [`Object::keep_slot`](crate::Object::keep_slot) is
+    /// given up (its object already left; the manager was not told, as the
+    /// caller owns the object).
+    pub(crate) fn release_kept_slot(&self) {
+        let surplus = self.slots.release_slot(false);
+        self.detach_all(surplus);
+    }
+
     /// Drops objects the protocol shed (their slots are already released).
     fn detach_all(&self, surplus: Vec<ObjectInner<M>>) {
         for mut inner in surplus {

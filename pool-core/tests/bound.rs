@@ -166,3 +166,30 @@ async fn no_more_than_max_concurrent_creates_at_once() {
         "every caller served, 3 at a time"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_kept_slot_counts_against_max_size_until_dropped() {
+    let pool = pool_with(Mock::new(), 2);
+    let a = pool.get().await.unwrap();
+    let (conn, kept) = Object::keep_slot(pool.get().await.unwrap());
+    drop(conn); // the object is gone, its slot is not
+    assert_eq!(pool.status().size, 2);
+    assert!(
+        pool.try_get().await.is_err(),
+        "the kept slot must not be handed out"
+    );
+    let waiter = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.get().await.map(|o| o.id) }
+    });
+    tokio::task::yield_now().await;
+    assert_eq!(pool.status().waiting, 1);
+    drop(kept);
+    let served = tokio::time::timeout(Duration::from_secs(1), waiter)
+        .await
+        .expect("dropping the kept slot serves the waiter")
+        .unwrap();
+    assert!(served.is_ok());
+    assert_eq!(pool.status().size, 2, "a, plus the waiter's new object");
+    drop(a);
+}
