@@ -94,11 +94,53 @@ pub(crate) struct Breaker {
     config: BreakerConfig,
     state: BreakerState,
     consecutive_failures: u32,
-    /// Opens since the breaker last closed: the backoff exponent.
-    attempt: u32,
+    /// Delays between opens; its exponent counts the opens since the
+    /// breaker last closed.
+    backoff: Backoff,
     probe_in_flight: bool,
     opens: u64,
+}
+
+/// Capped exponential backoff with full jitter: the `n`th delay is uniform
+/// in `[0, min(cap, base * 2^n))`. The breaker's, and public for other
+/// reconnect loops (pool-redis's shared connections).
+#[derive(Debug)]
+pub struct Backoff {
+    base: Duration,
+    cap: Duration,
+    attempt: u32,
     rng: Rng,
+}
+
+impl Backoff {
+    /// A backoff starting at `base`, never above `cap`, seeded randomly.
+    pub fn new(base: Duration, cap: Duration) -> Self {
+        Self::with_seed(base, cap, random_seed())
+    }
+
+    pub(crate) fn with_seed(base: Duration, cap: Duration, seed: u64) -> Self {
+        Self {
+            base,
+            cap,
+            attempt: 0,
+            rng: Rng::new(seed),
+        }
+    }
+
+    /// The next delay; each call doubles the ceiling up to `cap`.
+    pub fn next_delay(&mut self) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1u32.checked_shl(self.attempt).unwrap_or(u32::MAX))
+            .min(self.cap);
+        self.attempt = self.attempt.saturating_add(1);
+        ceiling.mul_f64(self.rng.unit())
+    }
+
+    /// Back to `base` (after a success).
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
 }
 
 impl Breaker {
@@ -107,10 +149,9 @@ impl Breaker {
             config,
             state: BreakerState::Closed,
             consecutive_failures: 0,
-            attempt: 0,
+            backoff: Backoff::with_seed(config.base, config.cap, seed),
             probe_in_flight: false,
             opens: 0,
-            rng: Rng::new(seed),
         }
     }
 
@@ -142,7 +183,7 @@ impl Breaker {
             return Transition::None;
         }
         self.state = BreakerState::Closed;
-        self.attempt = 0;
+        self.backoff.reset();
         self.probe_in_flight = false;
         Transition::Closed
     }
@@ -165,7 +206,7 @@ impl Breaker {
         if !open {
             return Transition::None;
         }
-        let delay = self.next_delay();
+        let delay = self.backoff.next_delay();
         self.state = BreakerState::Open { until: now + delay };
         self.opens += 1;
         Transition::Opened { delay }
@@ -174,16 +215,6 @@ impl Breaker {
     /// A probe was abandoned (its `get()` was dropped): let another through.
     pub(crate) fn on_probe_cancelled(&mut self) {
         self.probe_in_flight = false;
-    }
-
-    fn next_delay(&mut self) -> Duration {
-        let ceiling = self
-            .config
-            .base
-            .saturating_mul(1u32.checked_shl(self.attempt).unwrap_or(u32::MAX))
-            .min(self.config.cap);
-        self.attempt = self.attempt.saturating_add(1);
-        ceiling.mul_f64(self.rng.unit())
     }
 
     pub(crate) fn snapshot(&self) -> BreakerSnapshot {
@@ -313,11 +344,11 @@ mod tests {
     #[test]
     fn delays_are_jittered_and_capped() {
         let mut b = breaker(1);
-        b.attempt = 20; // far past the cap
+        b.backoff.attempt = 20; // far past the cap
         let delays: Vec<Duration> = (0..1000)
             .map(|_| {
-                b.attempt = 20;
-                b.next_delay()
+                b.backoff.attempt = 20;
+                b.backoff.next_delay()
             })
             .collect();
         assert!(delays.iter().all(|d| *d <= Duration::from_secs(30)));

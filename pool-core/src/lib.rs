@@ -53,7 +53,7 @@ mod state;
 mod store;
 mod sync;
 
-pub use breaker::{BreakerConfig, BreakerSnapshot, BreakerState};
+pub use breaker::{Backoff, BreakerConfig, BreakerSnapshot, BreakerState};
 pub use builder::{BuildError, PoolBuilder};
 pub use config::{CreatePoolError, PoolConfig, QueueMode, Timeouts};
 pub use errors::{PoolError, RecycleError, SharedError, TimeoutType};

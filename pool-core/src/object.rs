@@ -49,7 +49,6 @@ impl<M: Manager> Object<M> {
     /// object had come back broken. For a resource that replaces the pooled
     /// one but must stay within the pool's budget (a dedicated pub/sub
     /// connection, say).
-    #[must_use]
     pub fn keep_slot(mut this: Self) -> (M::Type, KeptSlot<M>) {
         let inner = this.inner.take().expect("object present until dropped");
         let slot = KeptSlot {

@@ -27,9 +27,11 @@ mod config;
 pub mod env;
 mod registry;
 mod roles;
+mod shared;
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
@@ -42,6 +44,7 @@ pub use registry::{
     DEFAULT_CLEANUP_INTERVAL, DEFAULT_IDLE_PERIOD, PoolStats, RegistryStats, SharedPoolRegistry,
 };
 pub use roles::{RoleAddrs, RolePools, RolePoolsError};
+pub use shared::{DEFAULT_SHARED_DEPTH, SharedConnection, SharedStats};
 
 pub use self::config::{
     Config, ConfigError, ConnectionAddr, ConnectionInfo, DEFAULT_COMMAND_TIMEOUT,
@@ -283,6 +286,96 @@ impl ConnectionLike for Connection {
     }
 }
 
+/// What a Redis pool offers beyond deadpool-redis's API. In scope with
+/// `use pool_redis::RedisPoolExt;`.
+pub trait RedisPoolExt {
+    /// A handle on the pool's shared multiplexed connections, for plain
+    /// commands at high concurrency: cheap to clone, no checkout. Requests
+    /// fill one connection up to [`Manager::shared_depth`] in flight before
+    /// the next is opened, up to `max_size` shared connections (their own
+    /// budget, beside the exclusive checkouts). A connection that dies is
+    /// replaced by one background reconnect while the others keep serving.
+    /// Transactions (outside a pipeline), blocking commands and pub/sub
+    /// need an exclusive connection: [`Pool::get`] or
+    /// [`RedisPoolExt::pubsub`].
+    ///
+    /// Must be called within a tokio runtime (connections are made in the
+    /// background).
+    fn shared(&self) -> SharedConnection;
+
+    /// Figures of the shared connections (all zero before the first
+    /// `shared()`).
+    fn shared_stats(&self) -> SharedStats;
+
+    /// A dedicated pub/sub connection. It takes one of the pool's slots
+    /// while it lives (so it counts against `max_size` and `status().size`)
+    /// and frees it when dropped.
+    ///
+    /// # Errors
+    /// The pool's error when no slot is free in time, or the connection
+    /// error (`PoolError::Backend`).
+    fn pubsub(&self) -> impl std::future::Future<Output = Result<PubSub, PoolError>> + Send;
+}
+
+impl RedisPoolExt for Pool {
+    fn shared(&self) -> SharedConnection {
+        self.manager().shared_set(self.status().max_size).handle()
+    }
+
+    fn shared_stats(&self) -> SharedStats {
+        self.manager()
+            .shared
+            .get()
+            .map(|set| set.stats())
+            .unwrap_or_default()
+    }
+
+    async fn pubsub(&self) -> Result<PubSub, PoolError> {
+        let conn = self.get().await?;
+        // The pooled connection gives up its slot to the pub/sub one: it is
+        // closed here, and the slot stays taken until the PubSub is dropped.
+        let (pooled, slot) = Object::keep_slot(conn.conn);
+        drop(pooled);
+        let pubsub = self
+            .manager()
+            .client
+            .get_async_pubsub()
+            .await
+            .map_err(PoolError::Backend)?;
+        Ok(PubSub {
+            pubsub,
+            _slot: slot,
+        })
+    }
+}
+
+/// A dedicated pub/sub connection from [`RedisPoolExt::pubsub`]; derefs to
+/// `redis::aio::PubSub` (`subscribe`, `psubscribe`, `on_message`, ...).
+/// Dropping it closes the connection and frees its pool slot.
+pub struct PubSub {
+    pubsub: redis::aio::PubSub,
+    _slot: pool_core::KeptSlot<Manager>,
+}
+
+impl std::fmt::Debug for PubSub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PubSub").finish_non_exhaustive()
+    }
+}
+
+impl Deref for PubSub {
+    type Target = redis::aio::PubSub;
+    fn deref(&self) -> &redis::aio::PubSub {
+        &self.pubsub
+    }
+}
+
+impl DerefMut for PubSub {
+    fn deref_mut(&mut self) -> &mut redis::aio::PubSub {
+        &mut self.pubsub
+    }
+}
+
 /// Creates and checks Redis connections.
 pub struct Manager {
     client: Client,
@@ -292,6 +385,10 @@ pub struct Manager {
     /// See [`Manager::single_use`].
     single_use: bool,
     ping_number: AtomicUsize,
+    /// See [`Manager::shared_depth`].
+    shared_depth: usize,
+    /// The pool's shared connections, made on the first `shared()`.
+    shared: OnceLock<Arc<shared::SharedSet>>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -309,13 +406,7 @@ impl Manager {
     /// # Errors
     /// The redis crate's error for an unusable address.
     pub fn new<T: IntoConnectionInfo>(params: T) -> RedisResult<Self> {
-        Ok(Self {
-            client: Client::open(params)?,
-            connection_config: None,
-            command_timeout: None,
-            single_use: false,
-            ping_number: AtomicUsize::new(0),
-        })
+        Ok(Self::with_client(Client::open(params)?))
     }
 
     /// A manager whose connections honour blocking commands' own timeouts:
@@ -334,11 +425,9 @@ impl Manager {
         timeout: Duration,
     ) -> RedisResult<Self> {
         Ok(Self {
-            client: Client::open(params)?,
             connection_config: Some(AsyncConnectionConfig::new().set_response_timeout(None)),
             command_timeout: Some(timeout),
-            single_use: false,
-            ping_number: AtomicUsize::new(0),
+            ..Self::with_client(Client::open(params)?)
         })
     }
 
@@ -351,16 +440,55 @@ impl Manager {
         connection_config: AsyncConnectionConfig,
     ) -> RedisResult<Self> {
         Ok(Self {
-            client: Client::open(params)?,
             connection_config: Some(connection_config),
-            command_timeout: None,
-            single_use: false,
-            ping_number: AtomicUsize::new(0),
+            ..Self::with_client(Client::open(params)?)
         })
     }
 }
 
 impl Manager {
+    fn with_client(client: Client) -> Self {
+        Self {
+            client,
+            connection_config: None,
+            command_timeout: None,
+            single_use: false,
+            ping_number: AtomicUsize::new(0),
+            shared_depth: DEFAULT_SHARED_DEPTH,
+            shared: OnceLock::new(),
+        }
+    }
+
+    /// Requests in flight on one shared connection (see
+    /// [`RedisPoolExt::shared`]) before the next one is opened; default
+    /// [`DEFAULT_SHARED_DEPTH`].
+    #[must_use]
+    pub fn shared_depth(mut self, depth: usize) -> Self {
+        self.shared_depth = depth.max(1);
+        self
+    }
+
+    /// The shared connection set, made on first use with `max_connections`
+    /// lanes.
+    fn shared_set(&self, max_connections: usize) -> &Arc<shared::SharedSet> {
+        self.shared.get_or_init(|| {
+            // Shared connections run plain commands only, so redis's own
+            // response timeout applies (the configured command timeout when
+            // there is one).
+            let config = match (self.command_timeout, &self.connection_config) {
+                (Some(t), _) => AsyncConnectionConfig::new().set_response_timeout(Some(t)),
+                (None, Some(config)) => config.clone(),
+                (None, None) => AsyncConnectionConfig::new(),
+            };
+            Arc::new(shared::SharedSet::new(
+                self.client.clone(),
+                config,
+                max_connections,
+                self.shared_depth,
+            ))
+        })
+    }
+
     /// Connections are never reused: each checkout gets a fresh one, closed
     /// when it comes back (pooling "disabled", as the seeds'
     /// `REDIS_<ROLE>_POOL_ENABLED=0`); `max_size` still bounds how many

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{RedisServer, calls};
+use common::{RedisServer, calls, other_client_ids};
 use pool_redis::redis::{AsyncCommands, cmd};
 use pool_redis::{Config, Connection, Runtime};
 
@@ -18,14 +18,6 @@ async fn client_id(conn: &mut Connection) -> i64 {
 /// A pool built the drop-in way, from the server's URL.
 fn pool(server: &RedisServer) -> pool_redis::Pool {
     Config::from_url(server.url()).create_pool(None).unwrap()
-}
-
-async fn admin(server: &RedisServer) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -48,7 +40,7 @@ async fn a_busy_connection_is_not_pinged_on_every_checkout() {
         let mut conn = pool.get().await.unwrap();
         let _: Option<String> = conn.get("k").await.unwrap();
     }
-    let mut admin = admin(&server).await;
+    let mut admin = server.admin().await;
     let pings = calls(&mut admin, "ping").await;
     assert!(pings <= 2, "200 back-to-back checkouts sent {pings} PINGs");
     assert_eq!(calls(&mut admin, "get").await, 200);
@@ -61,7 +53,7 @@ async fn an_idle_connection_is_checked_after_the_interval() {
     drop(pool.get().await.unwrap());
     tokio::time::sleep(Duration::from_millis(1100)).await;
     drop(pool.get().await.unwrap());
-    let pings = calls(&mut admin(&server).await, "ping").await;
+    let pings = calls(&mut server.admin().await, "ping").await;
     assert_eq!(pings, 1, "idle for more than 1 s: one PING");
 }
 
@@ -73,7 +65,7 @@ async fn a_killed_connection_fails_once_and_is_replaced() {
         let mut conn = pool.get().await.unwrap();
         client_id(&mut conn).await
     };
-    let mut admin = admin(&server).await;
+    let mut admin = server.admin().await;
     let _: () = cmd("CLIENT")
         .arg("KILL")
         .arg("ID")
@@ -110,7 +102,7 @@ async fn watch_is_reset_even_inside_the_interval() {
             .unwrap();
     }
     let mut conn = pool.get().await.unwrap();
-    let mut other = admin(&server).await;
+    let mut other = server.admin().await;
     let _: () = other.set("watched", "v").await.unwrap();
     // Had WATCH survived, this transaction would abort (nil).
     let r: redis::Value = redis::pipe()
@@ -132,7 +124,7 @@ async fn select_makes_a_connection_single_use() {
     }
     let mut conn: Connection = pool.get().await.unwrap();
     let _: () = conn.set("k", "db0").await.unwrap();
-    let mut admin = admin(&server).await;
+    let mut admin = server.admin().await;
     let v: Option<String> = admin.get("k").await.unwrap();
     assert_eq!(
         v.as_deref(),
@@ -269,16 +261,8 @@ async fn the_connection_count_never_exceeds_max_size() {
     for t in tasks {
         t.await.unwrap();
     }
-    let mut admin = admin(&server).await;
-    let list: String = cmd("CLIENT")
-        .arg("LIST")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    assert!(
-        list.lines().count() <= 4 + 1,
-        "pool connections plus the admin one:\n{list}"
-    );
+    let ours = other_client_ids(&mut server.admin().await).await;
+    assert!(ours.len() <= 4, "pool connections: {ours:?}");
 }
 
 #[tokio::test]

@@ -5,23 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::RedisServer;
+use common::{RedisServer, other_client_ids};
 use pool_redis::redis::{AsyncCommands, cmd};
 use pool_redis::{Config, SharedPoolRegistry};
 use tokio::time::Instant;
 
 async fn client_count(server: &RedisServer) -> usize {
-    let mut admin = redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let list: String = cmd("CLIENT")
-        .arg("LIST")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    list.lines().count() - 1 // without the admin connection
+    other_client_ids(&mut server.admin().await).await.len()
 }
 
 #[tokio::test]
@@ -60,11 +50,7 @@ async fn a_hundred_clients_share_one_pool() {
 #[tokio::test]
 async fn different_users_never_share_and_secrets_stay_out_of_stats() {
     let server = RedisServer::start();
-    let mut admin = redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut admin = server.admin().await;
     let _: () = cmd("ACL")
         .arg(&["SETUSER", "alice", "on", ">s3cret-alice", "~*", "+@all"])
         .query_async(&mut admin)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::RedisServer;
+use common::{RedisServer, other_client_ids};
 use pool_redis::Config;
 use pool_redis::redis::AsyncCommands;
 
@@ -82,17 +82,7 @@ async fn the_pool_recovers_from_a_server_restart_under_load() {
         w.await.unwrap();
     }
     // No leaked connections: the new server sees at most max_size of ours.
-    let mut admin = redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let list: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    let ours = list.lines().count() - 1;
+    let ours = other_client_ids(&mut server.admin().await).await.len();
     assert!(ours <= 8, "{ours} connections after recovery");
     eprintln!(
         "restart under load: served again {recovered_after:?} after the restart, {} failed gets during it, {ours} connections after",

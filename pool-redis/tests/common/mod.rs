@@ -112,6 +112,35 @@ impl Drop for RedisServer {
     }
 }
 
+impl RedisServer {
+    /// A plain connection for inspecting the server (outside any pool).
+    pub async fn admin(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+}
+
+/// Ids of the server's clients other than `admin` itself (`CLIENT LIST`).
+pub async fn other_client_ids(admin: &mut redis::aio::MultiplexedConnection) -> Vec<i64> {
+    let own: i64 = redis::cmd("CLIENT")
+        .arg("ID")
+        .query_async(admin)
+        .await
+        .unwrap();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(admin)
+        .await
+        .unwrap();
+    list.lines()
+        .filter_map(|l| l.strip_prefix("id=")?.split(' ').next()?.parse().ok())
+        .filter(|&id| id != own)
+        .collect()
+}
+
 /// How many times the server ran `command` (from INFO commandstats).
 pub async fn calls(conn: &mut redis::aio::MultiplexedConnection, command: &str) -> u64 {
     let info: String = redis::cmd("INFO")

@@ -1,0 +1,489 @@
+//! Shared mode: many tasks, no checkout, a few multiplexed connections.
+//!
+//! redis-rs's `MultiplexedConnection` pipelines every request sent through
+//! it; the more requests in flight on one connection, the more each write
+//! and read carries. So a [`SharedConnection`] fills the first connection
+//! ("lane") up to `depth` requests in flight before spilling to the next,
+//! opening lanes up to `max_size`. Picking a lane reads each lane's
+//! `ArcSwapOption` and in-flight counter: no lock on the command path.
+//!
+//! Invariants:
+//! - A lane is `None` until its connection is made, and again from the
+//!   moment a command on it fails with a dropped/unrecoverable error (the
+//!   failing command's `compare_and_swap` takes exactly that connection
+//!   out, so one death is handled once).
+//! - At most one connect runs per lane (`LaneState::connecting`), in the
+//!   background; callers wait for it only when no lane is live at all.
+//! - After a failed connect the lane is not retried before its jittered
+//!   backoff delay; meanwhile, with no live lane, commands fail at once
+//!   with the last connect error instead of piling up.
+
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use pool_core::Backoff;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::{AsyncConnectionConfig, Client, ErrorKind, RedisError, RedisResult};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// Requests in flight on a shared connection before the next one is used.
+/// Measured: see docs/benchmarks.md ("shared mode").
+pub const DEFAULT_SHARED_DEPTH: usize = 64;
+
+/// First and largest reconnect backoff ceilings of a shared connection.
+const RECONNECT_BASE: Duration = Duration::from_millis(100);
+const RECONNECT_CAP: Duration = Duration::from_secs(10);
+
+/// A cheap, cloneable handle for plain commands on the pool's shared
+/// multiplexed connections: no checkout, no per-command pool work beyond
+/// choosing a connection. Implements `ConnectionLike`, so every
+/// `AsyncCommands` call, `query_async` and pipeline works on it.
+///
+/// Commands that change or hold the connection's session (`WATCH`, a
+/// `MULTI` outside a pipeline, `SELECT`, `SUBSCRIBE`, `MONITOR`, blocking
+/// commands such as `BLPOP`) are refused with a client error naming the
+/// command: they would affect every task sharing the connection. Use an
+/// exclusive connection (`pool.get()`) or `pool.pubsub()` for those. An
+/// atomic pipeline (`redis::pipe().atomic()`) is fine: it is written as
+/// one unit.
+#[derive(Clone)]
+pub struct SharedConnection {
+    set: Arc<SharedSet>,
+    /// The lane this handle used last and its connection, cloned once:
+    /// reused while the same lane is picked, so a command clones nothing.
+    cached: Option<Cached>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    live: Arc<Live>,
+    conn: MultiplexedConnection,
+}
+
+impl std::fmt::Debug for SharedConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedConnection")
+            .field("lanes", &self.set.lanes.len())
+            .field("live", &self.set.live_lanes())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The shared connections of one pool.
+pub(crate) struct SharedSet {
+    client: Client,
+    config: AsyncConnectionConfig,
+    depth: usize,
+    db: i64,
+    lanes: Box<[Lane]>,
+    /// Woken whenever a connect ends, either way.
+    connect_ended: Notify,
+    /// Failed connects so far: a waiter that sees it change knows its
+    /// connect failed.
+    failures: AtomicU64,
+    /// The last connect error, cleared by a successful connect.
+    last_error: Mutex<Option<RedisError>>,
+    backoff: Mutex<Backoff>,
+    reconnects: AtomicU64,
+}
+
+struct Lane {
+    live: ArcSwapOption<Live>,
+    state: Mutex<LaneState>,
+}
+
+#[derive(Default)]
+struct LaneState {
+    connecting: bool,
+    /// No new connect before this (after a failure).
+    retry_at: Option<Instant>,
+}
+
+struct Live {
+    conn: MultiplexedConnection,
+    lane: usize,
+    in_flight: AtomicUsize,
+}
+
+/// How many shared connections a pool has, for stats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct SharedStats {
+    /// Lanes with a live connection.
+    pub connections: usize,
+    /// Requests in flight over all of them.
+    pub in_flight: usize,
+    /// Connections made to replace a dead one.
+    pub reconnects: u64,
+}
+
+impl SharedSet {
+    pub(crate) fn new(
+        client: Client,
+        config: AsyncConnectionConfig,
+        max_connections: usize,
+        depth: usize,
+    ) -> Self {
+        let db = client.get_connection_info().redis_settings().db();
+        Self {
+            client,
+            config,
+            depth: depth.max(1),
+            db,
+            lanes: (0..max_connections.max(1))
+                .map(|_| Lane {
+                    live: ArcSwapOption::empty(),
+                    state: Mutex::new(LaneState::default()),
+                })
+                .collect(),
+            connect_ended: Notify::new(),
+            failures: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+            backoff: Mutex::new(Backoff::new(RECONNECT_BASE, RECONNECT_CAP)),
+            reconnects: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn handle(self: &Arc<Self>) -> SharedConnection {
+        SharedConnection {
+            set: Arc::clone(self),
+            cached: None,
+        }
+    }
+
+    pub(crate) fn stats(&self) -> SharedStats {
+        let mut stats = SharedStats {
+            reconnects: self.reconnects.load(Ordering::Relaxed),
+            ..SharedStats::default()
+        };
+        for lane in &*self.lanes {
+            if let Some(live) = &*lane.live.load() {
+                stats.connections += 1;
+                stats.in_flight += live.in_flight.load(Ordering::Relaxed);
+            }
+        }
+        stats
+    }
+
+    fn live_lanes(&self) -> usize {
+        self.lanes
+            .iter()
+            .filter(|l| l.live.load().is_some())
+            .count()
+    }
+
+    /// The first live lane below `depth`, else the least loaded live lane
+    /// (`None`: no lane is live). When no live lane is below `depth`, starts
+    /// a background connect for the first empty lane.
+    fn pick(self: &Arc<Self>, current: Option<&Arc<Live>>) -> Option<Pick> {
+        let mut least: Option<(usize, usize)> = None; // (in flight, lane)
+        let mut first_empty = None;
+        for (i, lane) in self.lanes.iter().enumerate() {
+            let guard = lane.live.load();
+            let Some(live) = &*guard else {
+                first_empty.get_or_insert(i);
+                continue;
+            };
+            let n = live.in_flight.load(Ordering::Relaxed);
+            if n < self.depth {
+                return Some(Pick::of(live, current));
+            }
+            if least.is_none_or(|(m, _)| n < m) {
+                least = Some((n, i));
+            }
+        }
+        if let Some(i) = first_empty {
+            self.connect_lane(i);
+        }
+        let (_, i) = least?;
+        let guard = self.lanes[i].live.load();
+        guard.as_ref().map(|live| Pick::of(live, current))
+    }
+
+    /// Starts connecting lane `i` in the background unless a connect is
+    /// running or the lane is backing off.
+    fn connect_lane(self: &Arc<Self>, i: usize) {
+        {
+            let mut state = self.lanes[i].state.lock().expect("lane state");
+            if state.connecting || state.retry_at.is_some_and(|at| Instant::now() < at) {
+                return;
+            }
+            state.connecting = true;
+        }
+        let set = Arc::downgrade(self);
+        let client = self.client.clone();
+        let config = self.config.clone();
+        tokio::spawn(async move {
+            let result = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await;
+            if let Some(set) = Weak::upgrade(&set) {
+                set.connect_finished(i, result);
+            }
+        });
+    }
+
+    fn connect_finished(&self, i: usize, result: RedisResult<MultiplexedConnection>) {
+        let lane = &self.lanes[i];
+        match result {
+            Ok(conn) => {
+                tracing::debug!(lane = i, "shared connection up");
+                lane.live.store(Some(Arc::new(Live {
+                    conn,
+                    lane: i,
+                    in_flight: AtomicUsize::new(0),
+                })));
+                *self.last_error.lock().expect("last error") = None;
+                self.backoff.lock().expect("backoff").reset();
+                *lane.state.lock().expect("lane state") = LaneState::default();
+            }
+            Err(e) => {
+                let delay = self.backoff.lock().expect("backoff").next_delay();
+                tracing::warn!(lane = i, error = %e, retry_in = ?delay, "shared connection failed to connect");
+                *self.last_error.lock().expect("last error") = Some(e);
+                // Release pairs with the waiter's Acquire load: it sees the
+                // error stored above once it sees the new count.
+                self.failures.fetch_add(1, Ordering::Release);
+                *lane.state.lock().expect("lane state") = LaneState {
+                    connecting: false,
+                    retry_at: Some(Instant::now() + delay),
+                };
+            }
+        }
+        self.connect_ended.notify_waiters();
+    }
+
+    /// A command on `live` failed so that its connection is unusable: take
+    /// it out (once) and start a replacement.
+    fn lane_failed(self: &Arc<Self>, live: &Arc<Live>, error: &RedisError) {
+        let lane = &self.lanes[live.lane];
+        let prev = lane.live.compare_and_swap(Arc::as_ptr(live), None);
+        let was_current = prev.as_ref().is_some_and(|p| Arc::ptr_eq(p, live));
+        if was_current {
+            tracing::warn!(lane = live.lane, %error, "shared connection lost; reconnecting");
+            self.reconnects.fetch_add(1, Ordering::Relaxed);
+            self.connect_lane(live.lane);
+        }
+    }
+
+    fn last_error(&self) -> RedisError {
+        self.last_error
+            .lock()
+            .expect("last error")
+            .clone()
+            .unwrap_or_else(|| {
+                RedisError::from((
+                    ErrorKind::Io,
+                    "no shared Redis connection is up",
+                    "a reconnect is pending".to_owned(),
+                ))
+            })
+    }
+
+    fn any_connecting(&self) -> bool {
+        self.lanes
+            .iter()
+            .any(|l| l.state.lock().expect("lane state").connecting)
+    }
+}
+
+enum Pick {
+    /// The handle's cached lane.
+    Same,
+    Other(Arc<Live>),
+}
+
+impl Pick {
+    fn of(live: &Arc<Live>, current: Option<&Arc<Live>>) -> Self {
+        if current.is_some_and(|c| Arc::ptr_eq(c, live)) {
+            Pick::Same
+        } else {
+            Pick::Other(Arc::clone(live))
+        }
+    }
+}
+
+impl SharedConnection {
+    /// Points `self.cached` at a live lane.
+    async fn select(&mut self) -> RedisResult<()> {
+        let mut failures_before = None;
+        let pick = loop {
+            let mut ended = pin!(self.set.connect_ended.notified());
+            // Registered before looking, so a connect that ends between the
+            // look and the wait still wakes us.
+            ended.as_mut().enable();
+            let seen = self.set.failures.load(Ordering::Acquire);
+            if let Some(pick) = self.set.pick(self.cached.as_ref().map(|c| &c.live)) {
+                break pick;
+            }
+            // No lane is live. Fail at once if every lane is backing off, or
+            // if the connect we waited for failed.
+            if failures_before.is_some_and(|before| before != seen) || !self.set.any_connecting() {
+                return Err(self.set.last_error());
+            }
+            failures_before.get_or_insert(seen);
+            ended.await;
+        };
+        if let Pick::Other(live) = pick {
+            let conn = live.conn.clone();
+            self.cached = Some(Cached { live, conn });
+        }
+        Ok(())
+    }
+}
+
+/// Counts a request in its lane while it is in flight (also when the
+/// request future is dropped before the answer).
+struct InFlight<'a>(&'a Live);
+
+impl<'a> InFlight<'a> {
+    fn new(live: &'a Live) -> Self {
+        live.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self(live)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A request's failure that leaves its connection unusable retires it.
+fn note_failure<T>(set: &Arc<SharedSet>, live: &Arc<Live>, result: &RedisResult<T>) {
+    if let Err(e) = result
+        && (e.is_connection_dropped() || e.is_unrecoverable_error())
+    {
+        set.lane_failed(live, e);
+    }
+}
+
+impl ConnectionLike for SharedConnection {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        Box::pin(async move {
+            refuse_single(cmd)?;
+            self.select().await?;
+            let Cached { live, conn } = self.cached.as_mut().expect("selected");
+            let result = {
+                let _counted = InFlight::new(live);
+                conn.req_packed_command(cmd).await
+            };
+            note_failure(&self.set, live, &result);
+            result
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        Box::pin(async move {
+            refuse_pipeline(pipeline)?;
+            self.select().await?;
+            let Cached { live, conn } = self.cached.as_mut().expect("selected");
+            let result = {
+                let _counted = InFlight::new(live);
+                conn.req_packed_commands(pipeline, offset, count).await
+            };
+            note_failure(&self.set, live, &result);
+            result
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.set.db
+    }
+}
+
+/// Commands that change or hold the session of the connection they run on.
+const SESSION_COMMANDS: &[&str] = &[
+    "WATCH",
+    "UNWATCH",
+    "SELECT",
+    "SUBSCRIBE",
+    "PSUBSCRIBE",
+    "SSUBSCRIBE",
+    "UNSUBSCRIBE",
+    "PUNSUBSCRIBE",
+    "SUNSUBSCRIBE",
+    "MONITOR",
+    "RESET",
+    "QUIT",
+    "AUTH",
+    "HELLO",
+];
+
+fn command_name(cmd: &redis::Cmd) -> String {
+    match cmd.args_iter().next() {
+        Some(redis::Arg::Simple(name)) => String::from_utf8_lossy(name).to_ascii_uppercase(),
+        _ => String::new(),
+    }
+}
+
+fn refused(name: &str, why: &str) -> RedisError {
+    RedisError::from((
+        ErrorKind::Client,
+        "command not allowed on a shared connection",
+        format!("{name} {why}; use an exclusive connection (pool.get()) or pool.pubsub()"),
+    ))
+}
+
+fn refuse_single(cmd: &redis::Cmd) -> RedisResult<()> {
+    let name = command_name(cmd);
+    if matches!(name.as_str(), "MULTI" | "EXEC" | "DISCARD") {
+        return Err(refused(
+            &name,
+            "outside a pipeline would interleave with other tasks' commands",
+        ));
+    }
+    refuse_session_or_blocking(cmd, &name)
+}
+
+fn refuse_session_or_blocking(cmd: &redis::Cmd, name: &str) -> RedisResult<()> {
+    if SESSION_COMMANDS.contains(&name) {
+        return Err(refused(
+            name,
+            "changes the session of every task sharing the connection",
+        ));
+    }
+    if crate::blocking_timeout(cmd).is_some() {
+        return Err(refused(
+            name,
+            "would block every task sharing the connection",
+        ));
+    }
+    Ok(())
+}
+
+/// A pipeline is written as one unit, so a transaction inside it (`MULTI`
+/// ... `EXEC`, as `pipe().atomic()` sends) is safe as long as it is closed
+/// within the pipeline; a blocking command inside a transaction does not
+/// block.
+fn refuse_pipeline(pipeline: &redis::Pipeline) -> RedisResult<()> {
+    let mut in_multi = false;
+    for cmd in pipeline.cmd_iter() {
+        let name = command_name(cmd);
+        match name.as_str() {
+            "MULTI" if !in_multi => in_multi = true,
+            "EXEC" | "DISCARD" if in_multi => in_multi = false,
+            "MULTI" | "EXEC" | "DISCARD" => {
+                return Err(refused(&name, "unbalanced in the pipeline"));
+            }
+            _ if in_multi && !SESSION_COMMANDS.contains(&name.as_str()) => {}
+            _ => refuse_session_or_blocking(cmd, &name)?,
+        }
+    }
+    if in_multi {
+        return Err(refused("MULTI", "without EXEC in the pipeline"));
+    }
+    Ok(())
+}
