@@ -1,0 +1,211 @@
+//! A real `redis-server` on a free loopback port, killed on drop: for
+//! pool-redis's tests and poolbench's Redis benches (which must not depend
+//! on a server someone left running).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Child,
+    pub port: u16,
+    /// The server's own working directory: a replica writes the RDB it
+    /// receives there, and a server loads one it finds at start.
+    dir: std::path::PathBuf,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` on a free loopback port and waits until it
+    /// answers. Panics, saying how to install it, if the binary is missing:
+    /// these tests never skip silently. Parallel tests may race for a port:
+    /// the server is accepted only if the one answering has our pid.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A replica of `master`.
+    pub fn replica_of(master: &RedisServer) -> Self {
+        Self::start_with(&["--replicaof", "127.0.0.1", &master.port.to_string()])
+    }
+
+    /// Starts with extra arguments.
+    pub fn start_with(extra: &[&str]) -> Self {
+        for _ in 0..10 {
+            if let Some(server) = Self::try_start(extra) {
+                return server;
+            }
+        }
+        panic!("could not start redis-server on a free loopback port in 10 tries");
+    }
+
+    fn try_start(extra: &[&str]) -> Option<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("pool-redis-test-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temp dir for redis-server");
+        let mut child = spawn(port, &dir, extra);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                let _ = std::fs::remove_dir_all(&dir);
+                return None; // lost the port to another test's server
+            }
+            if let Some(pid) = server_pid(port) {
+                if pid == child.id() {
+                    return Some(Self { child, port, dir });
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = std::fs::remove_dir_all(&dir);
+                return None;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer on port {port} within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the server and starts a new one on the same port (same
+    /// directory): a server restart as clients see it.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let port = self.port;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut child = spawn(self.port, &self.dir, &[]);
+            while server_pid(self.port).is_none() {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // the port is not free yet: try again
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if server_pid(self.port) == Some(child.id()) {
+                self.child = child;
+                return;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not restart on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl RedisServer {
+    /// A plain connection for inspecting the server (outside any pool).
+    pub async fn admin(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url())
+            .expect("a redis URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("a connection to the test server")
+    }
+}
+
+/// Ids of the server's clients other than `admin` itself (`CLIENT LIST`).
+pub async fn other_client_ids(admin: &mut redis::aio::MultiplexedConnection) -> Vec<i64> {
+    let own: i64 = redis::cmd("CLIENT")
+        .arg("ID")
+        .query_async(admin)
+        .await
+        .unwrap();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(admin)
+        .await
+        .unwrap();
+    list.lines()
+        .filter_map(|l| l.strip_prefix("id=")?.split(' ').next()?.parse().ok())
+        .filter(|&id| id != own)
+        .collect()
+}
+
+/// How many times the server ran `command` (from INFO commandstats).
+pub async fn calls(conn: &mut redis::aio::MultiplexedConnection, command: &str) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    let key = format!("cmdstat_{}:calls=", command.to_ascii_lowercase());
+    info.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
+        .unwrap_or(0)
+}
+
+/// The pid of the redis-server answering on `port`, if one answers.
+fn server_pid(port: u16) -> Option<u32> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n").ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&buf).contains("process_id:") || !buf.ends_with(b"\r\n") {
+        let n = s.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if String::from_utf8_lossy(&buf).contains("\r\nrun_id:") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&buf);
+    text.lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// `redis-server` on `port`, working in `dir`, keeping nothing on disk.
+/// Panics, saying how to install it, if the binary is missing: these tests
+/// never skip silently.
+fn spawn(port: u16, dir: &std::path::Path, extra: &[&str]) -> Child {
+    Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(["--enable-debug-command", "local"])
+        .arg("--dir")
+        .arg(dir)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start redis-server ({e}): the Redis tests need a real server. \
+                 Install it with `apt-get install -y redis-server` (Debian/Ubuntu)"
+            )
+        })
+}
