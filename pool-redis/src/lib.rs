@@ -572,32 +572,37 @@ enum Blocking {
 }
 
 /// The timeout a blocking command asks the server for, if `cmd` is one.
+/// Allocation-free for every other command (it runs on each request).
 fn blocking_timeout(cmd: &redis::Cmd) -> Option<Blocking> {
-    let args: Vec<&[u8]> = cmd
-        .args_iter()
-        .filter_map(|a| match a {
-            redis::Arg::Simple(bytes) => Some(bytes),
-            _ => None,
-        })
-        .collect();
-    let name = String::from_utf8_lossy(args.first()?).to_ascii_uppercase();
+    let mut args = cmd.args_iter().filter_map(|a| match a {
+        redis::Arg::Simple(bytes) => Some(bytes),
+        _ => None,
+    });
+    let name = args.next()?;
+    let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
     let seconds =
-        |arg: Option<&&[u8]>| -> Option<f64> { std::str::from_utf8(arg?).ok()?.parse().ok() };
-    let secs = match name.as_str() {
+        |arg: Option<&[u8]>| -> Option<f64> { std::str::from_utf8(arg?).ok()?.parse().ok() };
+    let secs = if is(b"BLPOP")
+        || is(b"BRPOP")
+        || is(b"BRPOPLPUSH")
+        || is(b"BLMOVE")
+        || is(b"BZPOPMIN")
+        || is(b"BZPOPMAX")
+    {
         // The timeout (seconds) is the last argument.
-        "BLPOP" | "BRPOP" | "BRPOPLPUSH" | "BLMOVE" | "BZPOPMIN" | "BZPOPMAX" => {
-            seconds(args.last())?
-        }
+        seconds(args.last())?
+    } else if is(b"BLMPOP") || is(b"BZMPOP") {
         // The timeout (seconds) comes first.
-        "BLMPOP" | "BZMPOP" => seconds(args.get(1))?,
+        seconds(args.next())?
+    } else if is(b"XREAD") || is(b"XREADGROUP") {
         // BLOCK <milliseconds>.
-        "XREAD" | "XREADGROUP" => {
-            let at = args.iter().position(|a| a.eq_ignore_ascii_case(b"BLOCK"))?;
-            seconds(args.get(at + 1))? / 1000.0
-        }
+        args.find(|a| a.eq_ignore_ascii_case(b"BLOCK"))?;
+        seconds(args.next())? / 1000.0
+    } else if is(b"WAIT") {
         // WAIT numreplicas timeout(ms).
-        "WAIT" => seconds(args.get(2))? / 1000.0,
-        _ => return None,
+        seconds(args.nth(1))? / 1000.0
+    } else {
+        return None;
     };
     if secs <= 0.0 {
         Some(Blocking::Forever)

@@ -31,8 +31,13 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// Requests in flight on a shared connection before the next one is used.
-/// Measured: see docs/benchmarks.md ("shared mode").
-pub const DEFAULT_SHARED_DEPTH: usize = 64;
+/// Large, because on the 2-core machine we measure on every extra lane cost
+/// throughput (fewer requests per write and read): with 200 tasks, depth 64
+/// (4 lanes) ran at 0.66x one multiplexed connection, 128 at 0.74x, 256
+/// (one lane) at 0.98x. Machines with more cores may gain from a smaller
+/// depth ([`Manager::shared_depth`](crate::Manager::shared_depth)); see
+/// docs/benchmarks.md ("shared mode").
+pub const DEFAULT_SHARED_DEPTH: usize = 256;
 
 /// First and largest reconnect backoff ceilings of a shared connection.
 const RECONNECT_BASE: Duration = Duration::from_millis(100);
@@ -373,7 +378,7 @@ impl ConnectionLike for SharedConnection {
             let Cached { live, conn } = self.cached.as_mut().expect("selected");
             let result = {
                 let _counted = InFlight::new(live);
-                conn.req_packed_command(cmd).await
+                conn.send_packed_command(cmd).await
             };
             note_failure(&self.set, live, &result);
             result
@@ -392,7 +397,7 @@ impl ConnectionLike for SharedConnection {
             let Cached { live, conn } = self.cached.as_mut().expect("selected");
             let result = {
                 let _counted = InFlight::new(live);
-                conn.req_packed_commands(pipeline, offset, count).await
+                conn.send_packed_commands(pipeline, offset, count).await
             };
             note_failure(&self.set, live, &result);
             result
@@ -422,34 +427,46 @@ const SESSION_COMMANDS: &[&str] = &[
     "HELLO",
 ];
 
-fn command_name(cmd: &redis::Cmd) -> String {
+fn command_name(cmd: &redis::Cmd) -> &[u8] {
     match cmd.args_iter().next() {
-        Some(redis::Arg::Simple(name)) => String::from_utf8_lossy(name).to_ascii_uppercase(),
-        _ => String::new(),
+        Some(redis::Arg::Simple(name)) => name,
+        _ => b"",
     }
 }
 
-fn refused(name: &str, why: &str) -> RedisError {
+fn is_one_of(name: &[u8], names: &[&str]) -> bool {
+    names
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
+}
+
+const TRANSACTION_COMMANDS: &[&str] = &["MULTI", "EXEC", "DISCARD"];
+
+fn refused(name: &[u8], why: &str) -> RedisError {
     RedisError::from((
         ErrorKind::Client,
         "command not allowed on a shared connection",
-        format!("{name} {why}; use an exclusive connection (pool.get()) or pool.pubsub()"),
+        format!(
+            "{} {why}; use an exclusive connection (pool.get()) or pool.pubsub()",
+            String::from_utf8_lossy(name).to_ascii_uppercase()
+        ),
     ))
 }
 
+/// Runs on every request: allocation-free unless it refuses.
 fn refuse_single(cmd: &redis::Cmd) -> RedisResult<()> {
     let name = command_name(cmd);
-    if matches!(name.as_str(), "MULTI" | "EXEC" | "DISCARD") {
+    if is_one_of(name, TRANSACTION_COMMANDS) {
         return Err(refused(
-            &name,
+            name,
             "outside a pipeline would interleave with other tasks' commands",
         ));
     }
-    refuse_session_or_blocking(cmd, &name)
+    refuse_session_or_blocking(cmd, name)
 }
 
-fn refuse_session_or_blocking(cmd: &redis::Cmd, name: &str) -> RedisResult<()> {
-    if SESSION_COMMANDS.contains(&name) {
+fn refuse_session_or_blocking(cmd: &redis::Cmd, name: &[u8]) -> RedisResult<()> {
+    if is_one_of(name, SESSION_COMMANDS) {
         return Err(refused(
             name,
             "changes the session of every task sharing the connection",
@@ -472,18 +489,18 @@ fn refuse_pipeline(pipeline: &redis::Pipeline) -> RedisResult<()> {
     let mut in_multi = false;
     for cmd in pipeline.cmd_iter() {
         let name = command_name(cmd);
-        match name.as_str() {
-            "MULTI" if !in_multi => in_multi = true,
-            "EXEC" | "DISCARD" if in_multi => in_multi = false,
-            "MULTI" | "EXEC" | "DISCARD" => {
-                return Err(refused(&name, "unbalanced in the pipeline"));
+        if is_one_of(name, TRANSACTION_COMMANDS) {
+            let opens = name.eq_ignore_ascii_case(b"MULTI");
+            if opens == in_multi {
+                return Err(refused(name, "unbalanced in the pipeline"));
             }
-            _ if in_multi && !SESSION_COMMANDS.contains(&name.as_str()) => {}
-            _ => refuse_session_or_blocking(cmd, &name)?,
+            in_multi = opens;
+        } else if !(in_multi && !is_one_of(name, SESSION_COMMANDS)) {
+            refuse_session_or_blocking(cmd, name)?;
         }
     }
     if in_multi {
-        return Err(refused("MULTI", "without EXEC in the pipeline"));
+        return Err(refused(b"MULTI", "without EXEC in the pipeline"));
     }
     Ok(())
 }

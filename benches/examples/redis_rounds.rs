@@ -1,0 +1,99 @@
+//! End-to-end Redis throughput of every contender in alternating rounds
+//! (each round runs each contender once, the starting one rotating), so the
+//! machine's slow and fast phases hit all of them alike. Starts its own
+//! redis-server on a free loopback port unless `REDIS_URL` is set.
+//!
+//! `cargo run --release -p poolbench --example redis_rounds -- [ROUNDS] [SECONDS] [TASKS,..] [get|set|pipeline:N] [CONTENDER-PREFIX,..]`
+
+use std::time::Duration;
+
+use poolbench::redis_e2e::{Contender, Operation, run};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let rounds: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let secs: f64 = args.next().and_then(|v| v.parse().ok()).unwrap_or(2.0);
+    let tasks: Vec<usize> = args
+        .next()
+        .unwrap_or_else(|| "1,10,50".into())
+        .split(',')
+        .map(|t| t.parse().expect("TASKS: comma-separated numbers"))
+        .collect();
+    let op = match args.next().as_deref().unwrap_or("get") {
+        "get" => Operation::Get,
+        "set" => Operation::Set,
+        other => match other.strip_prefix("pipeline:") {
+            Some(n) => Operation::Pipeline(n.parse().expect("pipeline:N")),
+            None => panic!("operation must be get, set or pipeline:N, not {other:?}"),
+        },
+    };
+    let only: Option<Vec<String>> = args
+        .next()
+        .map(|s| s.split(',').map(str::to_owned).collect());
+    let contenders: Vec<Contender> = Contender::ALL
+        .into_iter()
+        .filter(|c| {
+            only.as_ref()
+                .is_none_or(|o| o.iter().any(|p| c.name().starts_with(p.as_str())))
+        })
+        .collect();
+
+    let server;
+    let url = match std::env::var("REDIS_URL") {
+        Ok(url) => url,
+        Err(_) => {
+            server = redis_harness::RedisServer::start();
+            eprintln!("started redis-server on {}", server.url());
+            server.url()
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(poolbench::redis_e2e::prepare(&url));
+
+    for &n in &tasks {
+        let mut results = vec![Vec::new(); contenders.len()];
+        for round in 0..rounds {
+            for k in 0..contenders.len() {
+                let i = (k + round) % contenders.len();
+                let r = rt.block_on(run(
+                    contenders[i],
+                    &url,
+                    n,
+                    op,
+                    Duration::from_secs_f64(secs),
+                ));
+                assert_eq!(r.errors, 0, "{}: {} errors", contenders[i].name(), r.errors);
+                results[i].push(r.per_sec());
+            }
+        }
+        println!(
+            "{} at {n} tasks ({rounds} rounds x {secs} s), ops/s",
+            op.name()
+        );
+        let reference = contenders.iter().position(|&c| c == Contender::Multiplexed);
+        for (c, r) in contenders.iter().zip(&results) {
+            let mut sorted = r.clone();
+            sorted.sort_by(f64::total_cmp);
+            let per_round: Vec<String> = r.iter().map(|v| format!("{:.0}k", v / 1e3)).collect();
+            let ratio = reference.map(|m| {
+                let mut ratios: Vec<f64> = r.iter().zip(&results[m]).map(|(a, b)| a / b).collect();
+                ratios.sort_by(f64::total_cmp);
+                ratios[ratios.len() / 2]
+            });
+            println!(
+                "  {:<22} best {:>6.0}k  median {:>6.0}k  rounds [{}]{}",
+                c.name(),
+                sorted[sorted.len() - 1] / 1e3,
+                sorted[sorted.len() / 2] / 1e3,
+                per_round.join(" "),
+                ratio
+                    .map(|x| format!("  {x:.2}x multiplexed (median per round)"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! End-to-end Redis throughput: the same load through every way a tokio
+//! program can talk to Redis, so the pools compare by design, not by size
+//! (every pool's `max_size` equals the number of tasks).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use pool_redis::RedisPoolExt;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use tokio::time::Instant;
+
+/// A way of reaching Redis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contender {
+    /// pool-redis, one exclusive checkout per operation.
+    Exclusive,
+    /// pool-redis's shared mode (`pool.shared()`).
+    Shared,
+    /// deadpool-redis 0.23, one checkout per operation.
+    DeadpoolRedis,
+    /// bb8-redis 0.26, one checkout per operation.
+    Bb8Redis,
+    /// One redis-rs `MultiplexedConnection` cloned into every task.
+    Multiplexed,
+    /// A connection owned by each task: no pool at all (the floor).
+    Dedicated,
+}
+
+impl Contender {
+    /// Every contender, in the order they run within a round.
+    pub const ALL: [Contender; 6] = [
+        Contender::Exclusive,
+        Contender::Shared,
+        Contender::DeadpoolRedis,
+        Contender::Bb8Redis,
+        Contender::Multiplexed,
+        Contender::Dedicated,
+    ];
+
+    /// A short name for tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Contender::Exclusive => "pool-redis exclusive",
+            Contender::Shared => "pool-redis shared",
+            Contender::DeadpoolRedis => "deadpool-redis 0.23",
+            Contender::Bb8Redis => "bb8-redis 0.26",
+            Contender::Multiplexed => "one multiplexed conn",
+            Contender::Dedicated => "dedicated conn/task",
+        }
+    }
+}
+
+/// What each task does in a loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// `GET` of a 16-byte value.
+    Get,
+    /// `SET` of a 16-byte value.
+    Set,
+    /// A pipeline of this many `GET`s.
+    Pipeline(usize),
+}
+
+impl Operation {
+    /// A short name for tables.
+    pub fn name(self) -> String {
+        match self {
+            Operation::Get => "GET".into(),
+            Operation::Set => "SET".into(),
+            Operation::Pipeline(n) => format!("pipeline of {n} GETs"),
+        }
+    }
+
+    /// Keys the load touches, written once before measuring.
+    const KEYS: usize = 64;
+    const VALUE: &'static str = "0123456789abcdef";
+
+    async fn run_once<C: ConnectionLike + Send>(self, conn: &mut C, i: usize) -> bool {
+        let key = i % Self::KEYS;
+        match self {
+            Operation::Get => redis::cmd("GET")
+                .arg(key)
+                .query_async::<Option<String>>(conn)
+                .await
+                .is_ok(),
+            Operation::Set => redis::cmd("SET")
+                .arg(key)
+                .arg(Self::VALUE)
+                .query_async::<()>(conn)
+                .await
+                .is_ok(),
+            Operation::Pipeline(n) => {
+                let mut pipe = redis::pipe();
+                for k in 0..n {
+                    pipe.cmd("GET").arg((key + k) % Self::KEYS);
+                }
+                pipe.query_async::<Vec<Option<String>>>(conn).await.is_ok()
+            }
+        }
+    }
+}
+
+/// The outcome of one timed run.
+#[derive(Clone, Copy, Debug)]
+pub struct RunResult {
+    /// Operations that succeeded (a pipeline counts once).
+    pub ops: u64,
+    /// Operations that failed.
+    pub errors: u64,
+    pub elapsed: Duration,
+}
+
+impl RunResult {
+    /// Successful operations per second.
+    pub fn per_sec(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// What a task holds to reach Redis.
+#[derive(Debug)]
+pub enum Handle {
+    Exclusive(pool_redis::Pool),
+    Shared(pool_redis::SharedConnection),
+    Deadpool(deadpool_redis::Pool),
+    Bb8(bb8::Pool<bb8_redis::RedisConnectionManager>),
+    Conn(MultiplexedConnection),
+}
+
+impl Handle {
+    /// Runs `op` once (with a checkout, for the pools); `true` if it
+    /// succeeded.
+    pub async fn run_once(&mut self, op: Operation, i: usize) -> bool {
+        match self {
+            Handle::Exclusive(pool) => match pool.get().await {
+                Ok(mut c) => op.run_once(&mut c, i).await,
+                Err(_) => false,
+            },
+            Handle::Shared(c) => op.run_once(c, i).await,
+            Handle::Deadpool(pool) => match pool.get().await {
+                Ok(mut c) => op.run_once(&mut c, i).await,
+                Err(_) => false,
+            },
+            Handle::Bb8(pool) => match pool.get().await {
+                Ok(mut c) => op.run_once(&mut *c, i).await,
+                Err(_) => false,
+            },
+            Handle::Conn(c) => op.run_once(c, i).await,
+        }
+    }
+}
+
+/// Per-task handles for `tasks` tasks of `contender` against `url`.
+///
+/// # Panics
+/// If the server cannot be reached (a bench has nothing to measure then).
+pub async fn handles(contender: Contender, url: &str, tasks: usize) -> Vec<Handle> {
+    let client = redis::Client::open(url).expect("a redis URL");
+    match contender {
+        Contender::Exclusive => {
+            let pool = pool_redis::Config::from_url(url)
+                .builder()
+                .expect("pool-redis config")
+                .max_size(tasks)
+                .build()
+                .expect("pool-redis pool");
+            (0..tasks)
+                .map(|_| Handle::Exclusive(pool.clone()))
+                .collect()
+        }
+        Contender::Shared => {
+            // SHARED_DEPTH: the in-flight depth per shared connection, to
+            // measure the default against others.
+            let depth = std::env::var("SHARED_DEPTH")
+                .ok()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(pool_redis::DEFAULT_SHARED_DEPTH);
+            let manager = pool_redis::Manager::new(url)
+                .expect("pool-redis manager")
+                .shared_depth(depth);
+            let pool = pool_redis::Pool::builder(manager)
+                .max_size(tasks)
+                .build()
+                .expect("pool-redis pool");
+            let shared = pool.shared();
+            (0..tasks).map(|_| Handle::Shared(shared.clone())).collect()
+        }
+        Contender::DeadpoolRedis => {
+            let mut cfg = deadpool_redis::Config::from_url(url);
+            cfg.pool = Some(deadpool_redis::PoolConfig::new(tasks));
+            let pool = cfg
+                .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+                .expect("deadpool-redis pool");
+            (0..tasks).map(|_| Handle::Deadpool(pool.clone())).collect()
+        }
+        Contender::Bb8Redis => {
+            let manager = bb8_redis::RedisConnectionManager::new(url).expect("bb8-redis manager");
+            let pool = bb8::Pool::builder()
+                .max_size(u32::try_from(tasks).expect("tasks fit u32"))
+                .build(manager)
+                .await
+                .expect("bb8-redis pool");
+            (0..tasks).map(|_| Handle::Bb8(pool.clone())).collect()
+        }
+        Contender::Multiplexed => {
+            let conn = client
+                .get_multiplexed_async_connection()
+                .await
+                .expect("a connection");
+            (0..tasks).map(|_| Handle::Conn(conn.clone())).collect()
+        }
+        Contender::Dedicated => {
+            let mut out = Vec::with_capacity(tasks);
+            for _ in 0..tasks {
+                let conn = client
+                    .get_multiplexed_async_connection()
+                    .await
+                    .expect("a connection");
+                out.push(Handle::Conn(conn));
+            }
+            out
+        }
+    }
+}
+
+/// Writes the keys the load reads.
+///
+/// # Panics
+/// If the server cannot be reached.
+pub async fn prepare(url: &str) {
+    let mut conn = redis::Client::open(url)
+        .expect("a redis URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("a connection");
+    for key in 0..Operation::KEYS {
+        redis::cmd("SET")
+            .arg(key)
+            .arg(Operation::VALUE)
+            .query_async::<()>(&mut conn)
+            .await
+            .expect("SET");
+    }
+}
+
+/// Runs `op` in `tasks` tasks of `contender` for `duration` (after every
+/// task has done one warm-up operation, so connections exist).
+pub async fn run(
+    contender: Contender,
+    url: &str,
+    tasks: usize,
+    op: Operation,
+    duration: Duration,
+) -> RunResult {
+    let handles = handles(contender, url, tasks).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let ops = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let start_line = Arc::new(tokio::sync::Barrier::new(tasks + 1));
+    let workers: Vec<_> = handles
+        .into_iter()
+        .enumerate()
+        .map(|(t, mut h)| {
+            let (stop, ops, errors, start_line) = (
+                stop.clone(),
+                ops.clone(),
+                errors.clone(),
+                start_line.clone(),
+            );
+            tokio::spawn(async move {
+                h.run_once(op, t).await; // warm-up
+                start_line.wait().await;
+                let (mut ok, mut failed) = (0u64, 0u64);
+                let mut i = t;
+                while !stop.load(Ordering::Relaxed) {
+                    if h.run_once(op, i).await {
+                        ok += 1;
+                    } else {
+                        failed += 1;
+                    }
+                    i = i.wrapping_add(tasks);
+                }
+                ops.fetch_add(ok, Ordering::Relaxed);
+                errors.fetch_add(failed, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    start_line.wait().await;
+    let started = Instant::now();
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await.expect("bench task");
+    }
+    RunResult {
+        ops: ops.load(Ordering::Relaxed),
+        errors: errors.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+    }
+}
