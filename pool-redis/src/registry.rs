@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::env::Role;
-use crate::{Config, CreatePoolError, Pool, WeakPool};
+use crate::{Config, CreatePoolError, Pool, RedisPoolExt, WeakPool};
 
 /// Identity of a shared pool.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -59,6 +59,13 @@ pub struct PoolStats {
     pub max_size: usize,
     /// Callers waiting.
     pub waiting: usize,
+    /// The create breaker: `closed`, `open` (creates refused while the
+    /// server keeps failing) or `half-open` (one probe allowed).
+    pub breaker: &'static str,
+    /// Times the breaker opened since the pool was built.
+    pub breaker_opens: u64,
+    /// The pool's shared-mode connections (`pool.shared()`).
+    pub shared: crate::SharedStats,
 }
 
 /// Stats of every registered pool.
@@ -172,6 +179,7 @@ impl SharedPoolRegistry {
                 continue;
             };
             let st = pool.status();
+            let breaker = pool.breaker();
             let in_use = st.size.saturating_sub(st.available);
             let idle_time = if in_use > 0 {
                 Duration::ZERO
@@ -188,6 +196,13 @@ impl SharedPoolRegistry {
                     available: st.available,
                     max_size: st.max_size,
                     waiting: st.waiting,
+                    breaker: match breaker.state {
+                        pool_core::BreakerState::Closed => "closed",
+                        pool_core::BreakerState::Open { .. } => "open",
+                        pool_core::BreakerState::HalfOpen => "half-open",
+                    },
+                    breaker_opens: breaker.opens,
+                    shared: pool.shared_stats(),
                 },
             );
         }

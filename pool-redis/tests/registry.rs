@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{RedisServer, other_client_ids};
 use pool_redis::redis::{AsyncCommands, cmd};
-use pool_redis::{Config, SharedPoolRegistry};
+use pool_redis::{Config, RedisPoolExt, SharedPoolRegistry};
 use tokio::time::Instant;
 
 async fn client_count(server: &RedisServer) -> usize {
@@ -113,4 +113,32 @@ async fn cleanup_closes_idle_connections_and_forgets_dropped_pools() {
         0,
         "no live handle: forgotten"
     );
+}
+
+#[tokio::test]
+async fn stats_show_the_breaker_and_shared_connections() {
+    let server = RedisServer::start();
+    let registry = SharedPoolRegistry::new();
+    let pool = registry
+        .pool(&Config::from_url(server.url()), None)
+        .unwrap();
+    let mut shared = pool.shared();
+    let _: () = shared.set("k", 1).await.unwrap();
+    let stats = registry.get_pool_stats();
+    let only = stats.pools.values().next().unwrap();
+    assert_eq!(only.breaker, "closed");
+    assert_eq!(only.shared.connections, 1, "{only:?}");
+
+    drop(server); // every create now fails: the breaker opens
+    let mut refused = false;
+    for _ in 0..10 {
+        if let Err(pool_redis::PoolError::Unavailable { .. }) = pool.get().await {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the breaker opened within 10 failing gets");
+    let stats = registry.get_pool_stats();
+    let only = stats.pools.values().next().unwrap();
+    assert_eq!((only.breaker, only.breaker_opens), ("open", 1), "{only:?}");
 }
