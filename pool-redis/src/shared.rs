@@ -495,7 +495,7 @@ fn refuse_pipeline(pipeline: &redis::Pipeline) -> RedisResult<()> {
                 return Err(refused(name, "unbalanced in the pipeline"));
             }
             in_multi = opens;
-        } else if !(in_multi && !is_one_of(name, SESSION_COMMANDS)) {
+        } else if !in_multi || is_one_of(name, SESSION_COMMANDS) {
             refuse_session_or_blocking(cmd, name)?;
         }
     }
