@@ -19,7 +19,7 @@
 //!   with the last connect error instead of piling up.
 
 use std::pin::pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -112,6 +112,9 @@ struct Live {
     conn: MultiplexedConnection,
     lane: usize,
     in_flight: AtomicUsize,
+    /// Taken out of its lane after a failure: handles caching it must pick
+    /// again.
+    retired: AtomicBool,
 }
 
 /// How many shared connections a pool has, for stats.
@@ -241,6 +244,7 @@ impl SharedSet {
                     conn,
                     lane: i,
                     in_flight: AtomicUsize::new(0),
+                    retired: AtomicBool::new(false),
                 })));
                 *self.last_error.lock().expect("last error") = None;
                 self.backoff.lock().expect("backoff").reset();
@@ -265,6 +269,7 @@ impl SharedSet {
     /// A command on `live` failed so that its connection is unusable: take
     /// it out (once) and start a replacement.
     fn lane_failed(self: &Arc<Self>, live: &Arc<Live>, error: &RedisError) {
+        live.retired.store(true, Ordering::Relaxed);
         let lane = &self.lanes[live.lane];
         let prev = lane.live.compare_and_swap(Arc::as_ptr(live), None);
         let was_current = prev.as_ref().is_some_and(|p| Arc::ptr_eq(p, live));
@@ -315,15 +320,37 @@ impl Pick {
 impl SharedConnection {
     /// Points `self.cached` at a live lane.
     async fn select(&mut self) -> RedisResult<()> {
+        // Fast path: stay on the cached lane while it is live and below the
+        // depth (two plain loads; a new pick only when it fills or dies).
+        if let Some(c) = &self.cached
+            && !c.live.retired.load(Ordering::Relaxed)
+            && c.live.in_flight.load(Ordering::Relaxed) < self.set.depth
+        {
+            return Ok(());
+        }
+        let pick = match self.set.pick(self.cached.as_ref().map(|c| &c.live)) {
+            Some(pick) => pick,
+            None => self.wait_for_a_lane().await?,
+        };
+        if let Pick::Other(live) = pick {
+            let conn = live.conn.clone();
+            self.cached = Some(Cached { live, conn });
+        }
+        Ok(())
+    }
+
+    /// No lane is live: wait for the connect in progress (started by
+    /// `pick` if none was), or fail with the last connect error.
+    async fn wait_for_a_lane(&self) -> RedisResult<Pick> {
         let mut failures_before = None;
-        let pick = loop {
+        loop {
             let mut ended = pin!(self.set.connect_ended.notified());
             // Registered before looking, so a connect that ends between the
             // look and the wait still wakes us.
             ended.as_mut().enable();
             let seen = self.set.failures.load(Ordering::Acquire);
             if let Some(pick) = self.set.pick(self.cached.as_ref().map(|c| &c.live)) {
-                break pick;
+                return Ok(pick);
             }
             // No lane is live. Fail at once if every lane is backing off, or
             // if the connect we waited for failed.
@@ -332,12 +359,7 @@ impl SharedConnection {
             }
             failures_before.get_or_insert(seen);
             ended.await;
-        };
-        if let Pick::Other(live) = pick {
-            let conn = live.conn.clone();
-            self.cached = Some(Cached { live, conn });
         }
-        Ok(())
     }
 }
 
