@@ -141,7 +141,7 @@ where
     /// Skip `recycle` on checkout for objects used, checked or created within
     /// this interval (default `ZERO`: recycle every time, as deadpool).
     pub fn health_check_interval(mut self, value: Duration) -> Self {
-        self.config.health_check_interval = value;
+        self.config.health_check_interval = Some(value);
         self
     }
 

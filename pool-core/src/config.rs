@@ -17,10 +17,14 @@ pub struct PoolConfig {
     #[cfg_attr(feature = "serde", serde(default))]
     pub queue_mode: QueueMode,
     /// A checkout skips `Manager::recycle` if the object was used, checked or
-    /// created less than this long ago (not in deadpool). `ZERO` (the
-    /// default) recycles on every checkout, as deadpool does.
+    /// created less than this long ago (not in deadpool). `None` (the
+    /// default): the manager's [`Manager::health_check_interval`], which is
+    /// `ZERO` (recycle on every checkout, as deadpool) unless the backend
+    /// says otherwise (pool-redis: 1 s). `Some(ZERO)` always recycles.
+    ///
+    /// [`Manager::health_check_interval`]: crate::Manager::health_check_interval
     #[cfg_attr(feature = "serde", serde(default))]
-    pub health_check_interval: Duration,
+    pub health_check_interval: Option<Duration>,
     /// Objects allowed above `max_size` during a burst; one is closed when it
     /// comes back instead of going idle (not in deadpool; default 0).
     #[cfg_attr(feature = "serde", serde(default))]
@@ -55,7 +59,7 @@ impl PoolConfig {
             max_size,
             timeouts: Timeouts::default(),
             queue_mode: QueueMode::default(),
-            health_check_interval: Duration::ZERO,
+            health_check_interval: None,
             max_overflow: 0,
             max_concurrent_creates: default_max_concurrent_creates(),
             min_idle: 0,

@@ -32,6 +32,14 @@ pub trait Manager: Sync + Send + 'static {
     /// broken, or no longer wanted).
     fn detach(&self, _obj: &mut Self::Type) {}
 
+    /// The health-check interval of pools whose config leaves it unset
+    /// (`PoolConfig::health_check_interval`): `ZERO` recycles on every
+    /// checkout, as deadpool does. A backend whose objects report their own
+    /// failures (pool-redis) can skip the round trip for recently used ones.
+    fn health_check_interval(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
     /// A cheap, synchronous test at checkout: `true` makes the pool run
     /// `recycle` on this object even if the health-check interval would let
     /// it skip (the manager knows the object carries state to reset, e.g.

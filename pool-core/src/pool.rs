@@ -55,6 +55,8 @@ pub(crate) struct PoolInner<M: Manager> {
     task: OnceLock<HandleArc<Notify>>,
     /// How often the background task runs.
     pub(crate) tick: Duration,
+    /// The configured health-check interval, or the manager's default.
+    health_check_interval: Duration,
 }
 
 /// The breaker and the last create error it refuses callers with.
@@ -120,7 +122,11 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
         breaker_seed: u64,
         hooks: Hooks<M>,
     ) -> Self {
+        let health_check_interval = config
+            .health_check_interval
+            .unwrap_or_else(|| manager.health_check_interval());
         Self::without_task(HandleArc::new(PoolInner {
+            health_check_interval,
             manager,
             slots: Slots::new(
                 config.max_size,
@@ -413,9 +419,7 @@ impl<M: Manager> PoolInner<M> {
                     let now = Instant::now();
                     let inner = held.get_mut();
                     let expired = inner.expires_at.is_some_and(|t| t <= now);
-                    let fresh = inner
-                        .metrics
-                        .is_fresh(now, self.config.health_check_interval)
+                    let fresh = inner.metrics.is_fresh(now, self.health_check_interval)
                         && !self.manager.needs_recycle(&mut inner.obj);
                     if !expired && (fresh || self.recycle(inner, timeouts, now).await) {
                         held.get_mut().metrics.used = Some(now);

@@ -60,14 +60,11 @@ impl Config {
         Ok(Pool::builder(manager).config(self.get_pool_config()))
     }
 
-    /// The pool settings: the configured ones, or the defaults with the 1 s
-    /// health-check interval.
+    /// The pool settings: the configured ones, or the defaults. Either way
+    /// an unset `health_check_interval` means the manager's 1 s.
     #[must_use]
     pub fn get_pool_config(&self) -> PoolConfig {
-        self.pool.unwrap_or_else(|| PoolConfig {
-            health_check_interval: DEFAULT_HEALTH_CHECK_INTERVAL,
-            ..PoolConfig::default()
-        })
+        self.pool.unwrap_or_default()
     }
 
     /// A configuration from a URL. Reads no environment variable.

@@ -556,6 +556,13 @@ impl pool_core::Manager for Manager {
         }
     }
 
+    /// [`DEFAULT_HEALTH_CHECK_INTERVAL`] (1 s): every command's outcome is
+    /// seen by [`Connection`], so a connection used a moment ago needs no
+    /// PING.
+    fn health_check_interval(&self) -> Duration {
+        DEFAULT_HEALTH_CHECK_INTERVAL
+    }
+
     fn needs_recycle(&self, conn: &mut ManagedConnection) -> bool {
         conn.needs_reset || conn.exposed
     }

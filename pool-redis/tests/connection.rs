@@ -304,3 +304,166 @@ async fn a_late_answer_times_out_and_its_connection_is_replaced() {
     let id: i64 = client_id(&mut conn).await;
     assert_ne!(id, first_id);
 }
+
+/// What the previous user leaves behind on its connection.
+#[derive(Clone, Copy, Debug)]
+enum Leftover {
+    Watch,
+    OpenMulti,
+    SelectOtherDb,
+    Subscribe,
+    PSubscribe,
+    CancelledBlpop,
+    RawSelectAndName,
+}
+
+impl Leftover {
+    async fn leave(self, conn: &mut Connection) {
+        match self {
+            Leftover::Watch => cmd("WATCH").arg("w").query_async::<()>(conn).await.unwrap(),
+            Leftover::OpenMulti => {
+                cmd("MULTI").query_async::<()>(conn).await.unwrap();
+                let _: redis::Value = cmd("SET").arg("q").arg(1).query_async(conn).await.unwrap();
+            }
+            Leftover::SelectOtherDb => cmd("SELECT").arg(5).query_async::<()>(conn).await.unwrap(),
+            Leftover::Subscribe | Leftover::PSubscribe => {
+                let name = if matches!(self, Leftover::Subscribe) {
+                    "SUBSCRIBE"
+                } else {
+                    "PSUBSCRIBE"
+                };
+                let mut subscribe = cmd(name);
+                subscribe.arg("ch");
+                // The confirmation may come back as a value or as an error
+                // from redis-rs; either way the server has subscribed us.
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    subscribe.query_async::<redis::Value>(conn),
+                )
+                .await;
+            }
+            Leftover::CancelledBlpop => {
+                let mut blpop = cmd("BLPOP");
+                blpop.arg("empty").arg(2);
+                let pending = blpop.query_async::<redis::Value>(conn);
+                assert!(
+                    tokio::time::timeout(Duration::from_millis(50), pending)
+                        .await
+                        .is_err()
+                );
+            }
+            Leftover::RawSelectAndName => {
+                let raw: &mut redis::aio::MultiplexedConnection = conn;
+                cmd("SELECT").arg(5).query_async::<()>(raw).await.unwrap();
+                cmd("CLIENT")
+                    .arg("SETNAME")
+                    .arg("x")
+                    .query_async::<()>(raw)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn no_session_state_reaches_the_next_user() {
+    let server = RedisServer::start();
+    for leftover in [
+        Leftover::Watch,
+        Leftover::OpenMulti,
+        Leftover::SelectOtherDb,
+        Leftover::Subscribe,
+        Leftover::PSubscribe,
+        Leftover::CancelledBlpop,
+        Leftover::RawSelectAndName,
+    ] {
+        // Database 2 is the configured one; one connection, so the next
+        // user gets the same one unless it was replaced.
+        let mut cfg = Config::from_url(format!("{}/2", server.url()));
+        cfg.pool = Some(pool_redis::PoolConfig::new(1));
+        let pool = cfg.create_pool(None).unwrap();
+        leftover.leave(&mut pool.get().await.unwrap()).await;
+
+        let mut conn = tokio::time::timeout(Duration::from_secs(5), pool.get())
+            .await
+            .unwrap_or_else(|_| panic!("{leftover:?}: checkout hangs"))
+            .unwrap();
+        let started = tokio::time::Instant::now();
+        let info = client_info(&mut conn).await;
+        // Generous: an inherited BLPOP would hold the answer for 2 s.
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{leftover:?}: the first command waited {:?}",
+            started.elapsed()
+        );
+        for (key, want) in [
+            ("db", "2"),
+            ("multi", "-1"),
+            ("sub", "0"),
+            ("psub", "0"),
+            ("name", ""),
+        ] {
+            assert_eq!(info[key], want, "{leftover:?}: {key} in {info:?}");
+        }
+        if matches!(leftover, Leftover::Watch) {
+            // WATCH leaves no CLIENT INFO trace on 7.0: prove it is gone by
+            // a transaction that would abort if it were not.
+            let mut other = server.admin().await;
+            let _: () = other.set("w", "changed").await.unwrap();
+            cmd("SELECT")
+                .arg(2)
+                .query_async::<()>(&mut other)
+                .await
+                .unwrap();
+            let _: () = other.set("w", "changed").await.unwrap();
+            let r: redis::Value = redis::pipe()
+                .atomic()
+                .set("t", 1)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(
+                r,
+                redis::Value::Array(vec![redis::Value::Okay]),
+                "WATCH survived"
+            );
+        }
+    } // Every leftover really reached the server (none was refused by the
+    // client and so proved nothing).
+    let mut admin = server.admin().await;
+    for command in [
+        "watch",
+        "multi",
+        "select",
+        "subscribe",
+        "psubscribe",
+        "blpop",
+    ] {
+        assert!(calls(&mut admin, command).await >= 1, "{command} never ran");
+    }
+}
+
+#[tokio::test]
+async fn the_ttl_holds_however_the_pool_is_built() {
+    let server = RedisServer::start();
+    let mut explicit = Config::from_url(server.url());
+    explicit.pool = Some(pool_redis::PoolConfig::new(4));
+    let pools = [
+        explicit.create_pool(None).unwrap(),
+        pool_redis::Pool::builder(pool_redis::Manager::new(server.url()).unwrap())
+            .build()
+            .unwrap(),
+    ];
+    for pool in pools {
+        for _ in 0..100 {
+            let mut conn = pool.get().await.unwrap();
+            let _: Option<String> = conn.get("k").await.unwrap();
+        }
+    }
+    let pings = calls(&mut server.admin().await, "ping").await;
+    assert!(
+        pings <= 4,
+        "200 checkouts over two pools sent {pings} PINGs"
+    );
+}

@@ -17,7 +17,7 @@ async fn the_pool_recovers_from_a_server_restart_under_load() {
     let mut cfg = Config::from_url(server.url());
     cfg.pool = Some(pool_redis::PoolConfig {
         max_size: 8,
-        health_check_interval: Duration::from_secs(1),
+        health_check_interval: Some(Duration::from_secs(1)),
         timeouts: pool_redis::Timeouts::wait_millis(2000),
         ..pool_redis::PoolConfig::default()
     });
