@@ -1,19 +1,19 @@
 //! A server restart under load: the pool recovers by itself, with no
-//! permanent errors and no leaked connections.
+//! permanent errors and no leaked connections, in exclusive and in shared
+//! mode.
 
 mod common;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{RedisServer, other_client_ids};
-use pool_redis::Config;
 use pool_redis::redis::AsyncCommands;
+use pool_redis::{Config, Pool, RedisPoolExt};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_pool_recovers_from_a_server_restart_under_load() {
-    let mut server = RedisServer::start();
+fn pool(server: &RedisServer) -> Pool {
     let mut cfg = Config::from_url(server.url());
     cfg.pool = Some(pool_redis::PoolConfig {
         max_size: 8,
@@ -21,23 +21,26 @@ async fn the_pool_recovers_from_a_server_restart_under_load() {
         timeouts: pool_redis::Timeouts::wait_millis(2000),
         ..pool_redis::PoolConfig::default()
     });
-    let pool = cfg.create_pool(None).unwrap();
+    cfg.create_pool(None).unwrap()
+}
+
+/// Runs `op` in 16 tasks across a server restart and checks the recovery.
+/// `op(i)` sets one key through the mode under test.
+async fn survives_a_restart<F, Fut>(mut server: RedisServer, mode: &str, op: F)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), String>> + Send,
+{
+    let op = Arc::new(op);
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let workers: Vec<_> = (0..16)
         .map(|i| {
-            let (pool, stop, ok, failed) = (pool.clone(), stop.clone(), ok.clone(), failed.clone());
+            let (op, stop, ok, failed) = (op.clone(), stop.clone(), ok.clone(), failed.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
-                    let result = async {
-                        let mut conn = pool.get().await.map_err(|e| e.to_string())?;
-                        conn.set::<_, _, ()>(format!("k{i}"), i)
-                            .await
-                            .map_err(|e| e.to_string())
-                    }
-                    .await;
-                    match result {
+                    match op(i).await {
                         Ok(()) => ok.fetch_add(1, Ordering::Relaxed),
                         Err(_) => {
                             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -51,17 +54,17 @@ async fn the_pool_recovers_from_a_server_restart_under_load() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         ok.load(Ordering::Relaxed) > 0,
-        "load running before the restart"
+        "{mode}: load running before the restart"
     );
     server.restart();
     let restarted = Instant::now();
     let ok_at_restart = ok.load(Ordering::Relaxed);
-    // Served again by itself within a generous bound (the breaker's
-    // backoff starts at 100 ms and doubles, jittered).
+    // Served again by itself within a generous bound (backoff starts at
+    // 100 ms and doubles, jittered).
     while ok.load(Ordering::Relaxed) < ok_at_restart + 100 {
         assert!(
             restarted.elapsed() < Duration::from_secs(30),
-            "no recovery within 30 s"
+            "{mode}: no recovery within 30 s"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -74,7 +77,7 @@ async fn the_pool_recovers_from_a_server_restart_under_load() {
     assert_eq!(
         failed.load(Ordering::Relaxed),
         failed_before,
-        "errors after recovery"
+        "{mode}: errors after recovery"
     );
     assert!(ok.load(Ordering::Relaxed) > ok_before + 100);
     stop.store(true, Ordering::Relaxed);
@@ -83,9 +86,39 @@ async fn the_pool_recovers_from_a_server_restart_under_load() {
     }
     // No leaked connections: the new server sees at most max_size of ours.
     let ours = other_client_ids(&mut server.admin().await).await.len();
-    assert!(ours <= 8, "{ours} connections after recovery");
+    assert!(ours <= 8, "{mode}: {ours} connections after recovery");
     eprintln!(
-        "restart under load: served again {recovered_after:?} after the restart, {} failed gets during it, {ours} connections after",
-        failed_before
+        "{mode}: served again {recovered_after:?} after the restart, {failed_before} failed operations during it, {ours} connections after"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exclusive_checkouts_recover_from_a_server_restart_under_load() {
+    let server = RedisServer::start();
+    let pool = pool(&server);
+    survives_a_restart(server, "exclusive", move |i| {
+        let pool = pool.clone();
+        async move {
+            let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+            conn.set::<_, _, ()>(format!("k{i}"), i)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_mode_recovers_from_a_server_restart_under_load() {
+    let server = RedisServer::start();
+    let shared = pool(&server).shared();
+    survives_a_restart(server, "shared", move |i| {
+        let mut conn = shared.clone();
+        async move {
+            conn.set::<_, _, ()>(format!("k{i}"), i)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    })
+    .await;
 }
