@@ -31,7 +31,7 @@ step test-lockfree cargo test --workspace --locked
 # ...and again with the mutex store as the default.
 step test-mutex cargo test -p pool-core --no-default-features --locked
 if [ "$quick" = 0 ]; then
-  step loom bin/loom.sh --locked
+  step loom ci/loom.sh
   # Drop-in judge: deadpool 0.13.1's own managed tests against pool-core,
   # with each store as the default.
   step dropin-deadpool scripts/dropin-deadpool.sh

@@ -1,7 +1,7 @@
 //! Loom models of the hand-off between returns and waiters, on pool-core's
 //! real code (its `sync` facade is loom's under `--cfg loom`).
 //!
-//! Run with `bin/loom.sh`. What loom sees and what it takes on trust is in
+//! Run with `ci/loom.sh`. What loom sees and what it takes on trust is in
 //! docs/ARCHITECTURE.md ("Verification").
 #![cfg(loom)]
 
@@ -197,5 +197,255 @@ fn create_permit_return_wakes_a_waiter() {
             assert_eq!(g.join().unwrap(), 7);
         }
         assert_eq!(pool.status().size, 0);
+    });
+}
+
+/// Objects that count their own drops, and a manager that counts creates,
+/// so a model can check every created object is dropped exactly once.
+mod counted {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use pool_core::{Manager, Metrics, RecycleResult};
+
+    #[derive(Default)]
+    pub struct Counts {
+        pub created: AtomicUsize,
+        pub dropped: AtomicUsize,
+        pub recycled: AtomicUsize,
+    }
+
+    impl Counts {
+        pub fn balanced(&self) -> bool {
+            self.created.load(Ordering::Relaxed) == self.dropped.load(Ordering::Relaxed)
+        }
+    }
+
+    pub struct Obj(Arc<Counts>);
+
+    impl Drop for Obj {
+        fn drop(&mut self) {
+            self.0.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub struct Counted(pub Arc<Counts>);
+
+    impl Manager for Counted {
+        type Type = Obj;
+        type Error = ();
+
+        async fn create(&self) -> Result<Obj, ()> {
+            self.0.created.fetch_add(1, Ordering::Relaxed);
+            Ok(Obj(self.0.clone()))
+        }
+
+        async fn recycle(&self, _: &mut Obj, _: &Metrics) -> RecycleResult<()> {
+            self.0.recycled.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+}
+
+use counted::{Counted, Counts};
+
+fn counted_pool(max_size: usize) -> (Pool<Counted>, std::sync::Arc<Counts>) {
+    let counts = std::sync::Arc::new(Counts::default());
+    let pool = Pool::builder(Counted(counts.clone()))
+        .max_size(max_size)
+        .store(Store::LockFree)
+        .build()
+        .unwrap();
+    (pool, counts)
+}
+
+/// `close()` racing a waiter and a return: the waiter ends (with the
+/// object, if the return served it before the close, else `Closed`), no
+/// get succeeds after the close, and every object is dropped exactly once.
+#[test]
+fn close_races_a_waiter_and_a_return() {
+    model(|| {
+        let (pool, counts) = counted_pool(1);
+        let held = loom::future::block_on(pool.get()).unwrap();
+        let waiter = spawn({
+            let pool = pool.clone();
+            move || loom::future::block_on(pool.get()).map(drop)
+        });
+        let returner = spawn(move || drop(held));
+        pool.close();
+        let served = waiter.join().unwrap();
+        returner.join().unwrap();
+        assert!(matches!(served, Ok(()) | Err(pool_core::PoolError::Closed)));
+        assert!(matches!(
+            loom::future::block_on(pool.get()),
+            Err(pool_core::PoolError::Closed)
+        ));
+        assert_eq!(pool.status().available, 0, "nothing idle after close");
+        drop(pool);
+        assert!(counts.balanced(), "an object leaked or was dropped twice");
+    });
+}
+
+/// `resize` down to 1 while two objects are out and a third get waits:
+/// the returns shed the surplus, the waiter is served, and the pool ends
+/// with at most one object.
+#[test]
+fn resize_down_while_objects_are_out() {
+    model(|| {
+        let (pool, counts) = counted_pool(2);
+        let a = loom::future::block_on(pool.get()).unwrap();
+        let b = loom::future::block_on(pool.get()).unwrap();
+        let waiter = spawn({
+            let pool = pool.clone();
+            move || loom::future::block_on(pool.get()).map(drop)
+        });
+        let returner = spawn(move || drop(a));
+        pool.resize(1);
+        drop(b);
+        returner.join().unwrap();
+        assert!(waiter.join().unwrap().is_ok());
+        let st = pool.status();
+        assert!(st.size <= 1 && st.available <= 1, "{st:?}");
+        drop(pool);
+        assert!(counts.balanced());
+    });
+}
+
+/// The background task's moves, racing a get and a return: `warm` (the
+/// warmer: claim a slot, create, put) and `retain` (the reaper's way of
+/// taking idle objects out). Never above `max_size`, nothing lost, nothing
+/// dropped twice.
+#[test]
+fn warmer_and_reaper_race_gets_and_returns() {
+    model(|| {
+        let (pool, counts) = counted_pool(2);
+        let user = spawn({
+            let pool = pool.clone();
+            move || {
+                let obj = loom::future::block_on(pool.get()).unwrap();
+                assert!(pool.status().size <= 2);
+                drop(obj);
+            }
+        });
+        let warmer = spawn({
+            let pool = pool.clone();
+            move || loom::future::block_on(pool.warm(2)).unwrap()
+        });
+        let reaped = pool.retain(|_, _| false);
+        assert!(pool.status().size <= 2);
+        user.join().unwrap();
+        let _ = warmer.join().unwrap();
+        let st = pool.status();
+        assert!(st.size <= 2 && st.available == st.size, "{st:?}");
+        drop(reaped);
+        drop(pool);
+        assert!(counts.balanced());
+    });
+}
+
+/// A manager whose creates always fail, noting how many run at once.
+struct Failing {
+    in_flight: loom::sync::atomic::AtomicUsize,
+    most: loom::sync::atomic::AtomicUsize,
+}
+
+impl Manager for Failing {
+    type Type = u32;
+    type Error = ();
+
+    async fn create(&self) -> Result<u32, ()> {
+        use loom::sync::atomic::Ordering::SeqCst;
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        self.in_flight.fetch_sub(1, SeqCst);
+        Err(())
+    }
+
+    async fn recycle(&self, _: &mut u32, _: &Metrics) -> RecycleResult<()> {
+        Ok(())
+    }
+}
+
+/// With the breaker open and its delay over (zero here), two gets race for
+/// the half-open probe: at most one create runs at a time.
+#[test]
+fn half_open_breaker_lets_one_probe_through() {
+    model(|| {
+        let pool: Pool<Failing> = Pool::builder(Failing {
+            in_flight: loom::sync::atomic::AtomicUsize::new(0),
+            most: loom::sync::atomic::AtomicUsize::new(0),
+        })
+        .max_size(2)
+        .breaker(pool_core::BreakerConfig {
+            threshold: 1,
+            base: std::time::Duration::ZERO,
+            cap: std::time::Duration::ZERO,
+        })
+        .store(Store::LockFree)
+        .build()
+        .unwrap();
+        // The first failure opens the breaker (for zero time).
+        assert!(loom::future::block_on(pool.get()).is_err());
+        let racers: Vec<_> = (0..2)
+            .map(|_| {
+                let pool = pool.clone();
+                spawn(move || loom::future::block_on(pool.get()).is_err())
+            })
+            .collect();
+        for r in racers {
+            assert!(r.join().unwrap());
+        }
+        let most = pool
+            .manager()
+            .most
+            .load(loom::sync::atomic::Ordering::SeqCst);
+        assert_eq!(most, 1, "two probes ran at once");
+    });
+}
+
+/// Notes the `used` stamp every `recycle` sees.
+struct Stamps(std::sync::Mutex<Vec<Option<tokio::time::Instant>>>);
+
+impl Manager for Stamps {
+    type Type = u32;
+    type Error = ();
+
+    async fn create(&self) -> Result<u32, ()> {
+        Ok(7)
+    }
+
+    async fn recycle(&self, _: &mut u32, metrics: &Metrics) -> RecycleResult<()> {
+        self.0.lock().unwrap().push(metrics.used);
+        Ok(())
+    }
+}
+
+/// The health-check stamp travels with the object: each checkout that
+/// follows another user's decides on (and `recycle` sees) exactly the
+/// "used" stamp the previous checkout wrote, whichever way they race.
+#[test]
+fn last_used_stamp_is_seen_by_the_next_checkout() {
+    model(|| {
+        let pool = Pool::builder(Stamps(std::sync::Mutex::new(Vec::new())))
+            .max_size(1)
+            .store(Store::LockFree)
+            .build()
+            .unwrap();
+        let user = |pool: &Pool<Stamps>| {
+            let obj = loom::future::block_on(pool.get()).unwrap();
+            pool_core::Object::metrics(&obj).used.unwrap()
+        };
+        let other = spawn({
+            let pool = pool.clone();
+            move || user(&pool)
+        });
+        let mut stamps = vec![user(&pool), user(&pool)];
+        stamps.push(other.join().unwrap());
+        stamps.sort();
+        let seen = pool.manager().0.lock().unwrap().clone();
+        // One object, three checkouts: created for the first, recycled for
+        // the others, each check seeing the checkout before it.
+        let expected: Vec<_> = stamps[..2].iter().copied().map(Some).collect();
+        assert_eq!(seen, expected);
     });
 }
