@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: everything CI checks, in one place.
 #   bin/test.sh            # all steps
-#   bin/test.sh --quick    # skip the loom models and the deadpool drop-in judge
+#   bin/test.sh --quick    # skip the loom models, the drop-in judges, the
+#                          # bench build and the fuzzers
 # Ends with a line "tests: N passed, M failed" (cargo's own counts, summed).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -10,10 +11,12 @@ quick=0
 
 log=$(mktemp /tmp/pool-tests.XXXXXX)
 failed_steps=()
+steps=0
 
 step() {
   local name=$1
   shift
+  steps=$((steps + 1))
   echo "==> $name: $*"
   if "$@" 2>&1 | tee -a "$log"; then
     echo "<== $name: ok"
@@ -38,6 +41,11 @@ if [ "$quick" = 0 ]; then
   step dropin-deadpool-mutex env DROPIN_FEATURES=none scripts/dropin-deadpool.sh
   # deadpool-redis 0.23.1's own tests against pool-redis and a real server.
   step dropin-deadpool-redis scripts/dropin-deadpool-redis.sh
+  # The benches must build (they are not run here: speed is measured, not
+  # tested).
+  step bench-build cargo bench --workspace --no-run --locked
+  # Each fuzz target for FUZZ_SECONDS (30) from the seeds in the repo.
+  step fuzz ci/fuzz.sh
 fi
 
 passed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
@@ -47,5 +55,6 @@ if [ ${#failed_steps[@]} -gt 0 ]; then
   echo "failed steps: ${failed_steps[*]}"
   [ "$failed" -gt 0 ] || failed=${#failed_steps[@]}
 fi
+echo "steps: $((steps - ${#failed_steps[@]})) passed, ${#failed_steps[@]} failed"
 echo "tests: $passed passed, $failed failed"
 [ ${#failed_steps[@]} -eq 0 ]

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use pool_core::{Manager, Metrics, Pool, RecycleError, RecycleResult};
 
+pub mod model;
+
 /// An object that tells its manager when it dies, so tests can count the
 /// live ones.
 #[derive(Debug)]
