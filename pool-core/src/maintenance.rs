@@ -66,22 +66,14 @@ impl<M: Manager> PoolInner<M> {
         }
     }
 
-    /// Closes idle objects past their lifetime (one at a time, so no `get`
-    /// waits behind the sweep).
+    /// Closes idle objects past their lifetime (no lock: `sweep_idle`).
     fn expire_idle(&self, now: Instant) {
         if self.config.max_lifetime.is_none() {
             return;
         }
-        for _ in 0..self.slots.counts().idle {
-            let Some(mut obj) = self.slots.take_idle() else {
-                break;
-            };
-            if obj.expires_at.is_some_and(|t| t <= now) {
-                tracing::debug!(id = obj.id, "max_lifetime reached: closed");
-                self.detach(&mut obj.obj);
-            } else {
-                self.put(obj);
-            }
+        for mut obj in self.sweep_idle(|obj| obj.expires_at.is_none_or(|t| t > now)) {
+            tracing::debug!(id = obj.id, "max_lifetime reached: closed");
+            self.detach(&mut obj.obj);
         }
     }
 

@@ -21,6 +21,7 @@ pub struct Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
+        self.live.live_ids.lock().unwrap().remove(&self.id);
         self.live.live.fetch_sub(1, Ordering::SeqCst);
     }
 }
@@ -28,6 +29,8 @@ impl Drop for Conn {
 #[derive(Debug, Default)]
 pub struct Counters {
     pub live: AtomicUsize,
+    /// Ids of the objects alive now.
+    pub live_ids: std::sync::Mutex<std::collections::BTreeSet<usize>>,
     pub max_live: AtomicUsize,
     pub created: AtomicUsize,
     pub create_calls: AtomicUsize,
@@ -98,6 +101,7 @@ impl Manager for Mock {
             return Err(MockError("create refused"));
         }
         let id = self.counters.created.fetch_add(1, Ordering::SeqCst);
+        self.counters.live_ids.lock().unwrap().insert(id);
         let live = self.counters.live.fetch_add(1, Ordering::SeqCst) + 1;
         self.counters.max_live.fetch_max(live, Ordering::SeqCst);
         Ok(Conn {

@@ -89,6 +89,12 @@ pub fn run(ops: &[Op], store: Store) -> Result<(), String> {
             .store(store)
             .idle_timeout(None)
             .max_lifetime(None)
+            // The model counts slots, not the breaker's timing (it has its
+            // own tests): off, so failing creates never refuse a later get.
+            .breaker(pool_core::BreakerConfig {
+                threshold: 0,
+                ..pool_core::BreakerConfig::default()
+            })
             .build()
             .map_err(|e| e.to_string())?;
         let mut model = Model {
@@ -100,7 +106,7 @@ pub fn run(ops: &[Op], store: Store) -> Result<(), String> {
             apply(&pool, &mut model, &mut held, op)
                 .await
                 .map_err(|e| format!("step {step} {op:?}: {e}; model {model:?}"))?;
-            check(&pool, &model)
+            check(&pool, &model, &held)
                 .map_err(|e| format!("after step {step} {op:?}: {e}; model {model:?}"))?;
         }
         drop(held);
@@ -216,11 +222,21 @@ async fn apply(
             pool.resize(*n);
             if !model.closed {
                 model.max_size = *n;
-                // Idle objects above the new size are closed at once.
-                while model.size > *n && !model.idle.is_empty() {
-                    model.idle.remove(0);
-                    model.size -= 1;
+                // Idle objects above the new size are closed at once. Which
+                // ones is the store's business (the lock-free store is FIFO
+                // only within each of its segments), so the model learns
+                // them from the drops and checks how many.
+                let shed = (model.size.saturating_sub(*n)).min(model.idle.len());
+                let live = pool.manager().counters.live_ids.lock().unwrap().clone();
+                let before = model.idle.len();
+                model.idle.retain(|id| live.contains(id));
+                if before - model.idle.len() != shed {
+                    return Err(format!(
+                        "shrinking shed {} idle objects, not {shed}",
+                        before - model.idle.len()
+                    ));
                 }
+                model.size -= shed;
             }
         }
         Op::RetainEven => {
@@ -228,7 +244,9 @@ async fn apply(
             let before = model.idle.len();
             model.idle.retain(|id| id % 2 == 0);
             if result.removed.len() != before - model.idle.len() {
-                return Err(format!("retain removed {}", result.removed.len()));
+                let removed: Vec<usize> = result.removed.iter().map(|c| c.id).collect();
+                let held: Vec<usize> = held.iter().map(|o| o.id).collect();
+                return Err(format!("retain removed {removed:?} (held {held:?})"));
             }
             model.size -= result.removed.len();
         }
@@ -243,7 +261,23 @@ async fn apply(
     Ok(())
 }
 
-fn check(pool: &Pool<Mock>, model: &Model) -> Result<(), String> {
+fn check(pool: &Pool<Mock>, model: &Model, held: &[Object<Mock>]) -> Result<(), String> {
+    // The idle objects are the live ones nobody holds.
+    let mut idle: Vec<usize> = pool
+        .manager()
+        .counters
+        .live_ids
+        .lock()
+        .unwrap()
+        .iter()
+        .copied()
+        .collect();
+    idle.retain(|id| !held.iter().any(|o| o.id == *id));
+    let mut expected = model.idle.clone();
+    expected.sort_unstable();
+    if idle != expected {
+        return Err(format!("idle ids are {idle:?}"));
+    }
     let st = pool.status();
     let want = (model.size, model.idle.len(), 0, model.max_size);
     let got = (st.size, st.available, st.waiting, st.max_size);
