@@ -1,0 +1,255 @@
+//! One load run: `concurrency` tasks against one pool size, recording every
+//! operation's latency and, in exclusive mode, its wait for a connection.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use pool_redis::RedisPoolExt;
+use redis::aio::ConnectionLike;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+/// How the load reaches Redis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// A checkout per operation (`pool.get()`).
+    Exclusive,
+    /// No checkout: the pool's shared multiplexed connections.
+    Shared,
+}
+
+/// What each operation does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Get,
+    Set,
+    /// GET this percentage of the time, else SET.
+    Mixed {
+        read_percent: u8,
+    },
+    /// A pipeline of this many GETs.
+    Pipeline(usize),
+}
+
+impl FromStr for Operation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?}: expected get, set, mixed[:READ_PERCENT] or pipeline:N");
+        match s.split_once(':') {
+            None if s == "get" => Ok(Operation::Get),
+            None if s == "set" => Ok(Operation::Set),
+            None if s == "mixed" => Ok(Operation::Mixed { read_percent: 80 }),
+            Some(("mixed", p)) => match p.parse::<u8>() {
+                Ok(read_percent) if read_percent <= 100 => Ok(Operation::Mixed { read_percent }),
+                _ => Err(format!("{s:?}: READ_PERCENT must be 0 to 100")),
+            },
+            Some(("pipeline", n)) => match n.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(Operation::Pipeline(n)),
+                _ => Err(format!("{s:?}: N must be a positive number")),
+            },
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Operation::Get => f.write_str("get"),
+            Operation::Set => f.write_str("set"),
+            Operation::Mixed { read_percent } => write!(f, "mixed:{read_percent}"),
+            Operation::Pipeline(n) => write!(f, "pipeline:{n}"),
+        }
+    }
+}
+
+/// Keys the load uses (written before it starts, so GETs hit).
+const KEYS: usize = 1000;
+
+fn key(i: usize) -> String {
+    format!("poolbench:{}", i % KEYS)
+}
+
+impl Operation {
+    async fn run<C: ConnectionLike + Send>(self, conn: &mut C, i: usize, value: &str) -> bool {
+        let read = match self {
+            Operation::Get | Operation::Pipeline(_) => true,
+            Operation::Set => false,
+            // A fixed spread, the same for every run: i * 37 visits every
+            // residue mod 100.
+            Operation::Mixed { read_percent } => (i * 37) % 100 < usize::from(read_percent),
+        };
+        match self {
+            Operation::Pipeline(n) => {
+                let mut pipe = redis::pipe();
+                for k in 0..n {
+                    pipe.cmd("GET").arg(key(i + k));
+                }
+                pipe.query_async::<Vec<Option<String>>>(conn).await.is_ok()
+            }
+            _ if read => redis::cmd("GET")
+                .arg(key(i))
+                .query_async::<Option<String>>(conn)
+                .await
+                .is_ok(),
+            _ => redis::cmd("SET")
+                .arg(key(i))
+                .arg(value)
+                .query_async::<()>(conn)
+                .await
+                .is_ok(),
+        }
+    }
+}
+
+/// One pool size's load.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub url: String,
+    pub mode: Mode,
+    pub pool_size: usize,
+    pub min_idle: usize,
+    pub concurrency: usize,
+    pub operation: Operation,
+    pub value_size: usize,
+    pub duration: Duration,
+    pub warmup: Duration,
+}
+
+/// What one task saw while measuring.
+#[derive(Default)]
+struct TaskSamples {
+    latency_us: Vec<u32>,
+    wait_us: Vec<u32>,
+    errors: u64,
+}
+
+/// Everything measured for one pool size, before summarising.
+#[derive(Debug, Default)]
+pub struct Measured {
+    pub latency_us: Vec<u32>,
+    pub wait_us: Vec<u32>,
+    pub errors: u64,
+    pub elapsed: Duration,
+    pub connections_opened: u64,
+    pub stopped_early: bool,
+}
+
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+}
+
+/// `total_connections_received` from `INFO stats`.
+async fn connections_received(admin: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(admin)
+        .await
+        .unwrap_or_default();
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_connections_received:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Writes the keys the load reads.
+pub async fn prepare(
+    admin: &mut redis::aio::MultiplexedConnection,
+    value_size: usize,
+) -> redis::RedisResult<()> {
+    let value = "x".repeat(value_size);
+    let mut pipe = redis::pipe();
+    for i in 0..KEYS {
+        pipe.cmd("SET").arg(key(i)).arg(&value).ignore();
+    }
+    pipe.query_async::<()>(admin).await
+}
+
+/// Runs the load of `spec`; `stop` (Ctrl-C) ends it early. `progress` is
+/// told the seconds done.
+pub async fn run(
+    spec: &Spec,
+    admin: &mut redis::aio::MultiplexedConnection,
+    stop: &Arc<AtomicBool>,
+    on_progress: &(dyn Fn(Duration) + Sync),
+) -> Result<Measured, String> {
+    let before = connections_received(admin).await;
+    let mut cfg = pool_redis::Config::from_url(spec.url.clone());
+    cfg.pool = Some(pool_redis::PoolConfig {
+        max_size: spec.pool_size,
+        min_idle: spec.min_idle.min(spec.pool_size),
+        timeouts: pool_redis::Timeouts::wait_millis(30_000),
+        ..pool_redis::PoolConfig::default()
+    });
+    let pool = cfg
+        .create_pool(Some(pool_redis::Runtime::Tokio1))
+        .map_err(|e| format!("{}: {e}", spec.url))?;
+    let value: Arc<str> = "x".repeat(spec.value_size).into();
+    let start = Instant::now();
+    let measure_from = start + spec.warmup;
+    let end = measure_from + spec.duration;
+    let done = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = (0..spec.concurrency)
+        .map(|t| {
+            let (pool, value, stop) = (pool.clone(), value.clone(), stop.clone());
+            let (mode, op, concurrency) = (spec.mode, spec.operation, spec.concurrency);
+            let done = done.clone();
+            tokio::spawn(async move {
+                let mut samples = TaskSamples::default();
+                let mut shared = (mode == Mode::Shared).then(|| pool.shared());
+                let mut i = t;
+                loop {
+                    let t0 = Instant::now();
+                    if t0 >= end || stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let (ok, waited) = match &mut shared {
+                        Some(conn) => (op.run(conn, i, &value).await, Duration::ZERO),
+                        None => match pool.get().await {
+                            Ok(mut conn) => {
+                                let waited = t0.elapsed();
+                                (op.run(&mut conn, i, &value).await, waited)
+                            }
+                            Err(_) => (false, t0.elapsed()),
+                        },
+                    };
+                    if t0 >= measure_from {
+                        if ok {
+                            samples.latency_us.push(micros(t0.elapsed()));
+                            samples.wait_us.push(micros(waited));
+                        } else {
+                            samples.errors += 1;
+                        }
+                    }
+                    i = i.wrapping_add(concurrency);
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+                samples
+            })
+        })
+        .collect();
+    // Progress, once a tenth of a second, until every task is done.
+    while done.load(Ordering::Relaxed) < spec.concurrency as u64 {
+        on_progress(start.elapsed().min(spec.warmup + spec.duration));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut measured = Measured {
+        stopped_early: stop.load(Ordering::Relaxed),
+        elapsed: Instant::now()
+            .min(end)
+            .saturating_duration_since(measure_from),
+        ..Measured::default()
+    };
+    for t in tasks {
+        let s = t.await.map_err(|e| format!("a load task failed: {e}"))?;
+        measured.latency_us.extend(s.latency_us);
+        measured.wait_us.extend(s.wait_us);
+        measured.errors += s.errors;
+    }
+    drop(pool);
+    measured.connections_opened = connections_received(admin).await.saturating_sub(before);
+    Ok(measured)
+}

@@ -1,0 +1,372 @@
+//! The `poolbench` command: load a Redis through pool-redis at one or more
+//! pool sizes, print a table and a recommendation, write JSON and HTML
+//! reports; `poolbench analyze` merges earlier reports into one page.
+
+mod html;
+mod load;
+mod report;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use load::{Mode, Operation};
+pub use report::{Report, SizeResult, recommend};
+
+/// Size a Redis connection pool against your own server.
+#[derive(Debug, Parser)]
+#[command(name = "poolbench", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Merge earlier JSON reports into one comparison page.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The server (`redis://[user:password@]host:port/db`). Without it,
+    /// poolbench starts its own redis-server on a free loopback port.
+    #[arg(long)]
+    url: Option<String>,
+    /// Tasks issuing operations at once.
+    #[arg(long, alias = "concurrent-users", default_value_t = 100)]
+    concurrency: usize,
+    /// How long to measure each pool size (`30s`, `2m`, `500ms`).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Unmeasured load before each measurement.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// `get`, `set`, `mixed[:READ_PERCENT]` (default 80% reads) or
+    /// `pipeline:N`.
+    #[arg(long, default_value = "mixed")]
+    operation: Operation,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 16)]
+    value_size: usize,
+    /// A checkout per operation, or the shared multiplexed connections.
+    #[arg(long, value_enum, default_value_t = Mode::Exclusive)]
+    mode: Mode,
+    /// Pool sizes to compare (a sweep). Default: REDIS_MASTER_POOL_SIZE or
+    /// the REDIS_POOL_PRESET's master size.
+    #[arg(long, value_delimiter = ',')]
+    pool_sizes: Vec<usize>,
+    /// The p99 latency the recommendation must meet.
+    #[arg(long, value_parser = parse_duration)]
+    target_p99: Option<Duration>,
+    /// Write the report as JSON.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Write the report as a self-contained HTML page.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct AnalyzeArgs {
+    /// JSON reports from earlier runs.
+    #[arg(required = true)]
+    reports: Vec<PathBuf>,
+    /// The comparison page to write.
+    #[arg(long)]
+    html: PathBuf,
+}
+
+/// `30s`, `2m`, `500ms`, `1.5s`, or a plain number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a duration like 30s, 2m or 500ms"))?;
+    let secs = match unit {
+        "ms" => n / 1e3,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m, h)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?}: not a duration"))
+}
+
+/// Runs the command line; the exit code says whether it worked.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("poolbench: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Some(Command::Analyze(args)) => analyze(&args),
+        None => rt.block_on(run(cli.run)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("poolbench: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The pool sizes to try, and where they came from.
+fn pool_sizes(args: &RunArgs) -> Result<(Vec<usize>, usize, String), String> {
+    let settings = pool_redis::env::RoleSettings::from_env().map_err(|e| e.to_string())?;
+    let master = settings
+        .pools
+        .get(&pool_redis::env::Role::Master)
+        .copied()
+        .ok_or("no master pool settings")?;
+    if args.pool_sizes.is_empty() {
+        return Ok((
+            vec![master.size],
+            master.min_idle,
+            "the master pool's size from the REDIS_* variables (or their preset)".into(),
+        ));
+    }
+    if let Some(zero) = args.pool_sizes.iter().find(|&&s| s == 0) {
+        return Err(format!("--pool-sizes: {zero} is not a pool size"));
+    }
+    Ok((
+        args.pool_sizes.clone(),
+        master.min_idle,
+        "--pool-sizes".into(),
+    ))
+}
+
+async fn run(args: RunArgs) -> Result<(), String> {
+    if args.concurrency == 0 {
+        return Err("--concurrency must be at least 1".into());
+    }
+    let (sizes, min_idle, sizes_from) = pool_sizes(&args)?;
+    let _server;
+    let url = match &args.url {
+        Some(url) => url.clone(),
+        None => {
+            let installed = std::process::Command::new("redis-server")
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if !installed {
+                return Err("no --url given and redis-server is not installed to start one: install it (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`) or pass --url redis://host:port".into());
+            }
+            let server = redis_harness::RedisServer::start();
+            eprintln!(
+                "no --url: started redis-server on {} for this run",
+                server.url()
+            );
+            let url = server.url();
+            _server = server;
+            url
+        }
+    };
+    // Reach the server first: a wrong address fails within 2 s, by name.
+    let client = redis::Client::open(url.as_str())
+        .map_err(|e| format!("{}: not a usable Redis URL: {e}", report::redact(&url)))?;
+    let mut admin = match tokio::time::timeout(
+        Duration::from_secs(2),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => return Err(format!("cannot reach {}: {e}", report::redact(&url))),
+        Err(_) => {
+            return Err(format!(
+                "cannot reach {}: no answer within 2 s",
+                report::redact(&url)
+            ));
+        }
+    };
+    load::prepare(&mut admin, args.value_size)
+        .await
+        .map_err(|e| {
+            format!(
+                "{}: writing the test keys failed: {e}",
+                report::redact(&url)
+            )
+        })?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+    });
+
+    let per_size = args.warmup + args.duration;
+    let show = !args.quiet && std::io::stderr().is_terminal();
+    let bar = if show {
+        let bar = indicatif::ProgressBar::new((per_size.as_millis() as u64) * sizes.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    eprintln!(
+        "{} concurrent tasks, {} mode, {}, pool sizes {:?} (from {sizes_from}), {:?} each after {:?} warm-up",
+        args.concurrency,
+        match args.mode {
+            Mode::Exclusive => "exclusive",
+            Mode::Shared => "shared",
+        },
+        args.operation,
+        sizes,
+        args.duration,
+        args.warmup
+    );
+
+    let mut rep = Report::new(
+        &url,
+        report::Settings {
+            mode: args.mode,
+            concurrency: args.concurrency,
+            duration_s: args.duration.as_secs_f64(),
+            warmup_s: args.warmup.as_secs_f64(),
+            operation: args.operation.to_string(),
+            value_size: args.value_size,
+            target_p99_us: args.target_p99.map(|t| t.as_micros() as u64),
+        },
+    );
+    for (i, &size) in sizes.iter().enumerate() {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        bar.set_message(format!("pool size {size}"));
+        let base = per_size.as_millis() as u64 * i as u64;
+        let spec = load::Spec {
+            url: url.clone(),
+            mode: args.mode,
+            pool_size: size,
+            min_idle,
+            concurrency: args.concurrency,
+            operation: args.operation,
+            value_size: args.value_size,
+            duration: args.duration,
+            warmup: args.warmup,
+        };
+        let on_progress = |done: Duration| bar.set_position(base + done.as_millis() as u64);
+        let measured = load::run(&spec, &mut admin, &stop, &on_progress).await?;
+        rep.results.push(SizeResult::from_measured(size, measured));
+    }
+    bar.finish_and_clear();
+    if stop.load(Ordering::Relaxed) {
+        eprintln!("interrupted: reporting what was measured");
+    }
+    rep.recommendation = recommend(&rep.results, rep.settings.target_p99_us);
+    print!("{}", report::table(&rep));
+    write_outputs(&rep, args.report.as_deref(), args.html.as_deref())
+}
+
+fn write_outputs(
+    rep: &Report,
+    json: Option<&Path>,
+    html_path: Option<&Path>,
+) -> Result<(), String> {
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(rep).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = html_path {
+        let page = html::render(&[("this run".into(), rep.clone())]);
+        std::fs::write(path, page).map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
+    let mut reports = Vec::new();
+    for path in &args.reports {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut rep: Report = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not a poolbench report: {e}", path.display()))?;
+        rep.results.sort_by_key(|r| r.pool_size);
+        let label = path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+        reports.push((label, rep));
+    }
+    // The seeds' workflow runs one size per report: merge them into one
+    // sweep, recommend over all of it, and show each input as well.
+    let mut merged = reports[0].1.clone();
+    merged.results = reports
+        .iter()
+        .flat_map(|(_, r)| r.results.clone())
+        .collect();
+    merged.results.sort_by_key(|r| r.pool_size);
+    merged.recommendation = recommend(&merged.results, merged.settings.target_p99_us);
+    print!("{}", report::table(&merged));
+    let mut pages = vec![("all reports".to_owned(), merged)];
+    if reports.len() > 1 && reports.iter().any(|(_, r)| r.results.len() > 1) {
+        pages.extend(reports);
+    }
+    let page = html::render(&pages);
+    std::fs::write(&args.html, page).map_err(|e| format!("{}: {e}", args.html.display()))?;
+    eprintln!("wrote {}", args.html.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_refuse_nonsense() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert!(parse_duration("5 parsecs").unwrap_err().contains("unit"));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-3s").is_err());
+    }
+
+    #[test]
+    fn operations_parse_and_refuse_nonsense() {
+        assert_eq!("get".parse(), Ok(Operation::Get));
+        assert_eq!("mixed".parse(), Ok(Operation::Mixed { read_percent: 80 }));
+        assert_eq!(
+            "mixed:95".parse(),
+            Ok(Operation::Mixed { read_percent: 95 })
+        );
+        assert_eq!("pipeline:50".parse(), Ok(Operation::Pipeline(50)));
+        assert!("mixed:120".parse::<Operation>().is_err());
+        assert!("pipeline:0".parse::<Operation>().is_err());
+        assert!("delete".parse::<Operation>().is_err());
+    }
+}
