@@ -95,6 +95,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         None => (s, "s"),
     };
     let n: f64 = number
+        .trim()
         .parse()
         .map_err(|_| format!("{s:?}: expected a duration like 30s, 2m or 500ms"))?;
     let secs = match unit {
