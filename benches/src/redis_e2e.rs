@@ -118,8 +118,9 @@ impl RunResult {
     }
 }
 
-/// What a task holds to reach Redis.
-#[derive(Debug)]
+/// What a task holds to reach Redis (cheap to clone: pools and
+/// connections are handles).
+#[derive(Clone, Debug)]
 pub enum Handle {
     Exclusive(pool_redis::Pool),
     Shared(pool_redis::SharedConnection),
@@ -298,4 +299,31 @@ pub async fn run(
         errors: errors.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
     }
+}
+
+/// Runs `total` operations spread over one task per handle (as criterion's
+/// `iter_custom` wants) and returns how long they took.
+///
+/// # Panics
+/// If an operation fails (a bench run must not count failures as work).
+pub async fn run_ops(handles: &[Handle], op: Operation, total: u64) -> Duration {
+    let tasks = handles.len() as u64;
+    let started = Instant::now();
+    let workers: Vec<_> = handles
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(t, mut h)| {
+            let n = total / tasks + u64::from((t as u64) < total % tasks);
+            tokio::spawn(async move {
+                for i in 0..n {
+                    assert!(h.run_once(op, t + i as usize).await, "operation failed");
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.expect("bench task");
+    }
+    started.elapsed()
 }
