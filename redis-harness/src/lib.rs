@@ -184,7 +184,11 @@ fn server_pid(port: u16) -> Option<u32> {
 /// Panics, saying how to install it, if the binary is missing: these tests
 /// never skip silently.
 fn spawn(port: u16, dir: &std::path::Path, extra: &[&str]) -> Child {
-    Command::new("redis-server")
+    let mut command = Command::new("redis-server");
+    // Its own process group: a Ctrl-C meant for the program that started
+    // it (poolbench) must not stop the server under a measurement.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    command
         .args([
             "--port",
             &port.to_string(),
