@@ -110,8 +110,9 @@ fn statm() -> Option<(u64, u64)> {
 }
 
 /// A child process: 100 clients, each doing 20 SETs, all at once, through
-/// one registry pool (`shared`) or a pool each; prints resident bytes and
-/// the server's client count while the pools are alive.
+/// one registry pool (`shared`) or a pool each; prints the server's client
+/// count and the growth of resident and virtual size while the pools are
+/// alive.
 fn client_scenario(url: &str, shared: bool) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -120,8 +121,10 @@ fn client_scenario(url: &str, shared: bool) {
         .expect("runtime");
     rt.block_on(async {
         let registry = pool_redis::SharedPoolRegistry::new();
-        let config = pool_redis::Config::from_url(url);
-        let (rss_before, _) = statm().unwrap_or_default();
+        // The seeds' master pool: at most 10 connections.
+        let mut config = pool_redis::Config::from_url(url);
+        config.pool = Some(pool_redis::PoolConfig::new(10));
+        let (rss_before, vms_before) = statm().unwrap_or_default();
         let pools: Vec<pool_redis::Pool> = (0..100)
             .map(|_| {
                 if shared {
@@ -153,11 +156,11 @@ fn client_scenario(url: &str, shared: bool) {
             .await
             .expect("admin");
         let clients = redis_harness::other_client_ids(&mut admin).await.len();
-        let (rss_after, _) = statm().unwrap_or_default();
-        let max_size = pools[0].status().max_size;
+        let (rss_after, vms_after) = statm().unwrap_or_default();
         println!(
-            "{clients} {} {max_size}",
-            rss_after.saturating_sub(rss_before)
+            "{clients} {} {}",
+            rss_after.saturating_sub(rss_before),
+            vms_after.saturating_sub(vms_before)
         );
         drop(pools);
     });
@@ -185,7 +188,7 @@ fn main() {
 
     let server = redis_harness::RedisServer::start();
     let me = std::env::current_exe().expect("own path");
-    println!("\n100 clients, each doing 20 SETs at once (default pool settings):");
+    println!("\n100 clients, each doing 20 SETs at once, pools of max_size 10:");
     for mode in ["separate", "shared"] {
         let out = std::process::Command::new(&me)
             .args([mode, &server.url()])
@@ -194,14 +197,16 @@ fn main() {
         let text = String::from_utf8_lossy(&out.stdout);
         let mut fields = text.split_whitespace();
         let clients = fields.next().unwrap_or("?");
-        let rss: f64 = fields
-            .next()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(f64::NAN);
-        let max_size = fields.next().unwrap_or("?");
+        let mut mib = || {
+            fields
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(f64::NAN)
+                / (1024.0 * 1024.0)
+        };
+        let (rss, vms) = (mib(), mib());
         println!(
-            "  {mode:>8} pools (max_size {max_size}): {clients:>4} server connections, resident memory +{:.1} MiB",
-            rss / (1024.0 * 1024.0)
+            "  {mode:>8} pools: {clients:>4} server connections, resident +{rss:.1} MiB, virtual +{vms:.1} MiB"
         );
         std::thread::sleep(Duration::from_millis(200)); // the server drops them
     }

@@ -23,6 +23,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod commands;
 mod config;
 pub mod env;
 mod registry;
@@ -36,6 +37,8 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, RedisError, RedisResult};
+
+use commands::{Blocking, Kind};
 
 pub use pool_core;
 pub use pool_core::managed::reexports::*;
@@ -131,22 +134,19 @@ impl ManagedConnection {
 
     /// Notes what a command will leave behind on the connection.
     fn note_command(&mut self, cmd: &redis::Cmd) {
-        let Some(redis::Arg::Simple(name)) = cmd.args_iter().next() else {
-            return;
-        };
-        let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
-        if is(b"WATCH") {
-            self.needs_reset = true;
-        } else if is(b"MULTI") {
-            self.in_multi = true;
-        } else if is(b"EXEC") || is(b"DISCARD") {
-            self.in_multi = false;
-        } else if is(b"SELECT") || is(b"SUBSCRIBE") || is(b"PSUBSCRIBE") || is(b"SSUBSCRIBE") {
-            tracing::debug!(
-                command = %String::from_utf8_lossy(name),
-                "session-changing command on a pooled connection: it will not be reused"
-            );
-            self.broken = true;
+        let name = commands::name(cmd);
+        match commands::kind(name) {
+            Kind::Watch => self.needs_reset = true,
+            Kind::Multi => self.in_multi = true,
+            Kind::ExecOrDiscard => self.in_multi = false,
+            Kind::Session => {
+                tracing::debug!(
+                    command = %String::from_utf8_lossy(name),
+                    "session-changing command on a pooled connection: it will not be reused"
+                );
+                self.broken = true;
+            }
+            Kind::Plain | Kind::Unwatch | Kind::Blocking => {}
         }
     }
 
@@ -168,7 +168,7 @@ impl ManagedConnection {
         let base = self.command_timeout?;
         let mut longest = base;
         for cmd in cmds {
-            match blocking_timeout(cmd) {
+            match commands::blocking_timeout(cmd) {
                 Some(Blocking::Forever) => return None,
                 Some(Blocking::For(t)) => longest = longest.max(t + base),
                 None => {}
@@ -569,52 +569,6 @@ impl pool_core::Manager for Manager {
 
     fn is_broken(&self, conn: &mut ManagedConnection) -> bool {
         self.single_use || conn.unusable()
-    }
-}
-
-/// A blocking command's own timeout.
-enum Blocking {
-    For(Duration),
-    Forever,
-}
-
-/// The timeout a blocking command asks the server for, if `cmd` is one.
-/// Allocation-free for every other command (it runs on each request).
-fn blocking_timeout(cmd: &redis::Cmd) -> Option<Blocking> {
-    let mut args = cmd.args_iter().filter_map(|a| match a {
-        redis::Arg::Simple(bytes) => Some(bytes),
-        _ => None,
-    });
-    let name = args.next()?;
-    let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
-    let seconds =
-        |arg: Option<&[u8]>| -> Option<f64> { std::str::from_utf8(arg?).ok()?.parse().ok() };
-    let secs = if is(b"BLPOP")
-        || is(b"BRPOP")
-        || is(b"BRPOPLPUSH")
-        || is(b"BLMOVE")
-        || is(b"BZPOPMIN")
-        || is(b"BZPOPMAX")
-    {
-        // The timeout (seconds) is the last argument.
-        seconds(args.last())?
-    } else if is(b"BLMPOP") || is(b"BZMPOP") {
-        // The timeout (seconds) comes first.
-        seconds(args.next())?
-    } else if is(b"XREAD") || is(b"XREADGROUP") {
-        // BLOCK <milliseconds>.
-        args.find(|a| a.eq_ignore_ascii_case(b"BLOCK"))?;
-        seconds(args.next())? / 1000.0
-    } else if is(b"WAIT") {
-        // WAIT numreplicas timeout(ms).
-        seconds(args.nth(1))? / 1000.0
-    } else {
-        return None;
-    };
-    if secs <= 0.0 {
-        Some(Blocking::Forever)
-    } else {
-        Some(Blocking::For(Duration::from_secs_f64(secs)))
     }
 }
 

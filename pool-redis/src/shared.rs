@@ -30,6 +30,8 @@ use redis::{AsyncConnectionConfig, Client, ErrorKind, RedisError, RedisResult};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::commands::{self, Kind};
+
 /// Requests in flight on a shared connection before the next one is used.
 /// Large, because on the 2-core machine we measure on every extra lane cost
 /// throughput (fewer requests per write and read): with 200 tasks, depth 64
@@ -431,39 +433,6 @@ impl ConnectionLike for SharedConnection {
     }
 }
 
-/// Commands that change or hold the session of the connection they run on.
-const SESSION_COMMANDS: &[&str] = &[
-    "WATCH",
-    "UNWATCH",
-    "SELECT",
-    "SUBSCRIBE",
-    "PSUBSCRIBE",
-    "SSUBSCRIBE",
-    "UNSUBSCRIBE",
-    "PUNSUBSCRIBE",
-    "SUNSUBSCRIBE",
-    "MONITOR",
-    "RESET",
-    "QUIT",
-    "AUTH",
-    "HELLO",
-];
-
-fn command_name(cmd: &redis::Cmd) -> &[u8] {
-    match cmd.args_iter().next() {
-        Some(redis::Arg::Simple(name)) => name,
-        _ => b"",
-    }
-}
-
-fn is_one_of(name: &[u8], names: &[&str]) -> bool {
-    names
-        .iter()
-        .any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
-}
-
-const TRANSACTION_COMMANDS: &[&str] = &["MULTI", "EXEC", "DISCARD"];
-
 fn refused(name: &[u8], why: &str) -> RedisError {
     RedisError::from((
         ErrorKind::Client,
@@ -477,30 +446,28 @@ fn refused(name: &[u8], why: &str) -> RedisError {
 
 /// Runs on every request: allocation-free unless it refuses.
 fn refuse_single(cmd: &redis::Cmd) -> RedisResult<()> {
-    let name = command_name(cmd);
-    if is_one_of(name, TRANSACTION_COMMANDS) {
-        return Err(refused(
+    let name = commands::name(cmd);
+    match commands::kind(name) {
+        Kind::Multi | Kind::ExecOrDiscard => Err(refused(
             name,
             "outside a pipeline would interleave with other tasks' commands",
-        ));
+        )),
+        kind => refuse_session_or_blocking(cmd, name, kind),
     }
-    refuse_session_or_blocking(cmd, name)
 }
 
-fn refuse_session_or_blocking(cmd: &redis::Cmd, name: &[u8]) -> RedisResult<()> {
-    if is_one_of(name, SESSION_COMMANDS) {
-        return Err(refused(
+fn refuse_session_or_blocking(cmd: &redis::Cmd, name: &[u8], kind: Kind) -> RedisResult<()> {
+    match kind {
+        Kind::Watch | Kind::Unwatch | Kind::Session => Err(refused(
             name,
             "changes the session of every task sharing the connection",
-        ));
-    }
-    if crate::blocking_timeout(cmd).is_some() {
-        return Err(refused(
+        )),
+        Kind::Blocking if commands::blocking_timeout(cmd).is_some() => Err(refused(
             name,
             "would block every task sharing the connection",
-        ));
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// A pipeline is written as one unit, so a transaction inside it (`MULTI`
@@ -510,15 +477,16 @@ fn refuse_session_or_blocking(cmd: &redis::Cmd, name: &[u8]) -> RedisResult<()> 
 fn refuse_pipeline(pipeline: &redis::Pipeline) -> RedisResult<()> {
     let mut in_multi = false;
     for cmd in pipeline.cmd_iter() {
-        let name = command_name(cmd);
-        if is_one_of(name, TRANSACTION_COMMANDS) {
-            let opens = name.eq_ignore_ascii_case(b"MULTI");
-            if opens == in_multi {
+        let name = commands::name(cmd);
+        match commands::kind(name) {
+            Kind::Plain => {}
+            Kind::Multi if !in_multi => in_multi = true,
+            Kind::ExecOrDiscard if in_multi => in_multi = false,
+            Kind::Multi | Kind::ExecOrDiscard => {
                 return Err(refused(name, "unbalanced in the pipeline"));
             }
-            in_multi = opens;
-        } else if !in_multi || is_one_of(name, SESSION_COMMANDS) {
-            refuse_session_or_blocking(cmd, name)?;
+            Kind::Blocking if in_multi => {}
+            kind => refuse_session_or_blocking(cmd, name, kind)?,
         }
     }
     if in_multi {

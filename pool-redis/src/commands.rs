@@ -1,0 +1,159 @@
+//! What a command does to the connection it runs on, told from its name.
+//! This runs on every request (and on every command of a pipeline), so it
+//! never allocates: the name is upper-cased into a stack buffer and matched
+//! once.
+
+use std::time::Duration;
+
+/// What a command does to its connection's session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Nothing that outlives the command.
+    Plain,
+    /// `WATCH`: watches to reset before the next user.
+    Watch,
+    /// `UNWATCH`.
+    Unwatch,
+    /// `MULTI`: a transaction opens.
+    Multi,
+    /// `EXEC` or `DISCARD`: it closes.
+    ExecOrDiscard,
+    /// Changes the session for good (database, subscriptions, login,
+    /// protocol, monitor mode, reset): the connection cannot be handed to
+    /// another user as it is.
+    Session,
+    /// May block the connection server-side (`BLPOP`, `XREAD BLOCK`, ...);
+    /// `blocking_timeout` says whether and for how long.
+    Blocking,
+}
+
+/// The command's name (its first argument).
+pub(crate) fn name(cmd: &redis::Cmd) -> &[u8] {
+    match cmd.args_iter().next() {
+        Some(redis::Arg::Simple(name)) => name,
+        _ => b"",
+    }
+}
+
+/// What `name` does; no allocation.
+pub(crate) fn kind(name: &[u8]) -> Kind {
+    let mut buf = [0u8; 16];
+    let Some(upper) = buf.get_mut(..name.len()) else {
+        return Kind::Plain; // no command of interest is this long
+    };
+    upper.copy_from_slice(name);
+    upper.make_ascii_uppercase();
+    match &*upper {
+        b"WATCH" => Kind::Watch,
+        b"UNWATCH" => Kind::Unwatch,
+        b"MULTI" => Kind::Multi,
+        b"EXEC" | b"DISCARD" => Kind::ExecOrDiscard,
+        b"SELECT" | b"SUBSCRIBE" | b"PSUBSCRIBE" | b"SSUBSCRIBE" | b"UNSUBSCRIBE"
+        | b"PUNSUBSCRIBE" | b"SUNSUBSCRIBE" | b"MONITOR" | b"RESET" | b"QUIT" | b"AUTH"
+        | b"HELLO" => Kind::Session,
+        b"BLPOP" | b"BRPOP" | b"BRPOPLPUSH" | b"BLMOVE" | b"BZPOPMIN" | b"BZPOPMAX" | b"BLMPOP"
+        | b"BZMPOP" | b"XREAD" | b"XREADGROUP" | b"WAIT" => Kind::Blocking,
+        _ => Kind::Plain,
+    }
+}
+
+/// A blocking command's own timeout.
+pub(crate) enum Blocking {
+    For(Duration),
+    Forever,
+}
+
+/// The timeout a blocking command asks the server for, if `cmd` is one.
+/// Allocation-free for every other command (it runs on each request).
+pub(crate) fn blocking_timeout(cmd: &redis::Cmd) -> Option<Blocking> {
+    let mut args = cmd.args_iter().filter_map(|a| match a {
+        redis::Arg::Simple(bytes) => Some(bytes),
+        _ => None,
+    });
+    let name = args.next()?;
+    if kind(name) != Kind::Blocking {
+        return None;
+    }
+    let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+    let seconds =
+        |arg: Option<&[u8]>| -> Option<f64> { std::str::from_utf8(arg?).ok()?.parse().ok() };
+    let secs = if is(b"BLPOP")
+        || is(b"BRPOP")
+        || is(b"BRPOPLPUSH")
+        || is(b"BLMOVE")
+        || is(b"BZPOPMIN")
+        || is(b"BZPOPMAX")
+    {
+        // The timeout (seconds) is the last argument.
+        seconds(args.last())?
+    } else if is(b"BLMPOP") || is(b"BZMPOP") {
+        // The timeout (seconds) comes first.
+        seconds(args.next())?
+    } else if is(b"XREAD") || is(b"XREADGROUP") {
+        // BLOCK <milliseconds>.
+        args.find(|a| a.eq_ignore_ascii_case(b"BLOCK"))?;
+        seconds(args.next())? / 1000.0
+    } else if is(b"WAIT") {
+        // WAIT numreplicas timeout(ms).
+        seconds(args.nth(1))? / 1000.0
+    } else {
+        return None;
+    };
+    if secs <= 0.0 {
+        Some(Blocking::Forever)
+    } else {
+        Some(Blocking::For(Duration::from_secs_f64(secs)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_classified_in_any_case() {
+        assert_eq!(kind(b"get"), Kind::Plain);
+        assert_eq!(kind(b"Watch"), Kind::Watch);
+        assert_eq!(kind(b"select"), Kind::Session);
+        assert_eq!(kind(b"hello"), Kind::Session);
+        assert_eq!(kind(b"bLpOp"), Kind::Blocking);
+        assert_eq!(kind(b"A_VERY_LONG_MODULE_COMMAND_NAME"), Kind::Plain);
+    }
+
+    #[test]
+    fn blocking_timeouts_are_read_from_their_arguments() {
+        let secs = |c: &redis::Cmd| match blocking_timeout(c) {
+            Some(Blocking::For(d)) => Some(d.as_secs_f64()),
+            Some(Blocking::Forever) => Some(f64::INFINITY),
+            None => None,
+        };
+        assert_eq!(
+            secs(redis::cmd("BLPOP").arg("a").arg("b").arg(2)),
+            Some(2.0)
+        );
+        assert_eq!(
+            secs(redis::cmd("BLMPOP").arg(1.5).arg(1).arg("a").arg("LEFT")),
+            Some(1.5)
+        );
+        assert_eq!(
+            secs(
+                redis::cmd("XREAD")
+                    .arg("BLOCK")
+                    .arg(500)
+                    .arg("STREAMS")
+                    .arg("s")
+                    .arg("$")
+            ),
+            Some(0.5)
+        );
+        assert_eq!(
+            secs(redis::cmd("XREAD").arg("STREAMS").arg("s").arg("0")),
+            None
+        );
+        assert_eq!(
+            secs(redis::cmd("BLPOP").arg("a").arg(0)),
+            Some(f64::INFINITY)
+        );
+        assert_eq!(secs(redis::cmd("GET").arg("a")), None);
+    }
+}
