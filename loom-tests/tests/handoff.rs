@@ -449,3 +449,59 @@ fn last_used_stamp_is_seen_by_the_next_checkout() {
         assert_eq!(seen, expected);
     });
 }
+
+/// Fails its first create, then succeeds.
+struct FailsOnce(std::sync::atomic::AtomicBool);
+
+impl Manager for FailsOnce {
+    type Type = u32;
+    type Error = ();
+
+    async fn create(&self) -> Result<u32, ()> {
+        if self.0.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            Err(())
+        } else {
+            Ok(7)
+        }
+    }
+
+    async fn recycle(&self, _: &mut u32, _: &Metrics) -> RecycleResult<()> {
+        Ok(())
+    }
+}
+
+/// Two gets race for the one slot of a pool whose first create fails, while
+/// the winner takes its object away: the failed create gives its slot back
+/// (the other get is served, never more than one object exists), and the
+/// pool ends empty.
+#[test]
+fn a_failed_create_gives_its_slot_back() {
+    model(|| {
+        let pool: Pool<FailsOnce> =
+            Pool::builder(FailsOnce(std::sync::atomic::AtomicBool::new(true)))
+                .max_size(1)
+                .store(Store::LockFree)
+                .build()
+                .unwrap();
+        let getters: Vec<_> = (0..2)
+            .map(|_| {
+                let pool = pool.clone();
+                spawn(move || match loom::future::block_on(pool.get()) {
+                    Ok(obj) => {
+                        assert!(pool.status().size <= 1);
+                        let _ = pool_core::Object::take(obj);
+                        true
+                    }
+                    Err(_) => false,
+                })
+            })
+            .collect();
+        let served: usize = getters
+            .into_iter()
+            .map(|g| usize::from(g.join().unwrap()))
+            .sum();
+        assert_eq!(served, 1, "exactly one create failed");
+        let st = pool.status();
+        assert_eq!((st.size, st.available, st.waiting), (0, 0, 0), "{st:?}");
+    });
+}
