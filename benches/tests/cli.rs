@@ -1,0 +1,111 @@
+//! The `poolbench` command end to end, against a real redis-server.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn poolbench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_poolbench"))
+}
+
+#[test]
+fn an_unreachable_server_fails_fast_naming_the_address() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let started = Instant::now();
+    let out = poolbench()
+        .args(["--url", &url, "--quiet"])
+        .output()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&url) && err.contains("refused"), "{err}");
+}
+
+#[test]
+fn nonsense_flags_get_a_usage_error() {
+    let out = poolbench()
+        .args(["--operation", "delete"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--operation"));
+}
+
+#[test]
+fn a_sweep_reports_every_size_and_analyze_merges_reports() {
+    let server = redis_harness::RedisServer::start();
+    let dir = std::env::temp_dir().join(format!("poolbench-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = |name: &str| dir.join(name);
+    for (sizes, file) in [("1,2", "a.json"), ("4", "b.json")] {
+        let out = poolbench()
+            .args(["--url", &server.url(), "--quiet", "--concurrency", "4"])
+            .args([
+                "--duration",
+                "300ms",
+                "--warmup",
+                "100ms",
+                "--operation",
+                "get",
+            ])
+            .args(["--pool-sizes", sizes, "--report"])
+            .arg(report(file))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("recommended pool size"));
+    }
+    let a: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report("a.json")).unwrap()).unwrap();
+    let results = a["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    for r in results {
+        assert!(r["ops"].as_u64().unwrap() > 0, "{r}");
+        assert_eq!(r["errors"], 0);
+        assert!(
+            r["latency_us"]["p99"].as_u64().unwrap() >= r["latency_us"]["p50"].as_u64().unwrap()
+        );
+    }
+    // A pool of 1 shared by 4 tasks makes them wait; no connection is
+    // opened beyond the pool's size.
+    assert!(results[0]["acquire_wait_us"]["count"].as_u64().unwrap() > 0);
+    assert!(results[0]["connections_opened"].as_u64().unwrap() <= 1);
+
+    let html = report("all.html");
+    let out = poolbench()
+        .arg("analyze")
+        .arg(report("a.json"))
+        .arg(report("b.json"))
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        table
+            .lines()
+            .filter(|l| l.trim_start().starts_with(['1', '2', '4']))
+            .count(),
+        3,
+        "{table}"
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<svg") && page.contains("Throughput by pool size"));
+    assert!(!page.contains("<script"), "self-contained, no script");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
