@@ -74,5 +74,26 @@ fn main() {
                 rounds.join(", ")
             );
         }
+        // The price of recording: metrics on against off, round by round.
+        let on = contenders
+            .iter()
+            .position(|(k, _)| *k == Kind::PoolCoreLockFree)
+            .expect("lock-free contender");
+        let off = contenders
+            .iter()
+            .position(|(k, _)| *k == Kind::PoolCoreNoMetrics)
+            .expect("no-metrics contender");
+        let mut ratios: Vec<f64> = results[on]
+            .iter()
+            .zip(&results[off])
+            .map(|(a, b)| a / b)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "  recording on / off, per round: median {:.3} (min {:.3}, max {:.3})",
+            ratios[ratios.len() / 2],
+            ratios[0],
+            ratios[ratios.len() - 1]
+        );
     }
 }

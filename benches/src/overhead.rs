@@ -47,6 +47,9 @@ impl Workload {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     PoolCoreLockFree,
+    /// The lock-free store with `record_metrics(false)`: the on/off pair
+    /// that prices recording.
+    PoolCoreNoMetrics,
     PoolCoreMutex,
     Deadpool,
     Bb8,
@@ -56,6 +59,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::PoolCoreLockFree => "pool-core/lockfree",
+            Kind::PoolCoreNoMetrics => "pool-core/lockfree-nometrics",
             Kind::PoolCoreMutex => "pool-core/mutex",
             Kind::Deadpool => "deadpool-0.13",
             Kind::Bb8 => "bb8-0.9",
@@ -128,8 +132,9 @@ pub enum Contender {
 }
 
 impl Contender {
-    pub const KINDS: [Kind; 4] = [
+    pub const KINDS: [Kind; 5] = [
         Kind::PoolCoreLockFree,
+        Kind::PoolCoreNoMetrics,
         Kind::PoolCoreMutex,
         Kind::Deadpool,
         Kind::Bb8,
@@ -137,16 +142,17 @@ impl Contender {
 
     pub async fn new(kind: Kind, max_size: usize) -> Self {
         match kind {
-            Kind::PoolCoreLockFree | Kind::PoolCoreMutex => {
-                let store = if kind == Kind::PoolCoreLockFree {
-                    Store::LockFree
-                } else {
+            Kind::PoolCoreLockFree | Kind::PoolCoreNoMetrics | Kind::PoolCoreMutex => {
+                let store = if kind == Kind::PoolCoreMutex {
                     Store::Mutex
+                } else {
+                    Store::LockFree
                 };
                 Contender::PoolCore(
                     pool_core::Pool::builder(NoopManager)
                         .max_size(max_size)
                         .store(store)
+                        .record_metrics(kind != Kind::PoolCoreNoMetrics)
                         .build()
                         .expect("pool-core pool"),
                 )

@@ -138,8 +138,16 @@ where
         self
     }
 
+    /// Turns recording of outcomes, counters and histograms on or off
+    /// (`Pool::metrics`; default on). Off, the gauges still work.
+    pub fn record_metrics(mut self, value: bool) -> Self {
+        self.config.record_metrics = value;
+        self
+    }
+
     /// Skip `recycle` on checkout for objects used, checked or created within
-    /// this interval (default `ZERO`: recycle every time, as deadpool).
+    /// this interval (default: the manager's, `ZERO` unless it says
+    /// otherwise: recycle every time, as deadpool).
     pub fn health_check_interval(mut self, value: Duration) -> Self {
         self.config.health_check_interval = Some(value);
         self

@@ -25,6 +25,10 @@ pub struct PoolConfig {
     /// [`Manager::health_check_interval`]: crate::Manager::health_check_interval
     #[cfg_attr(feature = "serde", serde(default))]
     pub health_check_interval: Option<Duration>,
+    /// Record outcomes, counters and histograms (`Pool::metrics`); on by
+    /// default (not in deadpool).
+    #[cfg_attr(feature = "serde", serde(default = "default_record_metrics"))]
+    pub record_metrics: bool,
     /// Objects allowed above `max_size` during a burst; one is closed when it
     /// comes back instead of going idle (not in deadpool; default 0).
     #[cfg_attr(feature = "serde", serde(default))]
@@ -60,6 +64,7 @@ impl PoolConfig {
             timeouts: Timeouts::default(),
             queue_mode: QueueMode::default(),
             health_check_interval: None,
+            record_metrics: true,
             max_overflow: 0,
             max_concurrent_creates: default_max_concurrent_creates(),
             min_idle: 0,
@@ -154,4 +159,9 @@ pub enum CreatePoolError<C> {
     /// The pool could not be built.
     #[error("Build: {0}")]
     Build(crate::BuildError),
+}
+
+#[cfg(feature = "serde")]
+fn default_record_metrics() -> bool {
+    true
 }

@@ -47,6 +47,7 @@ mod maintenance;
 mod manager;
 mod metrics;
 mod object;
+mod observe;
 mod pool;
 mod slots;
 mod state;
@@ -61,6 +62,10 @@ pub use hooks::{Hook, HookError, HookFuture, HookResult};
 pub use manager::{Manager, RecycleResult};
 pub use metrics::Metrics;
 pub use object::{KeptSlot, Object, ObjectId};
+pub use observe::{
+    ClosedCounts, Gauges, GetOutcomes, Health, HealthStatus, HealthThresholds, MetricsSnapshot,
+    SizeAdvice, Summary, sizing,
+};
 pub use pool::{Pool, RetainResult, WeakPool};
 pub use state::MAX_POOL_SIZE;
 pub use store::Store;

@@ -73,6 +73,8 @@ impl<M: Manager> PoolInner<M> {
         }
         for mut obj in self.sweep_idle(|obj| obj.expires_at.is_none_or(|t| t > now)) {
             tracing::debug!(id = obj.id, "max_lifetime reached: closed");
+            self.observe
+                .closed(crate::observe::CloseReason::MaxLifetime, 1);
             self.detach(&mut obj.obj);
         }
     }
@@ -98,6 +100,8 @@ impl<M: Manager> PoolInner<M> {
         }
         if closed > 0 {
             tracing::debug!(closed, "idle_timeout: closed idle surplus");
+            self.observe
+                .closed(crate::observe::CloseReason::IdleSurplus, closed);
         }
         reaper.window_start = now;
         reaper.min_seen = self.slots.counts().idle;

@@ -18,6 +18,9 @@ pub(crate) type ObjectInner<M> = Box<ObjectState<M>>;
 pub(crate) struct ObjectState<M: Manager> {
     pub(crate) obj: M::Type,
     pub(crate) id: usize,
+    /// Checkouts so far (wrapping): picks the sampled returns whose use
+    /// time is recorded.
+    pub(crate) checkouts: u32,
     pub(crate) metrics: Metrics,
     /// `created + max_lifetime`, shortened by a per-object jitter of up to
     /// 5% so that objects created together do not expire together.
@@ -39,6 +42,9 @@ impl<M: Manager> Object<M> {
     #[must_use]
     pub fn take(mut this: Self) -> M::Type {
         let mut inner = this.inner.take().expect("object present until dropped");
+        this.pool
+            .observe
+            .closed(crate::observe::CloseReason::Taken, 1);
         this.pool.detach(&mut inner.obj);
         inner.obj
     }

@@ -17,13 +17,17 @@ use std::{
 
 use tokio::time::Instant;
 
-use crate::breaker::{Admission, Breaker, BreakerSnapshot, Transition};
+use crate::breaker::{Admission, Breaker, BreakerSnapshot, BreakerState, Transition};
 use crate::errors::SharedError;
 use crate::hooks::Hooks;
 use crate::object::{ObjectInner, ObjectState};
+use crate::observe::{
+    CloseReason, Gauges, GetOutcomes, GetProgress, Health, HealthThresholds, MetricsSnapshot,
+    Recorder, SizeAdvice, Summary, USE_SAMPLE,
+};
 use crate::slots::{Claim, FastClaim, Grant, Slots, WaitHandle};
 use crate::state::MAX_POOL_SIZE;
-use crate::sync::{AtomicUsize, HandleArc, HandleWeak, Mutex, OnceLock, Ordering};
+use crate::sync::{AtomicUsize, HandleArc, HandleWeak, Mutex, OnceLock, Ordering, StdMutex};
 use crate::{
     Manager, Metrics, Object, PoolBuilder, PoolConfig, PoolError, Status, Store, TimeoutType,
     Timeouts,
@@ -57,6 +61,11 @@ pub(crate) struct PoolInner<M: Manager> {
     pub(crate) tick: Duration,
     /// The configured health-check interval, or the manager's default.
     health_check_interval: Duration,
+    /// Counters and histograms (`observe`).
+    pub(crate) observe: Recorder,
+    /// The snapshot the last `health()` judged up to: the next report's
+    /// window starts there.
+    health_mark: StdMutex<Option<MetricsSnapshot>>,
 }
 
 /// The breaker and the last create error it refuses callers with.
@@ -127,6 +136,8 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
             .unwrap_or_else(|| manager.health_check_interval());
         Self::without_task(HandleArc::new(PoolInner {
             health_check_interval,
+            observe: Recorder::new(config.record_metrics),
+            health_mark: StdMutex::new(None),
             manager,
             slots: Slots::new(
                 config.max_size,
@@ -212,12 +223,71 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
     /// # Errors
     /// See [`PoolError`].
     pub async fn timeout_get(&self, timeouts: &Timeouts) -> Result<W, PoolError<M::Error>> {
-        let inner = self.inner.acquire(timeouts).await.map_err(|e| *e)?;
-        Ok(Object {
-            inner: Some(inner),
-            pool: self.inner.clone(),
+        let mut outcome = Outcome {
+            rec: &self.inner.observe,
+            progress: GetProgress::default(),
+            ended: false,
+        };
+        match self.inner.acquire(timeouts, &mut outcome.progress).await {
+            Ok(inner) => {
+                outcome.ended = true;
+                outcome.rec.served(&outcome.progress, inner.checkouts);
+                Ok(Object {
+                    inner: Some(inner),
+                    pool: self.inner.clone(),
+                }
+                .into())
+            }
+            Err(e) => {
+                outcome.ended = true;
+                outcome.rec.failed(&outcome.progress, &e);
+                Err(*e)
+            }
         }
-        .into())
+    }
+
+    /// What the pool recorded: outcomes of every `get()`, creates,
+    /// recycles, closes by reason, the gauges, and the wait / use / create
+    /// time histograms. Cheap enough to call every second.
+    #[must_use]
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.inner.metrics()
+    }
+
+    /// A health report over the time since the previous report (or since
+    /// the pool was built), with the seeds' default thresholds.
+    #[must_use]
+    pub fn health(&self) -> Health {
+        self.health_with(&HealthThresholds::default())
+    }
+
+    /// [`Pool::health`] with other thresholds.
+    #[must_use]
+    pub fn health_with(&self, thresholds: &HealthThresholds) -> Health {
+        let now = self.inner.metrics();
+        let mut mark = self
+            .inner
+            .health_mark
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let before = mark.take().unwrap_or(MetricsSnapshot {
+            gets: GetOutcomes::default(),
+            creates_failed: 0,
+            uptime: Duration::ZERO,
+            wait: Summary::default(),
+            ..now
+        });
+        let report = crate::observe::judge_window(&now, &before, thresholds);
+        *mark = Some(now);
+        report
+    }
+
+    /// The `max_size` the load measured since the pool was built needs
+    /// (Little's law plus burst headroom), and why; `None` before any
+    /// object came back or with recording off.
+    #[must_use]
+    pub fn recommend_size(&self) -> Option<SizeAdvice> {
+        crate::observe::advise_size(&self.inner.metrics())
     }
 
     /// Changes `max_size`. Growing serves waiting tasks at once; shrinking
@@ -255,6 +325,7 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
             keep
         });
         result.retained = retained;
+        inner.observe.closed(CloseReason::Taken, removed.len());
         for mut obj in removed {
             inner.manager.detach(&mut obj.obj);
             result.removed.push(obj.obj);
@@ -372,6 +443,25 @@ impl<M: Manager> PoolInner<M> {
         }
     }
 
+    fn metrics(&self) -> MetricsSnapshot {
+        let counts = self.slots.counts();
+        let breaker = self.breaker.lock().breaker.snapshot();
+        let gauges = Gauges {
+            size: counts.size,
+            idle: counts.idle,
+            in_use: counts.size.saturating_sub(counts.idle),
+            waiting: counts.waiting,
+            max_size: counts.max_size,
+            min_idle: self.config.min_idle,
+            breaker: match breaker.state {
+                BreakerState::Closed => "closed",
+                BreakerState::Open { .. } => "open",
+                BreakerState::HalfOpen => "half-open",
+            },
+        };
+        self.observe.snapshot(gauges, breaker.opens)
+    }
+
     /// The body of `get()`.
     ///
     /// The error is boxed: `PoolError` is several words with odd-sized
@@ -381,6 +471,7 @@ impl<M: Manager> PoolInner<M> {
     async fn acquire(
         &self,
         timeouts: &Timeouts,
+        progress: &mut GetProgress,
     ) -> Result<ObjectInner<M>, Box<PoolError<M::Error>>> {
         // Not a helper `async fn`: an extra future layer on the hottest path
         // measurably slows every get.
@@ -389,7 +480,11 @@ impl<M: Manager> PoolInner<M> {
                 match self.slots.try_claim() {
                     FastClaim::Got(claim) => claim,
                     FastClaim::Closed => return Err(Box::new(PoolError::Closed)),
-                    FastClaim::MustWait => self.wait(timeouts.wait).await.map_err(Box::new)?,
+                    FastClaim::MustWait => {
+                        progress.waited = true;
+                        progress.slow(&self.observe, Instant::now);
+                        self.wait(timeouts.wait).await.map_err(Box::new)?
+                    }
                 }
             };
         }
@@ -408,17 +503,34 @@ impl<M: Manager> PoolInner<M> {
                     let expired = inner.expires_at.is_some_and(|t| t <= now);
                     let fresh = inner.metrics.is_fresh(now, self.health_check_interval)
                         && !self.manager.needs_recycle(&mut inner.obj);
-                    if !expired && (fresh || self.recycle(inner, timeouts, now).await) {
-                        held.get_mut().metrics.used = Some(now);
+                    if !expired && fresh {
+                        inner.metrics.used = Some(now);
+                        inner.checkouts = inner.checkouts.wrapping_add(1);
+                        return Ok(held.keep());
+                    }
+                    progress.recycled_from = Some(now);
+                    if !expired && self.recycle(inner, timeouts, now).await {
+                        let inner = held.get_mut();
+                        inner.metrics.used = Some(now);
+                        inner.checkouts = inner.checkouts.wrapping_add(1);
                         return Ok(held.keep());
                     }
                     // Discard it (freeing its slot) and look for another
                     // object, as deadpool; a new create takes a permit like
                     // any other.
+                    self.observe.closed(
+                        if expired {
+                            CloseReason::MaxLifetime
+                        } else {
+                            CloseReason::RecycleFailed
+                        },
+                        1,
+                    );
                     drop(held);
                     claim!()
                 }
                 Claim::Slot => {
+                    progress.slow(&self.observe, Instant::now);
                     let slot = SlotGuard { pool: self };
                     match self.slots.trade_slot_for_idle() {
                         Some(obj) => {
@@ -532,6 +644,7 @@ impl<M: Manager> PoolInner<M> {
             None => Ok(recycle.await),
             Some(limit) => tokio::time::timeout(limit, recycle).await,
         };
+        self.observe.recycle_done(matches!(recycled, Ok(Ok(()))));
         match recycled {
             Ok(Ok(())) => {}
             Ok(Err(_)) => {
@@ -565,10 +678,15 @@ impl<M: Manager> PoolInner<M> {
         probe: ProbeGuard<'_, M>,
         timeouts: &Timeouts,
     ) -> Result<ObjectInner<M>, PoolError<M::Error>> {
+        let started = self.observe.enabled.then(Instant::now);
         let created = match timeouts.create {
             None => Ok(self.manager.create().await),
             Some(limit) => tokio::time::timeout(limit, self.manager.create()).await,
         };
+        if let Some(started) = started {
+            self.observe
+                .create_done(started.elapsed(), matches!(created, Ok(Ok(_))));
+        }
         let obj = match created {
             Ok(Ok(obj)) => {
                 probe.succeeded();
@@ -587,6 +705,7 @@ impl<M: Manager> PoolInner<M> {
             obj: Some(Box::new(ObjectState {
                 obj,
                 id,
+                checkouts: 1,
                 metrics: Metrics {
                     used: Some(created_at),
                     ..Metrics::new(created_at)
@@ -613,8 +732,15 @@ impl<M: Manager> PoolInner<M> {
 
     /// An object comes back from a caller.
     pub(crate) fn return_object(&self, mut inner: ObjectInner<M>) {
+        if self.observe.enabled
+            && inner.checkouts.is_multiple_of(USE_SAMPLE)
+            && let Some(used) = inner.metrics.used
+        {
+            self.observe.used_for(used.elapsed());
+        }
         if self.manager.is_broken(&mut inner.obj) {
             tracing::debug!(id = inner.id, "object broken at return; discarded");
+            self.observe.closed(CloseReason::Broken, 1);
             self.detach(&mut inner.obj);
             return;
         }
@@ -671,10 +797,35 @@ impl<M: Manager> PoolInner<M> {
         removed
     }
 
-    /// Drops objects the protocol shed (their slots are already released).
+    /// Drops objects the protocol shed (their slots are already released):
+    /// the pool closed, or they came back above `max_size`.
     fn detach_all(&self, surplus: Vec<ObjectInner<M>>) {
+        if !surplus.is_empty() {
+            let reason = if self.slots.is_closed() {
+                CloseReason::PoolClosed
+            } else {
+                CloseReason::OverflowOrResized
+            };
+            self.observe.closed(reason, surplus.len());
+        }
         for mut inner in surplus {
             self.manager.detach(&mut inner.obj);
+        }
+    }
+}
+
+/// The outcome of one `get()`: recorded exactly once, as cancelled if the
+/// future is dropped before `acquire` ends.
+struct Outcome<'a> {
+    rec: &'a Recorder,
+    progress: GetProgress,
+    ended: bool,
+}
+
+impl Drop for Outcome<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.rec.cancelled(&self.progress);
         }
     }
 }

@@ -69,3 +69,8 @@ pub(crate) use std::sync::OnceLock;
 /// A create error shared between the breaker and the callers it refuses
 /// (`SharedError`): not protocol state, and public, so never loom's.
 pub(crate) use std::sync::Mutex as StdMutex;
+
+/// Statistics counters (`observe`): read by snapshots, never by a protocol
+/// decision, all `Relaxed`. Always std's: loom has nothing to check in them,
+/// and a pool's few thousand histogram buckets would only slow the models.
+pub(crate) use std::sync::atomic::AtomicU64 as StatCounter;

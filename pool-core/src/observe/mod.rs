@@ -1,0 +1,438 @@
+//! What the pool records about itself, and how it is read.
+//!
+//! Recording is lock-free and allocation-free: `Relaxed` counters and
+//! log-linear histograms in atomics (`histogram.rs`). The hot path (a get
+//! that finds a fresh idle object) adds one increment of a striped counter
+//! (each thread its own cache line) and reads no clock of its own; every
+//! other path reads the clock once more when the object is in hand. A
+//! return records its use time for one checkout in `USE_SAMPLE` (the
+//! object's own checkout count decides, no shared state), so the use-time
+//! histogram holds a uniform sample. `PoolBuilder::record_metrics(false)`
+//! turns all of it off.
+//!
+//! Invariant: every `get()` ends in exactly one outcome counter (served at
+//! once, served after waiting, timed out, backend error, refused by the
+//! breaker, refused because closed, cancelled); a get that left the fast
+//! path and has not ended is counted in `pending`. So gets started = the
+//! outcomes + pending.
+
+mod health;
+mod histogram;
+pub mod sizing;
+
+use std::cell::Cell;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+pub use health::{Health, HealthStatus, HealthThresholds, SizeAdvice};
+pub(crate) use health::{advise as advise_size, judge as judge_window};
+use histogram::Histogram;
+pub use histogram::Summary;
+
+use crate::sync::{Ordering, StatCounter};
+
+/// Returns whose use time is recorded, and checkouts that ran `recycle`
+/// whose wait is: one in this many (by the object's checkout count).
+pub(crate) const USE_SAMPLE: u32 = 32;
+
+/// Gets that left the fast path (queued or created) whose wait is timed:
+/// one in this many per thread, recorded with this weight. Two clock reads
+/// on every waiting get cost a fifth of a contended pool's throughput.
+const WAIT_SAMPLE: u32 = 4;
+
+thread_local! {
+    static COUNTDOWN: Cell<u32> = const { Cell::new(0) };
+}
+
+/// `true` once in `every` calls on this thread (no shared state).
+fn sample(every: u32) -> bool {
+    COUNTDOWN.with(|c| match c.get() {
+        0 => {
+            c.set(every - 1);
+            true
+        }
+        n => {
+            c.set(n - 1);
+            false
+        }
+    })
+}
+
+const STRIPES: usize = 8;
+
+#[repr(align(128))]
+struct Padded(StatCounter);
+
+/// A counter each thread increments on its own cache line.
+struct Striped([Padded; STRIPES]);
+
+thread_local! {
+    static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+fn stripe() -> usize {
+    static NEXT: StatCounter = StatCounter::new(0);
+    STRIPE.with(|s| {
+        if s.get() == usize::MAX {
+            s.set(NEXT.fetch_add(1, Ordering::Relaxed) as usize % STRIPES);
+        }
+        s.get()
+    })
+}
+
+impl Striped {
+    fn new() -> Self {
+        Striped(std::array::from_fn(|_| Padded(StatCounter::new(0))))
+    }
+    fn add(&self) {
+        self.0[stripe()].0.fetch_add(1, Ordering::Relaxed);
+    }
+    fn sub(&self) {
+        self.0[stripe()].0.fetch_sub(1, Ordering::Relaxed);
+    }
+    /// Wrapping: a stripe may be decremented more than incremented.
+    fn sum(&self) -> u64 {
+        self.0
+            .iter()
+            .fold(0u64, |s, p| s.wrapping_add(p.0.load(Ordering::Relaxed)))
+    }
+}
+
+/// Why an object left the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CloseReason {
+    Broken,
+    RecycleFailed,
+    IdleSurplus,
+    MaxLifetime,
+    /// Above `max_size` when it came back: a burst's overflow object, or
+    /// the pool was shrunk.
+    OverflowOrResized,
+    Taken,
+    PoolClosed,
+}
+
+const REASONS: usize = 7;
+
+/// The pool's recorder (see the module docs).
+pub(crate) struct Recorder {
+    pub(crate) enabled: bool,
+    created_at: Instant,
+    /// Served from an idle object that needed no check: waited 0.
+    served_at_once_fast: Striped,
+    /// Served from an idle object checked with `recycle` first.
+    served_recycled: Striped,
+    served_at_once_slow: StatCounter,
+    served_after_wait: Striped,
+    timed_out: StatCounter,
+    backend_error: StatCounter,
+    refused_unavailable: StatCounter,
+    refused_closed: StatCounter,
+    cancelled: StatCounter,
+    /// Incremented and decremented on possibly different threads: each
+    /// stripe wraps, the sum is right.
+    pending: Striped,
+    creates_ok: StatCounter,
+    creates_failed: StatCounter,
+    recycles_ok: StatCounter,
+    recycles_failed: StatCounter,
+    closed: [StatCounter; REASONS],
+    wait: Histogram,
+    use_time: Histogram,
+    create_time: Histogram,
+}
+
+/// What one `get()` has done so far, for its outcome.
+#[derive(Debug, Default)]
+pub(crate) struct GetProgress {
+    /// The get left the fast path (and is counted in `pending`).
+    slow: bool,
+    /// When it did, if this get's wait is one of the timed sample.
+    start: Option<Instant>,
+    /// It queued behind other tasks.
+    pub(crate) waited: bool,
+    /// It checked an idle object with `recycle`, starting at this time
+    /// (the checkout's own clock read); not counted in `pending`.
+    pub(crate) recycled_from: Option<Instant>,
+}
+
+impl GetProgress {
+    /// The get leaves the fast path now (or already did).
+    pub(crate) fn slow(&mut self, rec: &Recorder, now: impl FnOnce() -> Instant) {
+        if rec.enabled && !self.slow {
+            self.slow = true;
+            rec.pending.add();
+            if sample(WAIT_SAMPLE) {
+                self.start = Some(now());
+            }
+        }
+    }
+}
+
+impl Recorder {
+    pub(crate) fn new(enabled: bool) -> Self {
+        let c = || StatCounter::new(0);
+        Recorder {
+            enabled,
+            created_at: Instant::now(),
+            served_at_once_fast: Striped::new(),
+            served_recycled: Striped::new(),
+            served_at_once_slow: c(),
+            served_after_wait: Striped::new(),
+            timed_out: c(),
+            backend_error: c(),
+            refused_unavailable: c(),
+            refused_closed: c(),
+            cancelled: c(),
+            pending: Striped::new(),
+            creates_ok: c(),
+            creates_failed: c(),
+            recycles_ok: c(),
+            recycles_failed: c(),
+            closed: std::array::from_fn(|_| c()),
+            wait: Histogram::new(),
+            use_time: Histogram::new(),
+            create_time: Histogram::new(),
+        }
+    }
+
+    /// `None`: the get stayed on the fast path; `Some(None)`: it left it,
+    /// untimed; `Some(Some(t))`: it left it `t` ago.
+    fn end_slow(&self, progress: &GetProgress) -> Option<Option<Duration>> {
+        if !progress.slow {
+            return None;
+        }
+        self.pending.sub();
+        Some(progress.start.map(|s| s.elapsed()))
+    }
+
+    /// A get got its object (`checkouts`: the object's checkout count,
+    /// which picks the sampled recycled checkouts).
+    #[inline]
+    pub(crate) fn served(&self, progress: &GetProgress, checkouts: u32) {
+        if !self.enabled {
+            return;
+        }
+        match self.end_slow(progress) {
+            None => match progress.recycled_from {
+                None => self.served_at_once_fast.add(),
+                // Recycled on the spot: its wait is the recycle's time,
+                // measured for one checkout in USE_SAMPLE and recorded with
+                // that weight (a second clock read on every checkout would
+                // cost more than the rest of a deadpool-style get).
+                Some(from) => {
+                    self.served_recycled.add();
+                    if checkouts.is_multiple_of(USE_SAMPLE) {
+                        self.wait
+                            .record_weighted(nanos(from.elapsed()), u64::from(USE_SAMPLE));
+                    }
+                }
+            },
+            Some(waited) => {
+                if let Some(waited) = waited {
+                    self.wait
+                        .record_weighted(nanos(waited), u64::from(WAIT_SAMPLE));
+                }
+                if progress.waited {
+                    self.served_after_wait.add();
+                } else {
+                    self.served_at_once_slow.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// A get failed with `error`.
+    pub(crate) fn failed<E>(&self, progress: &GetProgress, error: &crate::PoolError<E>) {
+        if !self.enabled {
+            return;
+        }
+        let _ = self.end_slow(progress);
+        let counter = match error {
+            crate::PoolError::Timeout(_) => &self.timed_out,
+            crate::PoolError::Unavailable { .. } => &self.refused_unavailable,
+            crate::PoolError::Closed => &self.refused_closed,
+            _ => &self.backend_error,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A get was dropped before it ended.
+    pub(crate) fn cancelled(&self, progress: &GetProgress) {
+        if !self.enabled {
+            return;
+        }
+        let _ = self.end_slow(progress);
+        self.cancelled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn create_done(&self, took: Duration, ok: bool) {
+        if !self.enabled {
+            return;
+        }
+        self.create_time.record(nanos(took));
+        if ok {
+            &self.creates_ok
+        } else {
+            &self.creates_failed
+        }
+        .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn recycle_done(&self, ok: bool) {
+        if self.enabled {
+            if ok {
+                &self.recycles_ok
+            } else {
+                &self.recycles_failed
+            }
+            .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn closed(&self, reason: CloseReason, n: usize) {
+        if self.enabled && n > 0 {
+            self.closed[reason as usize].fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// A sampled return: the object was used since `used`.
+    pub(crate) fn used_for(&self, took: Duration) {
+        self.use_time.record(nanos(took));
+    }
+
+    pub(crate) fn snapshot(&self, gauges: Gauges, breaker_opens: u64) -> MetricsSnapshot {
+        let load = |c: &StatCounter| c.load(Ordering::Relaxed);
+        let fast = self.served_at_once_fast.sum();
+        let gets = GetOutcomes {
+            served_at_once: fast + self.served_recycled.sum() + load(&self.served_at_once_slow),
+            served_after_wait: self.served_after_wait.sum(),
+            timed_out: load(&self.timed_out),
+            backend_error: load(&self.backend_error),
+            refused_unavailable: load(&self.refused_unavailable),
+            refused_closed: load(&self.refused_closed),
+            cancelled: load(&self.cancelled),
+            pending: self.pending.sum(),
+            started: 0,
+        };
+        let closed = |r: CloseReason| load(&self.closed[r as usize]);
+        MetricsSnapshot {
+            enabled: self.enabled,
+            uptime: self.created_at.elapsed(),
+            gets: GetOutcomes {
+                started: gets.served_at_once
+                    + gets.served_after_wait
+                    + gets.timed_out
+                    + gets.backend_error
+                    + gets.refused_unavailable
+                    + gets.refused_closed
+                    + gets.cancelled
+                    + gets.pending,
+                ..gets
+            },
+            creates_ok: load(&self.creates_ok),
+            creates_failed: load(&self.creates_failed),
+            recycles_ok: load(&self.recycles_ok),
+            recycles_failed: load(&self.recycles_failed),
+            closed: ClosedCounts {
+                broken: closed(CloseReason::Broken),
+                recycle_failed: closed(CloseReason::RecycleFailed),
+                idle_surplus: closed(CloseReason::IdleSurplus),
+                max_lifetime: closed(CloseReason::MaxLifetime),
+                overflow_or_resized: closed(CloseReason::OverflowOrResized),
+                taken: closed(CloseReason::Taken),
+                pool_closed: closed(CloseReason::PoolClosed),
+            },
+            breaker_opens,
+            gauges,
+            wait: self.wait.summary_with_zeros(fast),
+            use_time: self.use_time.summary_with_zeros(0),
+            create_time: self.create_time.summary_with_zeros(0),
+        }
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// How the `get()` calls ended. `started` = every other field summed
+/// (`pending`: left the fast path, not ended yet).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct GetOutcomes {
+    pub started: u64,
+    /// Got an object without queueing behind other tasks (possibly after
+    /// a create or a recycle).
+    pub served_at_once: u64,
+    /// Queued, then got an object.
+    pub served_after_wait: u64,
+    pub timed_out: u64,
+    /// The backend's error (create, recycle, hook).
+    pub backend_error: u64,
+    /// Refused by the open breaker (`PoolError::Unavailable`).
+    pub refused_unavailable: u64,
+    pub refused_closed: u64,
+    /// Dropped by the caller before it ended.
+    pub cancelled: u64,
+    pub pending: u64,
+}
+
+/// Objects that left the pool, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ClosedCounts {
+    /// Came back broken (`Manager::is_broken`).
+    pub broken: u64,
+    pub recycle_failed: u64,
+    /// Closed by the reaper (`idle_timeout`).
+    pub idle_surplus: u64,
+    pub max_lifetime: u64,
+    /// Came back above `max_size` (a burst's overflow, or after a shrink).
+    pub overflow_or_resized: u64,
+    /// `Object::take`, and `retain` removals.
+    pub taken: u64,
+    /// Closed with the pool.
+    pub pool_closed: u64,
+}
+
+/// The pool's state now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Gauges {
+    pub size: usize,
+    pub idle: usize,
+    pub in_use: usize,
+    pub waiting: usize,
+    pub max_size: usize,
+    pub min_idle: usize,
+    /// `closed`, `open` or `half-open`.
+    pub breaker: &'static str,
+}
+
+/// Everything the pool recorded (`Pool::metrics`). Durations in
+/// nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct MetricsSnapshot {
+    /// `false`: recording is off (`PoolBuilder::record_metrics(false)`);
+    /// only the gauges mean anything.
+    pub enabled: bool,
+    /// Since the pool was built.
+    pub uptime: Duration,
+    pub gets: GetOutcomes,
+    pub creates_ok: u64,
+    pub creates_failed: u64,
+    pub recycles_ok: u64,
+    pub recycles_failed: u64,
+    pub closed: ClosedCounts,
+    pub breaker_opens: u64,
+    pub gauges: Gauges,
+    /// From `get()` to the object in hand, served gets only.
+    pub wait: Summary,
+    /// From checkout to return, one return in eight (a uniform sample).
+    pub use_time: Summary,
+    /// `Manager::create`, successful or not.
+    pub create_time: Summary,
+}
