@@ -44,7 +44,8 @@ pub use pool_core;
 pub use pool_core::managed::reexports::*;
 pub use redis;
 pub use registry::{
-    DEFAULT_CLEANUP_INTERVAL, DEFAULT_IDLE_PERIOD, PoolStats, RegistryStats, SharedPoolRegistry,
+    DEFAULT_CLEANUP_INTERVAL, DEFAULT_IDLE_PERIOD, PoolStats, ProcessMemory, RegistryStats,
+    SharedPoolRegistry,
 };
 pub use roles::{RoleAddrs, RolePools, RolePoolsError};
 pub use shared::{DEFAULT_SHARED_DEPTH, SharedConnection, SharedStats};

@@ -66,6 +66,8 @@ pub struct PoolStats {
     pub breaker_opens: u64,
     /// The pool's shared-mode connections (`pool.shared()`).
     pub shared: crate::SharedStats,
+    /// Everything the pool recorded (`Pool::metrics`).
+    pub metrics: pool_core::MetricsSnapshot,
 }
 
 /// Stats of every registered pool.
@@ -76,6 +78,41 @@ pub struct RegistryStats {
     pub total_pools: usize,
     /// Per pool, by name.
     pub pools: HashMap<String, PoolStats>,
+    /// This process's memory, as the seeds report it (Linux
+    /// `/proc/self/status`; `None` elsewhere).
+    pub process: Option<ProcessMemory>,
+}
+
+/// Resident and virtual size of the process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ProcessMemory {
+    /// Resident set size, bytes.
+    pub rss_bytes: u64,
+    /// Virtual memory size, bytes.
+    pub vms_bytes: u64,
+}
+
+impl ProcessMemory {
+    /// Now, from `/proc/self/status` (`VmRSS`, `VmSize`); `None` where that
+    /// file does not exist or cannot be read.
+    #[must_use]
+    pub fn now() -> Option<Self> {
+        let text = std::fs::read_to_string("/proc/self/status").ok()?;
+        let kib = |key: &str| -> Option<u64> {
+            let line = text.lines().find(|l| l.starts_with(key))?;
+            line[key.len()..]
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()
+        };
+        Some(Self {
+            rss_bytes: kib("VmRSS:")? * 1024,
+            vms_bytes: kib("VmSize:")? * 1024,
+        })
+    }
 }
 
 /// The process-wide registry (see the module docs).
@@ -203,12 +240,14 @@ impl SharedPoolRegistry {
                     },
                     breaker_opens: breaker.opens,
                     shared: pool.shared_stats(),
+                    metrics: pool.metrics(),
                 },
             );
         }
         RegistryStats {
             total_pools: out.len(),
             pools: out,
+            process: ProcessMemory::now(),
         }
     }
 

@@ -142,3 +142,26 @@ async fn stats_show_the_breaker_and_shared_connections() {
     let only = stats.pools.values().next().unwrap();
     assert_eq!((only.breaker, only.breaker_opens), ("open", 1), "{only:?}");
 }
+
+#[tokio::test]
+async fn stats_carry_each_pools_metrics_and_the_process_memory() {
+    let server = RedisServer::start();
+    let registry = SharedPoolRegistry::new();
+    let pool = registry
+        .pool(&Config::from_url(server.url()), None)
+        .unwrap();
+    for _ in 0..5 {
+        let mut conn = pool.get().await.unwrap();
+        let _: Option<String> = conn.get("k").await.unwrap();
+    }
+    let stats = registry.get_pool_stats();
+    let m = &stats.pools.values().next().unwrap().metrics;
+    assert_eq!(m.gets.started, 5, "{m:?}");
+    assert_eq!(m.gets.served_at_once, 5);
+    assert_eq!(m.creates_ok, 1);
+    let mem = stats.process.expect("Linux has /proc/self/status");
+    assert!(
+        mem.rss_bytes > 1 << 20 && mem.vms_bytes >= mem.rss_bytes,
+        "{mem:?}"
+    );
+}
