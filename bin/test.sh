@@ -33,6 +33,9 @@ step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 step test-lockfree cargo test --workspace --locked
 # ...and again with the mutex store as the default.
 step test-mutex cargo test -p pool-core --no-default-features --locked
+# The optional features: the Prometheus scrape test and their lints.
+step test-metrics cargo test -p pool-core --features metrics,serde --locked --test prometheus
+step clippy-features cargo clippy -p pool-core -p pool-redis --all-targets --features pool-core/metrics,pool-core/serde,pool-redis/serde --locked -- -D warnings
 if [ "$quick" = 0 ]; then
   step loom ci/loom.sh
   # Drop-in judge: deadpool 0.13.1's own managed tests against pool-core,

@@ -254,6 +254,15 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
         self.inner.metrics()
     }
 
+    /// Publishes [`Pool::metrics`] through the `metrics` crate's facade
+    /// under OpenTelemetry's names (`db.client.connection.wait_time`, ...)
+    /// with the label `pool.name` = `name` (cargo feature `metrics`). Call
+    /// it as often as your exporter scrapes.
+    #[cfg(feature = "metrics")]
+    pub fn publish_metrics(&self, name: &str) {
+        crate::observe::export::publish(name, &self.metrics());
+    }
+
     /// A health report over the time since the previous report (or since
     /// the pool was built), with the seeds' default thresholds.
     #[must_use]

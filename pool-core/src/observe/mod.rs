@@ -16,6 +16,8 @@
 //! path and has not ended is counted in `pending`. So gets started = the
 //! outcomes + pending.
 
+#[cfg(feature = "metrics")]
+pub mod export;
 mod health;
 mod histogram;
 pub mod sizing;
