@@ -64,7 +64,7 @@ pub use metrics::Metrics;
 pub use object::{KeptSlot, Object, ObjectId};
 pub use observe::{
     ClosedCounts, Gauges, GetOutcomes, Health, HealthStatus, HealthThresholds, MetricsSnapshot,
-    SizeAdvice, Summary, sizing,
+    Rates, SizeAdvice, Summary, sizing,
 };
 pub use pool::{Pool, RetainResult, WeakPool};
 pub use state::MAX_POOL_SIZE;

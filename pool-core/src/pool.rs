@@ -23,7 +23,7 @@ use crate::hooks::Hooks;
 use crate::object::{ObjectInner, ObjectState};
 use crate::observe::{
     CloseReason, Gauges, GetOutcomes, GetProgress, Health, HealthThresholds, MetricsSnapshot,
-    Recorder, SizeAdvice, Summary, USE_SAMPLE,
+    RatePoint, Recorder, SizeAdvice, Summary, USE_SAMPLE,
 };
 use crate::slots::{Claim, FastClaim, Grant, Slots, WaitHandle};
 use crate::state::MAX_POOL_SIZE;
@@ -66,6 +66,8 @@ pub(crate) struct PoolInner<M: Manager> {
     /// The snapshot the last `health()` judged up to: the next report's
     /// window starts there.
     health_mark: StdMutex<Option<MetricsSnapshot>>,
+    /// Points of earlier `metrics()` calls, for the windowed rates.
+    rate_history: StdMutex<std::collections::VecDeque<RatePoint>>,
 }
 
 /// The breaker and the last create error it refuses callers with.
@@ -138,6 +140,9 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
             health_check_interval,
             observe: Recorder::new(config.record_metrics),
             health_mark: StdMutex::new(None),
+            rate_history: StdMutex::new(std::collections::VecDeque::from([RatePoint::zero(
+                Instant::now(),
+            )])),
             manager,
             slots: Slots::new(
                 config.max_size,
@@ -241,6 +246,9 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
             Err(e) => {
                 outcome.ended = true;
                 outcome.rec.failed(&outcome.progress, &e);
+                if let PoolError::Timeout(kind) = &*e {
+                    tracing::warn!(?kind, "get timed out");
+                }
                 Err(*e)
             }
         }
@@ -468,7 +476,10 @@ impl<M: Manager> PoolInner<M> {
                 BreakerState::HalfOpen => "half-open",
             },
         };
-        self.observe.snapshot(gauges, breaker.opens)
+        let mut m = self.observe.snapshot(gauges, breaker.opens);
+        let mut history = self.rate_history.lock().unwrap_or_else(|p| p.into_inner());
+        crate::observe::rates(&mut history, &mut m, Instant::now());
+        m
     }
 
     /// The body of `get()`.
@@ -862,6 +873,11 @@ impl<M: Manager> ProbeGuard<'_, M> {
     /// `Unavailable` (with this error as the last one) once it is open.
     fn failed(mut self, error: Option<M::Error>) -> PoolError<M::Error> {
         self.done = true;
+        tracing::warn!(
+            timed_out = error.is_none(),
+            probe = self.probe,
+            "create failed"
+        );
         let now = Instant::now();
         let mut cell = self.pool.breaker.lock();
         let transition = cell.breaker.on_failure(now, self.probe);

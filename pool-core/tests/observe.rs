@@ -280,3 +280,31 @@ async fn the_advisor_is_within_20_percent_of_a_measured_sweep() {
         advice.reason
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn rates_cover_the_last_minute() {
+    let pool = pool_of(4, Mock::new());
+    // 10 gets a second for 30 s, then 40 a second for 60 s; every tenth
+    // comes back broken (churn: a close and a create).
+    for second in 0..90u64 {
+        let per_sec = if second < 30 { 10 } else { 40 };
+        for i in 0..per_sec {
+            let mut obj = pool.get().await.unwrap();
+            obj.broken = i % 10 == 0;
+            drop(obj);
+            tokio::time::sleep(Duration::from_millis(1000 / per_sec)).await;
+        }
+        if second % 10 == 9 {
+            let _ = pool.metrics();
+        }
+    }
+    let r = pool.metrics().rates.expect("rates after a second");
+    assert!(
+        r.window <= Duration::from_secs(70) && r.window >= Duration::from_secs(60),
+        "{r:?}"
+    );
+    assert!((r.arrivals_per_sec - 40.0).abs() < 2.0, "{r:?}");
+    assert!((r.completions_per_sec - 40.0).abs() < 2.0, "{r:?}");
+    // 4 broken returns a second = 4 closes + 4 creates: 480 a minute.
+    assert!((r.churn_per_min - 480.0).abs() < 30.0, "{r:?}");
+}

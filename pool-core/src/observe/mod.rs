@@ -233,6 +233,11 @@ impl Recorder {
             },
             Some(waited) => {
                 if let Some(waited) = waited {
+                    tracing::debug!(
+                        wait_us = waited.as_micros() as u64,
+                        queued = progress.waited,
+                        "get served"
+                    );
                     self.wait
                         .record_weighted(nanos(waited), u64::from(WAIT_SAMPLE));
                 }
@@ -348,6 +353,7 @@ impl Recorder {
             },
             breaker_opens,
             gauges,
+            rates: None,
             wait: self.wait.summary_with_zeros(fast),
             use_time: self.use_time.summary_with_zeros(0),
             create_time: self.create_time.summary_with_zeros(0),
@@ -413,9 +419,90 @@ pub struct Gauges {
     pub breaker: &'static str,
 }
 
+/// Rates over a window.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Rates {
+    /// The window they cover (at most a minute).
+    pub window: Duration,
+    /// `get()` calls per second.
+    pub arrivals_per_sec: f64,
+    /// Gets ended (any outcome) per second.
+    pub completions_per_sec: f64,
+    /// Objects created plus closed, per minute (the seeds' churn).
+    pub churn_per_min: f64,
+}
+
+/// One point of the rate history.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RatePoint {
+    at: Instant,
+    arrivals: u64,
+    completions: u64,
+    churn: u64,
+}
+
+impl RatePoint {
+    pub(crate) fn zero(at: Instant) -> Self {
+        RatePoint {
+            at,
+            arrivals: 0,
+            completions: 0,
+            churn: 0,
+        }
+    }
+}
+
+/// The window of rates.
+pub(crate) const RATE_WINDOW: Duration = Duration::from_secs(60);
+
+/// Adds `m` to `history` (oldest first) and fills `m.rates`: the deltas
+/// against the newest point at least a window old, or the oldest kept.
+pub(crate) fn rates(
+    history: &mut std::collections::VecDeque<RatePoint>,
+    m: &mut MetricsSnapshot,
+    now: Instant,
+) {
+    let c = &m.closed;
+    let point = RatePoint {
+        at: now,
+        arrivals: m.gets.started,
+        completions: m.gets.started - m.gets.pending,
+        churn: m.creates_ok
+            + c.broken
+            + c.recycle_failed
+            + c.idle_surplus
+            + c.max_lifetime
+            + c.overflow_or_resized
+            + c.taken
+            + c.pool_closed,
+    };
+    while history.len() >= 2 && history[1].at + RATE_WINDOW <= now {
+        history.pop_front();
+    }
+    if let Some(first) = history.front() {
+        let dt = now.saturating_duration_since(first.at);
+        if dt >= Duration::from_secs(1) {
+            let per_sec = |a: u64, b: u64| a.saturating_sub(b) as f64 / dt.as_secs_f64();
+            m.rates = Some(Rates {
+                window: dt,
+                arrivals_per_sec: per_sec(point.arrivals, first.arrivals),
+                completions_per_sec: per_sec(point.completions, first.completions),
+                churn_per_min: per_sec(point.churn, first.churn) * 60.0,
+            });
+        }
+    }
+    history.push_back(point);
+    // Bounded: callers polling many times a second keep at most ~4 points
+    // per second of window.
+    if history.len() > 256 {
+        history.remove(1);
+    }
+}
+
 /// Everything the pool recorded (`Pool::metrics`). Durations in
 /// nanoseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MetricsSnapshot {
     /// `false`: recording is off (`PoolBuilder::record_metrics(false)`);
@@ -431,6 +518,10 @@ pub struct MetricsSnapshot {
     pub closed: ClosedCounts,
     pub breaker_opens: u64,
     pub gauges: Gauges,
+    /// Per-second rates over the last minute (or since the pool was built,
+    /// if sooner), between this snapshot and the oldest one kept from
+    /// earlier `metrics()` calls; `None` within the pool's first second.
+    pub rates: Option<Rates>,
     /// From `get()` to the object in hand, served gets only.
     pub wait: Summary,
     /// From checkout to return, one return in eight (a uniform sample).
