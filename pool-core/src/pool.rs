@@ -966,7 +966,10 @@ impl<M: Manager> Future for Waiting<'_, M> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        this.pool.slots.poll_wait(&mut this.handle, cx)
+        let (slots, handle) = (&this.pool.slots, &mut this.handle);
+        this.pool
+            .observe
+            .time_slow_path(|| slots.poll_wait(handle, cx))
     }
 }
 

@@ -308,3 +308,25 @@ async fn rates_cover_the_last_minute() {
     // 4 broken returns a second = 4 closes + 4 creates: 480 a minute.
     assert!((r.churn_per_min - 480.0).abs() < 30.0, "{r:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn waiting_gets_record_their_slow_path() {
+    let pool = pool_of(1, Mock::new());
+    let held = pool.get().await.unwrap();
+    let waiters: Vec<_> = (0..40)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move { drop(pool.get().await.unwrap()) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    drop(held);
+    for w in waiters {
+        w.await.unwrap();
+    }
+    let m = pool.metrics();
+    // Each waiter polls at least twice (registers, then takes its hand-off);
+    // one step in four is timed, with weight four.
+    assert!(m.slow_path.count >= 40, "{:?}", m.slow_path);
+    assert_eq!(m.gets.served_after_wait, 40);
+}

@@ -44,12 +44,15 @@ pub(crate) const USE_SAMPLE: u32 = 32;
 const WAIT_SAMPLE: u32 = 4;
 
 thread_local! {
-    static COUNTDOWN: Cell<u32> = const { Cell::new(0) };
+    static WAIT_COUNTDOWN: Cell<u32> = const { Cell::new(0) };
+    static SLOW_PATH_COUNTDOWN: Cell<u32> = const { Cell::new(0) };
 }
 
-/// `true` once in `every` calls on this thread (no shared state).
-fn sample(every: u32) -> bool {
-    COUNTDOWN.with(|c| match c.get() {
+/// `true` once in `every` calls on this thread with this countdown (no
+/// shared state; one countdown per sampled quantity, so they do not bias
+/// each other).
+fn sample(countdown: &'static std::thread::LocalKey<Cell<u32>>, every: u32) -> bool {
+    countdown.with(|c| match c.get() {
         0 => {
             c.set(every - 1);
             true
@@ -143,6 +146,7 @@ pub(crate) struct Recorder {
     wait: Histogram,
     use_time: Histogram,
     create_time: Histogram,
+    slow_path: Histogram,
 }
 
 /// What one `get()` has done so far, for its outcome.
@@ -165,7 +169,7 @@ impl GetProgress {
         if rec.enabled && !self.slow {
             self.slow = true;
             rec.pending.add();
-            if sample(WAIT_SAMPLE) {
+            if sample(&WAIT_COUNTDOWN, WAIT_SAMPLE) {
                 self.start = Some(now());
             }
         }
@@ -196,6 +200,7 @@ impl Recorder {
             wait: Histogram::new(),
             use_time: Histogram::new(),
             create_time: Histogram::new(),
+            slow_path: Histogram::new(),
         }
     }
 
@@ -272,6 +277,21 @@ impl Recorder {
         }
         let _ = self.end_slow(progress);
         self.cancelled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Runs one step of a waiting get inside the pool's own slow path
+    /// (registering under the queue's lock, or taking a hand-off), timing
+    /// it for one step in `WAIT_SAMPLE` per thread.
+    #[inline]
+    pub(crate) fn time_slow_path<T>(&self, step: impl FnOnce() -> T) -> T {
+        if !(self.enabled && sample(&SLOW_PATH_COUNTDOWN, WAIT_SAMPLE)) {
+            return step();
+        }
+        let started = Instant::now();
+        let out = step();
+        self.slow_path
+            .record_weighted(nanos(started.elapsed()), u64::from(WAIT_SAMPLE));
+        out
     }
 
     pub(crate) fn create_done(&self, took: Duration, ok: bool) {
@@ -357,6 +377,7 @@ impl Recorder {
             wait: self.wait.summary_with_zeros(fast),
             use_time: self.use_time.summary_with_zeros(0),
             create_time: self.create_time.summary_with_zeros(0),
+            slow_path: self.slow_path.summary_with_zeros(0),
         }
     }
 }
@@ -528,4 +549,8 @@ pub struct MetricsSnapshot {
     pub use_time: Summary,
     /// `Manager::create`, successful or not.
     pub create_time: Summary,
+    /// Time a waiting get spends in the pool's own slow path per step:
+    /// registering in the queue under its lock, or taking the object or
+    /// slot handed to it (the seeds' "lock contention time"); sampled.
+    pub slow_path: Summary,
 }
