@@ -246,9 +246,6 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
             Err(e) => {
                 outcome.ended = true;
                 outcome.rec.failed(&outcome.progress, &e);
-                if let PoolError::Timeout(kind) = &*e {
-                    tracing::warn!(?kind, "get timed out");
-                }
                 Err(*e)
             }
         }

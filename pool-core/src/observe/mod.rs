@@ -221,42 +221,56 @@ impl Recorder {
         if !self.enabled {
             return;
         }
-        match self.end_slow(progress) {
-            None => match progress.recycled_from {
-                None => self.served_at_once_fast.add(),
-                // Recycled on the spot: its wait is the recycle's time,
-                // measured for one checkout in USE_SAMPLE and recorded with
-                // that weight (a second clock read on every checkout would
-                // cost more than the rest of a deadpool-style get).
-                Some(from) => {
-                    self.served_recycled.add();
-                    if checkouts.is_multiple_of(USE_SAMPLE) {
-                        self.wait
-                            .record_weighted(nanos(from.elapsed()), u64::from(USE_SAMPLE));
-                    }
-                }
-            },
-            Some(waited) => {
-                if let Some(waited) = waited {
-                    tracing::debug!(
-                        wait_us = waited.as_micros() as u64,
-                        queued = progress.waited,
-                        "get served"
-                    );
-                    self.wait
-                        .record_weighted(nanos(waited), u64::from(WAIT_SAMPLE));
-                }
-                if progress.waited {
-                    self.served_after_wait.add();
-                } else {
-                    self.served_at_once_slow.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+        if progress.slow {
+            return self.served_slow(progress);
+        }
+        match progress.recycled_from {
+            None => self.served_at_once_fast.add(),
+            Some(from) => self.served_recycled(from, checkouts),
         }
     }
 
-    /// A get failed with `error`.
+    /// Recycled on the spot: its wait is the recycle's time, measured for
+    /// one checkout in USE_SAMPLE and recorded with that weight (a second
+    /// clock read on every checkout would cost more than the rest of a
+    /// deadpool-style get).
+    #[inline(never)]
+    fn served_recycled(&self, from: Instant, checkouts: u32) {
+        self.served_recycled.add();
+        if checkouts.is_multiple_of(USE_SAMPLE) {
+            self.wait
+                .record_weighted(nanos(from.elapsed()), u64::from(USE_SAMPLE));
+        }
+    }
+
+    /// Out of line: the slow path is rare, and its logging would otherwise
+    /// bloat every get.
+    #[cold]
+    #[inline(never)]
+    fn served_slow(&self, progress: &GetProgress) {
+        if let Some(Some(waited)) = self.end_slow(progress) {
+            tracing::debug!(
+                wait_us = waited.as_micros() as u64,
+                queued = progress.waited,
+                "get served"
+            );
+            self.wait
+                .record_weighted(nanos(waited), u64::from(WAIT_SAMPLE));
+        }
+        if progress.waited {
+            self.served_after_wait.add();
+        } else {
+            self.served_at_once_slow.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A get failed with `error` (logged at warn if it timed out).
+    #[cold]
+    #[inline(never)]
     pub(crate) fn failed<E>(&self, progress: &GetProgress, error: &crate::PoolError<E>) {
+        if let crate::PoolError::Timeout(kind) = error {
+            tracing::warn!(?kind, "get timed out");
+        }
         if !self.enabled {
             return;
         }
