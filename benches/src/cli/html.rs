@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::report::{Report, SizeResult, fmt_us};
+use super::report::{self, Report, SizeResult, fmt_us};
 
 const COLORS: [&str; 6] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
@@ -212,28 +212,22 @@ fn histogram_chart(title: &str, r: &SizeResult) -> String {
 }
 
 fn results_table(report: &Report) -> String {
-    let mut t = String::from(
-        "<table><tr><th>pool size</th><th>ops/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>acquire wait p99</th><th>connections opened</th><th>errors</th></tr>",
-    );
+    let mut t = String::from("<table><tr>");
+    for c in report::COLUMNS {
+        let _ = write!(t, "<th>{}</th>", esc(c));
+    }
+    t += "</tr>";
     let rec = report.recommendation.as_ref().map(|r| r.pool_size);
     for r in &report.results {
-        let _ = write!(
-            t,
-            "<tr{cls}><td>{}</td><td>{:.0}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            r.pool_size,
-            r.ops_per_sec,
-            fmt_us(r.latency_us.p50),
-            fmt_us(r.latency_us.p99),
-            fmt_us(r.latency_us.p999),
-            fmt_us(r.acquire_wait_us.p99),
-            r.connections_opened,
-            r.errors,
-            cls = if rec == Some(r.pool_size) {
-                r#" class="rec""#
-            } else {
-                ""
-            }
-        );
+        t += if rec == Some(r.pool_size) {
+            r#"<tr class="rec">"#
+        } else {
+            "<tr>"
+        };
+        for c in report::cells(r) {
+            let _ = write!(t, "<td>{}</td>", esc(&c));
+        }
+        t += "</tr>";
     }
     t + "</table>"
 }

@@ -237,29 +237,52 @@ pub fn fmt_us(us: u64) -> String {
     }
 }
 
+/// The columns of the results table, and each size's cells, shared by
+/// the text table and the HTML page.
+pub const COLUMNS: [&str; 8] = [
+    "pool size",
+    "ops/s",
+    "p50",
+    "p99",
+    "p99.9",
+    "wait p99",
+    "conns",
+    "errors",
+];
+
+/// One size's cells, in `COLUMNS` order.
+pub fn cells(r: &SizeResult) -> [String; 8] {
+    [
+        r.pool_size.to_string(),
+        format!("{:.0}", r.ops_per_sec),
+        fmt_us(r.latency_us.p50),
+        fmt_us(r.latency_us.p99),
+        fmt_us(r.latency_us.p999),
+        fmt_us(r.acquire_wait_us.p99),
+        r.connections_opened.to_string(),
+        r.errors.to_string(),
+    ]
+}
+
 /// The results as a text table.
 pub fn table(report: &Report) -> String {
-    let mut out = format!(
-        "{:>9} {:>12} {:>10} {:>10} {:>10} {:>12} {:>7} {:>7}\n",
-        "pool size", "ops/s", "p50", "p99", "p99.9", "wait p99", "conns", "errors"
-    );
+    const WIDTHS: [usize; 8] = [9, 12, 10, 10, 10, 12, 7, 7];
+    let line = |cells: &[String]| -> String {
+        cells
+            .iter()
+            .zip(WIDTHS)
+            .map(|(c, w)| format!("{c:>w$}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut out = line(&COLUMNS.map(String::from)) + "\n";
     for r in &report.results {
-        out += &format!(
-            "{:>9} {:>12.0} {:>10} {:>10} {:>10} {:>12} {:>7} {:>7}{}\n",
-            r.pool_size,
-            r.ops_per_sec,
-            fmt_us(r.latency_us.p50),
-            fmt_us(r.latency_us.p99),
-            fmt_us(r.latency_us.p999),
-            fmt_us(r.acquire_wait_us.p99),
-            r.connections_opened,
-            r.errors,
-            if r.stopped_early {
-                "  (stopped early)"
-            } else {
-                ""
-            }
-        );
+        out += &line(&cells(r));
+        out += if r.stopped_early {
+            "  (stopped early)\n"
+        } else {
+            "\n"
+        };
     }
     if let Some(rec) = &report.recommendation {
         out += &format!(
