@@ -348,6 +348,13 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
         } else {
             max_size
         };
+        // Objects beyond the new size will be closed as they come back (or
+        // now, if idle): those closes are "resized away", the rest of the
+        // shed ones "overflow".
+        let size = self.inner.slots.counts().size;
+        self.inner
+            .observe
+            .expect_resized_away(size.saturating_sub(max_size));
         let surplus = self.inner.slots.resize(max_size);
         self.inner.detach_all(surplus);
     }
@@ -847,12 +854,11 @@ impl<M: Manager> PoolInner<M> {
     /// the pool closed, or they came back above `max_size`.
     fn detach_all(&self, surplus: Vec<ObjectInner<M>>) {
         if !surplus.is_empty() {
-            let reason = if self.slots.is_closed() {
-                CloseReason::PoolClosed
+            if self.slots.is_closed() {
+                self.observe.closed(CloseReason::PoolClosed, surplus.len());
             } else {
-                CloseReason::OverflowOrResized
-            };
-            self.observe.closed(reason, surplus.len());
+                self.observe.shed(surplus.len());
+            }
         }
         for mut inner in surplus {
             self.manager.detach(&mut inner.obj);

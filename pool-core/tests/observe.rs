@@ -330,3 +330,36 @@ async fn waiting_gets_record_their_slow_path() {
     assert!(m.slow_path.count >= 40, "{:?}", m.slow_path);
     assert_eq!(m.gets.served_after_wait, 40);
 }
+
+#[tokio::test(start_paused = true)]
+async fn shed_objects_are_told_apart_resized_away_or_overflow() {
+    let pool: MockPool = Pool::builder(Mock::new())
+        .max_size(2)
+        .max_overflow(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .build()
+        .unwrap();
+    let a = pool.get().await.unwrap();
+    let b = pool.get().await.unwrap();
+    let burst = pool.get().await.unwrap(); // the overflow object
+    drop(burst);
+    let m = pool.metrics();
+    assert_eq!(
+        (m.closed.overflow, m.closed.resized_away),
+        (1, 0),
+        "{:?}",
+        m.closed
+    );
+    pool.resize(1);
+    drop(a); // above the new size: closed
+    drop(b); // fits: kept
+    let m = pool.metrics();
+    assert_eq!(
+        (m.closed.overflow, m.closed.resized_away),
+        (1, 1),
+        "{:?}",
+        m.closed
+    );
+    assert_eq!(m.gauges.idle, 1);
+}

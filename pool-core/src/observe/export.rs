@@ -48,7 +48,8 @@ pub fn publish(pool_name: &str, m: &MetricsSnapshot) {
         ("recycle_failed", c.recycle_failed),
         ("idle_surplus", c.idle_surplus),
         ("max_lifetime", c.max_lifetime),
-        ("overflow_or_resized", c.overflow_or_resized),
+        ("resized_away", c.resized_away),
+        ("overflow", c.overflow),
         ("taken", c.taken),
         ("pool_closed", c.pool_closed),
     ] {

@@ -111,14 +111,15 @@ pub(crate) enum CloseReason {
     RecycleFailed,
     IdleSurplus,
     MaxLifetime,
-    /// Above `max_size` when it came back: a burst's overflow object, or
-    /// the pool was shrunk.
-    OverflowOrResized,
+    /// Above `max_size` when it came back, after a shrink.
+    ResizedAway,
+    /// Above `max_size` when it came back: a burst's overflow object.
+    Overflow,
     Taken,
     PoolClosed,
 }
 
-const REASONS: usize = 7;
+const REASONS: usize = 8;
 
 /// The pool's recorder (see the module docs).
 pub(crate) struct Recorder {
@@ -143,6 +144,9 @@ pub(crate) struct Recorder {
     recycles_ok: StatCounter,
     recycles_failed: StatCounter,
     closed: [StatCounter; REASONS],
+    /// Objects a shrink left above `max_size`, not closed yet: the next
+    /// sheds count as resized away, later ones as overflow.
+    resize_debt: StatCounter,
     wait: Histogram,
     use_time: Histogram,
     create_time: Histogram,
@@ -197,6 +201,7 @@ impl Recorder {
             recycles_ok: c(),
             recycles_failed: c(),
             closed: std::array::from_fn(|_| c()),
+            resize_debt: c(),
             wait: Histogram::new(),
             use_time: Histogram::new(),
             create_time: Histogram::new(),
@@ -338,6 +343,32 @@ impl Recorder {
         }
     }
 
+    /// A shrink left `n` objects above the new `max_size`.
+    pub(crate) fn expect_resized_away(&self, n: usize) {
+        if self.enabled {
+            self.resize_debt.store(n as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// `n` objects came back above `max_size`: resized away while a
+    /// shrink's debt lasts, else overflow.
+    pub(crate) fn shed(&self, n: usize) {
+        if !self.enabled || n == 0 {
+            return;
+        }
+        let n = n as u64;
+        let resized =
+            match self
+                .resize_debt
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
+                    Some(d.saturating_sub(n))
+                }) {
+                Ok(debt) | Err(debt) => debt.min(n),
+            };
+        self.closed[CloseReason::ResizedAway as usize].fetch_add(resized, Ordering::Relaxed);
+        self.closed[CloseReason::Overflow as usize].fetch_add(n - resized, Ordering::Relaxed);
+    }
+
     /// A sampled return: the object was used since `used`.
     pub(crate) fn used_for(&self, took: Duration) {
         self.use_time.record(nanos(took));
@@ -381,7 +412,8 @@ impl Recorder {
                 recycle_failed: closed(CloseReason::RecycleFailed),
                 idle_surplus: closed(CloseReason::IdleSurplus),
                 max_lifetime: closed(CloseReason::MaxLifetime),
-                overflow_or_resized: closed(CloseReason::OverflowOrResized),
+                resized_away: closed(CloseReason::ResizedAway),
+                overflow: closed(CloseReason::Overflow),
                 taken: closed(CloseReason::Taken),
                 pool_closed: closed(CloseReason::PoolClosed),
             },
@@ -432,8 +464,10 @@ pub struct ClosedCounts {
     /// Closed by the reaper (`idle_timeout`).
     pub idle_surplus: u64,
     pub max_lifetime: u64,
-    /// Came back above `max_size` (a burst's overflow, or after a shrink).
-    pub overflow_or_resized: u64,
+    /// Came back above `max_size` after a shrink (`resize`).
+    pub resized_away: u64,
+    /// A burst's overflow object (`max_overflow`) that came back.
+    pub overflow: u64,
     /// `Object::take`, and `retain` removals.
     pub taken: u64,
     /// Closed with the pool.
@@ -508,7 +542,8 @@ pub(crate) fn rates(
             + c.recycle_failed
             + c.idle_surplus
             + c.max_lifetime
-            + c.overflow_or_resized
+            + c.resized_away
+            + c.overflow
             + c.taken
             + c.pool_closed,
     };
