@@ -5,18 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Mock, MockPool};
+use common::{Mock, MockPool, quiet_pool};
 use pool_core::{HealthStatus, Pool, PoolError, Timeouts};
 use tokio::time::Instant;
-
-fn pool_of(max_size: usize, mock: Mock) -> MockPool {
-    Pool::builder(mock)
-        .max_size(max_size)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .build()
-        .unwrap()
-}
 
 /// xorshift64*, for reproducible arrivals.
 struct Rng(u64);
@@ -40,7 +31,7 @@ async fn every_get_ends_in_exactly_one_outcome() {
         create_delay: Duration::from_millis(5),
         ..Mock::new()
     };
-    let pool = pool_of(3, mock);
+    let pool = quiet_pool(mock, 3);
     let mut rng = Rng(7);
     let mut calls = 0u64;
     let mut handles = Vec::new();
@@ -124,7 +115,7 @@ async fn every_get_ends_in_exactly_one_outcome() {
 
 #[tokio::test(start_paused = true)]
 async fn counters_follow_creates_recycles_and_closes() {
-    let pool = pool_of(2, Mock::new());
+    let pool = quiet_pool(Mock::new(), 2);
     let a = pool.get().await.unwrap();
     let mut b = pool.get().await.unwrap();
     b.broken = true;
@@ -165,7 +156,7 @@ async fn recording_can_be_turned_off() {
 
 #[tokio::test(start_paused = true)]
 async fn health_degrades_under_saturation_and_recovers() {
-    let pool = pool_of(2, Mock::new());
+    let pool = quiet_pool(Mock::new(), 2);
     assert_eq!(pool.health().status, HealthStatus::Healthy);
     // Saturate: both objects held for 3 s while others queue for them.
     let holders: Vec<_> = (0..6)
@@ -199,7 +190,7 @@ async fn health_degrades_under_saturation_and_recovers() {
 
 #[tokio::test(start_paused = true)]
 async fn failing_creates_make_the_pool_unhealthy() {
-    let pool = pool_of(2, Mock::new());
+    let pool = quiet_pool(Mock::new(), 2);
     pool.manager()
         .fail_create
         .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -220,7 +211,7 @@ async fn synthetic_load(
     hold: Duration,
     span: Duration,
 ) -> (Duration, Option<pool_core::SizeAdvice>) {
-    let pool = pool_of(max_size, Mock::new());
+    let pool = quiet_pool(Mock::new(), max_size);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let end = Instant::now() + span;
@@ -283,7 +274,7 @@ async fn the_advisor_is_within_20_percent_of_a_measured_sweep() {
 
 #[tokio::test(start_paused = true)]
 async fn rates_cover_the_last_minute() {
-    let pool = pool_of(4, Mock::new());
+    let pool = quiet_pool(Mock::new(), 4);
     // 10 gets a second for 30 s, then 40 a second for 60 s; every tenth
     // comes back broken (churn: a close and a create).
     for second in 0..90u64 {
@@ -311,7 +302,7 @@ async fn rates_cover_the_last_minute() {
 
 #[tokio::test(start_paused = true)]
 async fn waiting_gets_record_their_slow_path() {
-    let pool = pool_of(1, Mock::new());
+    let pool = quiet_pool(Mock::new(), 1);
     let held = pool.get().await.unwrap();
     let waiters: Vec<_> = (0..40)
         .map(|_| {

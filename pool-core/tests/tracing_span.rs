@@ -7,17 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::Mock;
-use pool_core::Pool;
-
-fn pool_of(max_size: usize, mock: Mock) -> Pool<Mock> {
-    Pool::builder(mock)
-        .max_size(max_size)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .build()
-        .unwrap()
-}
+use common::{Mock, quiet_pool};
 
 /// Records the spans opened and the `wait_us` values recorded into them.
 #[derive(Default)]
@@ -66,12 +56,12 @@ fn with_debug_logging_each_get_runs_in_a_span_with_its_wait() {
             .build()
             .unwrap();
         rt.block_on(async {
-            let pool = pool_of(
-                1,
+            let pool = quiet_pool(
                 Mock {
                     create_delay: Duration::from_millis(30),
                     ..Mock::new()
                 },
+                1,
             );
             drop(pool.get().await.unwrap());
             drop(pool.get().await.unwrap());

@@ -147,6 +147,17 @@ pub fn pool_with(mock: Mock, max_size: usize) -> MockPool {
     Pool::builder(mock).max_size(max_size).build().unwrap()
 }
 
+/// A pool with no background task (no idle timeout, no lifetime), so
+/// only the test's own operations change it.
+pub fn quiet_pool(mock: Mock, max_size: usize) -> MockPool {
+    Pool::builder(mock)
+        .max_size(max_size)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .build()
+        .unwrap()
+}
+
 /// Checks out `n` objects one after another.
 pub async fn get_n(pool: &MockPool, n: usize) -> Vec<pool_core::Object<Mock>> {
     let mut objs = Vec::with_capacity(n);
