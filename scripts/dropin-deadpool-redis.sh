@@ -27,6 +27,8 @@ TOML
 src=$(cd "$scratch/fetch" && cargo metadata --format-version 1 \
   | python3 -c 'import json,sys; m=json.load(sys.stdin); print([p["manifest_path"] for p in m["packages"] if p["name"]=="deadpool-redis"][0])')
 src=$(dirname "$src")
+# Every deadpool-redis feature exists here by name.
+python3 "$repo/scripts/check-features.py" "$src/Cargo.toml"
 
 cat > "$scratch/judge/Cargo.toml" <<TOML
 [package]
@@ -38,7 +40,8 @@ publish = false
 default = ["serde"]
 serde = []
 [dependencies]
-pool_redis = { package = "pool-redis", path = "$repo/pool-redis", features = ["serde"] }
+# The features a typical deadpool-redis user enables.
+pool_redis = { package = "pool-redis", path = "$repo/pool-redis", features = ["serde", "acl", "streams", "script", "json"] }
 [dev-dependencies]
 config = { version = "0.15", default-features = false, features = ["json"] }
 futures = "0.3"

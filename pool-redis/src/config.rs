@@ -5,6 +5,7 @@ use std::{fmt, path::PathBuf, time::Duration};
 
 use redis::RedisError;
 
+use crate::secret::{MaskedPassword, MaskedUrl};
 use crate::{CreatePoolError, Pool, PoolBuilder, PoolConfig, RedisResult, Runtime};
 
 /// The health-check interval pool-redis uses unless told otherwise: a
@@ -16,7 +17,8 @@ pub const DEFAULT_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Configuration of a pool: a URL or connection info, and pool settings.
-#[derive(Clone, Debug)]
+/// `Debug` masks the password (`redis://:***@host`); `Serialize` keeps it.
+#[derive(Clone)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 pub struct Config {
     /// A `redis://` URL.
@@ -25,6 +27,16 @@ pub struct Config {
     pub connection: Option<ConnectionInfo>,
     /// Pool settings (`None`: the defaults, with the 1 s health-check TTL).
     pub pool: Option<PoolConfig>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("url", &MaskedUrl(self.url.as_deref()))
+            .field("connection", &self.connection)
+            .field("pool", &self.pool)
+            .finish()
+    }
 }
 
 impl Config {
@@ -189,8 +201,8 @@ impl redis::IntoConnectionInfo for ConnectionInfo {
     }
 }
 
-/// Database, credentials and protocol.
-#[derive(Clone, Debug, Default)]
+/// Database, credentials and protocol. `Debug` masks the password.
+#[derive(Clone, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 pub struct RedisConnectionInfo {
     /// Database number.
@@ -201,6 +213,17 @@ pub struct RedisConnectionInfo {
     pub password: Option<String>,
     /// RESP version.
     pub protocol: ProtocolVersion,
+}
+
+impl fmt::Debug for RedisConnectionInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConnectionInfo")
+            .field("db", &self.db)
+            .field("username", &self.username)
+            .field("password", &MaskedPassword(&self.password))
+            .field("protocol", &self.protocol)
+            .finish()
+    }
 }
 
 /// RESP version.

@@ -1,4 +1,4 @@
-//! The seeds' `SharedPoolRegistry`: one process-wide table of pools, so many
+//! `SharedPoolRegistry`: one process-wide table of pools, so many
 //! clients asking for the same server share one pool (and so far fewer
 //! server connections), with stats and an idle cleanup.
 //!
@@ -10,7 +10,7 @@
 //! cleanup. Cleanup never touches a checked-out connection.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -25,7 +25,9 @@ struct PoolKey {
     addr: String,
     db: i64,
     username: Option<String>,
-    /// Never the password: only whether two clients use the same one.
+    /// Never the password: only whether two clients use the same one
+    /// (keyed with this registry's random key, so the hash of a weak
+    /// password cannot be looked up in a table).
     password_hash: u64,
     role: Option<Role>,
     /// The pool settings that shape it.
@@ -78,7 +80,7 @@ pub struct RegistryStats {
     pub total_pools: usize,
     /// Per pool, by name.
     pub pools: HashMap<String, PoolStats>,
-    /// This process's memory, as the seeds report it (Linux
+    /// This process's memory, as the registry's stats report it (Linux
     /// `/proc/self/status`; `None` elsewhere).
     pub process: Option<ProcessMemory>,
 }
@@ -118,6 +120,8 @@ impl ProcessMemory {
 /// The process-wide registry (see the module docs).
 pub struct SharedPoolRegistry {
     pools: Mutex<HashMap<PoolKey, Entry>>,
+    /// Keys the password hashes.
+    password_key: RandomState,
     cleanup: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -127,9 +131,9 @@ impl std::fmt::Debug for SharedPoolRegistry {
     }
 }
 
-/// Close connections unused this long (the seeds' 5 minutes).
+/// Close connections unused this long (5 minutes).
 pub const DEFAULT_IDLE_PERIOD: Duration = Duration::from_secs(300);
-/// Run the cleanup this often (the seeds' 1 minute).
+/// Run the cleanup this often (1 minute).
 pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
 
 impl SharedPoolRegistry {
@@ -138,6 +142,7 @@ impl SharedPoolRegistry {
     pub fn new() -> Self {
         Self {
             pools: Mutex::new(HashMap::new()),
+            password_key: RandomState::new(),
             cleanup: Mutex::new(None),
         }
     }
@@ -170,11 +175,9 @@ impl SharedPoolRegistry {
             addr: info.addr().to_string(),
             db: settings.db(),
             username: settings.username().map(str::to_owned),
-            password_hash: settings.password().map_or(0, |p| {
-                let mut h = DefaultHasher::new();
-                p.hash(&mut h);
-                h.finish()
-            }),
+            password_hash: settings
+                .password()
+                .map_or(0, |p| self.password_key.hash_one(p)),
             role,
             max_size: pool_config.max_size,
             min_idle: pool_config.min_idle,

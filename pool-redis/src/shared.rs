@@ -30,7 +30,7 @@ use redis::{AsyncConnectionConfig, Client, ErrorKind, RedisError, RedisResult};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::commands::{self, Kind};
+use crate::commands::shared_policy::{refuse_pipeline, refuse_single};
 
 /// Requests in flight on a shared connection before the next one is used.
 /// Large, because on the 2-core machine we measure on every extra lane cost
@@ -431,66 +431,4 @@ impl ConnectionLike for SharedConnection {
     fn get_db(&self) -> i64 {
         self.set.db
     }
-}
-
-fn refused(name: &[u8], why: &str) -> RedisError {
-    RedisError::from((
-        ErrorKind::Client,
-        "command not allowed on a shared connection",
-        format!(
-            "{} {why}; use an exclusive connection (pool.get()) or pool.pubsub()",
-            String::from_utf8_lossy(name).to_ascii_uppercase()
-        ),
-    ))
-}
-
-/// Runs on every request: allocation-free unless it refuses.
-fn refuse_single(cmd: &redis::Cmd) -> RedisResult<()> {
-    let name = commands::name(cmd);
-    match commands::kind(name) {
-        Kind::Multi | Kind::ExecOrDiscard => Err(refused(
-            name,
-            "outside a pipeline would interleave with other tasks' commands",
-        )),
-        kind => refuse_session_or_blocking(cmd, name, kind),
-    }
-}
-
-fn refuse_session_or_blocking(cmd: &redis::Cmd, name: &[u8], kind: Kind) -> RedisResult<()> {
-    match kind {
-        Kind::Watch | Kind::Unwatch | Kind::Session => Err(refused(
-            name,
-            "changes the session of every task sharing the connection",
-        )),
-        Kind::Blocking if commands::blocking_timeout(cmd).is_some() => Err(refused(
-            name,
-            "would block every task sharing the connection",
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// A pipeline is written as one unit, so a transaction inside it (`MULTI`
-/// ... `EXEC`, as `pipe().atomic()` sends) is safe as long as it is closed
-/// within the pipeline; a blocking command inside a transaction does not
-/// block.
-fn refuse_pipeline(pipeline: &redis::Pipeline) -> RedisResult<()> {
-    let mut in_multi = false;
-    for cmd in pipeline.cmd_iter() {
-        let name = commands::name(cmd);
-        match commands::kind(name) {
-            Kind::Plain => {}
-            Kind::Multi if !in_multi => in_multi = true,
-            Kind::ExecOrDiscard if in_multi => in_multi = false,
-            Kind::Multi | Kind::ExecOrDiscard => {
-                return Err(refused(name, "unbalanced in the pipeline"));
-            }
-            Kind::Blocking if in_multi => {}
-            kind => refuse_session_or_blocking(cmd, name, kind)?,
-        }
-    }
-    if in_multi {
-        return Err(refused(b"MULTI", "without EXEC in the pipeline"));
-    }
-    Ok(())
 }

@@ -5,14 +5,16 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::env::{EnvError, Role, RolePool, RoleSettings};
+use super::Role;
+use super::env::{EnvError, RolePool, RoleSettings};
+use crate::secret::MaskedUrl;
 use crate::{
     Config, ConfigError, Connection, CreatePoolError, DEFAULT_COMMAND_TIMEOUT, Manager, Pool,
     PoolConfig, PoolError,
 };
 
-/// Where each role's server is (`redis://` URLs).
-#[derive(Clone, Debug)]
+/// Where each role's server is (`redis://` URLs). `Debug` masks passwords.
+#[derive(Clone)]
 pub struct RoleAddrs {
     /// Writes.
     pub master: String,
@@ -20,6 +22,16 @@ pub struct RoleAddrs {
     pub replica: String,
     /// This host's Redis.
     pub local: String,
+}
+
+impl std::fmt::Debug for RoleAddrs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoleAddrs")
+            .field("master", &MaskedUrl(Some(&self.master)))
+            .field("replica", &MaskedUrl(Some(&self.replica)))
+            .field("local", &MaskedUrl(Some(&self.local)))
+            .finish()
+    }
 }
 
 /// Why the role pools could not be built.

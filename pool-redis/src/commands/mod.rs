@@ -3,6 +3,8 @@
 //! never allocates: the name is upper-cased into a stack buffer and matched
 //! once.
 
+pub(crate) mod shared_policy;
+
 use std::time::Duration;
 
 /// What a command does to its connection's session.

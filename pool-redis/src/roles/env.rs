@@ -26,27 +26,15 @@
 use std::collections::HashMap;
 use std::fmt;
 
-/// A role pool.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Writes.
-    Master,
-    /// Reads (`SLAVE` in the variables' names, as in the seeds).
-    Replica,
-    /// A Redis on this host.
-    Local,
-}
+pub use super::Role;
 
-impl Role {
-    /// The three roles.
-    pub const ALL: [Role; 3] = [Role::Master, Role::Replica, Role::Local];
-
-    fn var_prefix(self) -> &'static str {
-        match self {
-            Role::Master => "REDIS_MASTER_POOL",
-            Role::Replica => "REDIS_SLAVE_POOL",
-            Role::Local => "REDIS_LOCAL_POOL",
-        }
+/// The prefix of a role's variables (`REDIS_SLAVE_POOL`: the replica's
+/// variables keep the historical spelling).
+fn var_prefix(role: Role) -> &'static str {
+    match role {
+        Role::Master => "REDIS_MASTER_POOL",
+        Role::Replica => "REDIS_SLAVE_POOL",
+        Role::Local => "REDIS_LOCAL_POOL",
     }
 }
 
@@ -190,7 +178,7 @@ impl RoleSettings {
         }
         let mut pools = HashMap::new();
         for (role, default) in Role::ALL.into_iter().zip([master, replica, local]) {
-            let prefix = role.var_prefix();
+            let prefix = var_prefix(role);
             let size_var = format!("{prefix}_SIZE");
             let enabled = flag(&vars, &format!("{prefix}_ENABLED"))?.unwrap_or(true);
             let size = size(&vars, &size_var, false)?.unwrap_or(default);

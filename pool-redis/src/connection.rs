@@ -1,0 +1,325 @@
+//! The pooled connection and the checkout wrapper.
+//!
+//! A checkout is a [`Connection`]; it derefs to the pooled
+//! [`ManagedConnection`], which derefs to redis's `MultiplexedConnection`.
+//! Commands sent through either of the first two (`&mut conn` or
+//! `&mut *conn` in a generic `ConnectionLike` position: `query_async`,
+//! pipelines, `AsyncCommands`) take the tracked path: session state is
+//! noted, the answer is awaited within the command timeout, and a failure
+//! or an abandoned request marks the connection for closing. Only a place
+//! that needs the `MultiplexedConnection` type itself (a raw borrow) goes
+//! around the tracking; it gets a handle with redis's fixed response
+//! timeout, and the connection is `RESET` before its next user.
+
+use std::ops::{Deref, DerefMut};
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::{RedisError, RedisResult};
+
+use crate::Object;
+use crate::commands::{self, Blocking, Kind};
+
+/// A pooled Redis connection plus what the pool learned from its traffic.
+///
+/// It implements `ConnectionLike` itself, so `query_async(&mut *conn)` on a
+/// checked-out [`Connection`] is tracked exactly like `query_async(&mut
+/// conn)`. It derefs to `MultiplexedConnection` for code that names that
+/// type (`fn f(c: &mut MultiplexedConnection)`): such a raw borrow is
+/// bounded by the command timeout but untracked, so the connection is
+/// `RESET` (login and database restored) before its next checkout. A clone
+/// of the inner connection (`(*conn).clone()`) is an untracked handle on
+/// the same socket that outlives the checkout; it keeps the fixed response
+/// timeout.
+pub struct ManagedConnection {
+    /// The tracked path's handle. On pools built from a `Config` it has no
+    /// response timeout of its own: the tracked path applies one per
+    /// command, longer for blocking commands.
+    conn: MultiplexedConnection,
+    /// What a raw borrow gets: a handle on the same connection whose every
+    /// request is bounded by redis's fixed response timeout (the command
+    /// timeout when there is one), blocking commands included.
+    raw: MultiplexedConnection,
+    /// A command failed in a way that leaves the connection unusable, or
+    /// the connection carries state a reset cannot undo cheaply.
+    pub(crate) broken: bool,
+    /// The connection carries session state (`WATCH`) to reset.
+    pub(crate) needs_reset: bool,
+    /// The raw connection was lent out: anything may have been sent; a full
+    /// `RESET` (plus re-login and `SELECT`) before reuse.
+    pub(crate) exposed: bool,
+    /// A request was sent and we stopped waiting for its answer (its future
+    /// was dropped, or it timed out): the answer is still on its way, so
+    /// the connection is closed, not reused.
+    in_flight: bool,
+    /// `MULTI` sent without its `EXEC`/`DISCARD`.
+    in_multi: bool,
+    /// `Some`: the wrapper applies this per command, or, for a blocking
+    /// command (`BLPOP key 5`), the command's own timeout plus this margin.
+    command_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for ManagedConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagedConnection")
+            .field("broken", &self.broken)
+            .field("needs_reset", &self.needs_reset)
+            .field("exposed", &self.exposed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deref for ManagedConnection {
+    type Target = MultiplexedConnection;
+    fn deref(&self) -> &MultiplexedConnection {
+        &self.raw
+    }
+}
+
+impl DerefMut for ManagedConnection {
+    /// Lends the raw connection: commands sent through it bypass the
+    /// tracking, so the connection is fully reset before its next use.
+    fn deref_mut(&mut self) -> &mut MultiplexedConnection {
+        self.exposed = true;
+        &mut self.raw
+    }
+}
+
+impl ManagedConnection {
+    pub(crate) fn new(conn: MultiplexedConnection, command_timeout: Option<Duration>) -> Self {
+        let mut raw = conn.clone();
+        if let Some(timeout) = command_timeout {
+            raw.set_response_timeout(timeout);
+        }
+        Self {
+            conn,
+            raw,
+            command_timeout,
+            broken: false,
+            needs_reset: false,
+            exposed: false,
+            in_flight: false,
+            in_multi: false,
+        }
+    }
+
+    /// The connection for the manager's own checks (recycle).
+    pub(crate) fn checked(&mut self) -> &mut MultiplexedConnection {
+        &mut self.conn
+    }
+
+    /// The per-command timeout, if the tracked path applies one.
+    pub(crate) fn command_timeout(&self) -> Option<Duration> {
+        self.command_timeout
+    }
+
+    /// The connection leaves the pool for good: the bounded handle.
+    pub(crate) fn into_raw(self) -> MultiplexedConnection {
+        self.raw
+    }
+
+    /// Notes what a command will leave behind on the connection.
+    fn note_command(&mut self, cmd: &redis::Cmd) {
+        let name = commands::name(cmd);
+        match commands::kind(name) {
+            Kind::Watch => self.needs_reset = true,
+            Kind::Multi => self.in_multi = true,
+            Kind::ExecOrDiscard => self.in_multi = false,
+            Kind::Session => {
+                tracing::debug!(
+                    command = %String::from_utf8_lossy(name),
+                    "session-changing command on a pooled connection: it will not be reused"
+                );
+                self.broken = true;
+            }
+            Kind::Plain | Kind::Unwatch | Kind::Blocking => {}
+        }
+    }
+
+    /// Notes the outcome of a request (`timed_out`: we stopped waiting, the
+    /// answer is still on its way, so the request stays in flight).
+    fn note_result<T>(&mut self, result: &RedisResult<T>, timed_out: bool) {
+        self.in_flight = timed_out;
+        if let Err(e) = result
+            && (e.is_unrecoverable_error() || e.is_connection_dropped())
+        {
+            tracing::debug!(error = %e, "connection failed: it will be dropped at return");
+            self.broken = true;
+        }
+    }
+
+    /// How long to wait for the answer to `cmds`: `None` waits as redis's
+    /// own connection settings say (or forever, for `BLPOP key 0`).
+    fn answer_timeout<'c>(&self, cmds: impl Iterator<Item = &'c redis::Cmd>) -> Option<Duration> {
+        let base = self.command_timeout?;
+        let mut longest = base;
+        for cmd in cmds {
+            match commands::blocking_timeout(cmd) {
+                Some(Blocking::Forever) => return None,
+                Some(Blocking::For(t)) => longest = longest.max(t + base),
+                None => {}
+            }
+        }
+        Some(longest)
+    }
+
+    /// Whether the connection must not go back into the pool.
+    pub(crate) fn unusable(&self) -> bool {
+        self.broken || self.in_flight || self.in_multi
+    }
+}
+
+impl ConnectionLike for ManagedConnection {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        self.note_command(cmd);
+        self.in_flight = true;
+        let limit = self.answer_timeout(std::iter::once(cmd));
+        Box::pin(async move {
+            let (result, timed_out) = with_limit(limit, self.conn.req_packed_command(cmd)).await;
+            self.note_result(&result, timed_out);
+            result
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        for cmd in pipeline.cmd_iter() {
+            self.note_command(cmd);
+        }
+        self.in_flight = true;
+        let limit = self.answer_timeout(pipeline.cmd_iter());
+        Box::pin(async move {
+            let (result, timed_out) = with_limit(
+                limit,
+                self.conn.req_packed_commands(pipeline, offset, count),
+            )
+            .await;
+            self.note_result(&result, timed_out);
+            result
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.conn.get_db()
+    }
+}
+
+/// A connection checked out of a [`Pool`](crate::Pool); it goes back when
+/// dropped.
+///
+/// Derefs to [`ManagedConnection`] (which derefs to
+/// `redis::aio::MultiplexedConnection`), so deadpool-redis code keeps
+/// compiling: `query_async(&mut conn)` and `query_async(&mut *conn)` are the
+/// same tracked path, and `&mut conn` or `&mut *conn` still coerce to
+/// `&mut MultiplexedConnection` where that type is named (a raw borrow: see
+/// [`ManagedConnection`]).
+pub struct Connection {
+    conn: Object,
+}
+
+impl Connection {
+    /// Detaches the connection from the pool, freeing its slot. The
+    /// connection keeps a fixed response timeout (the command timeout) on
+    /// every request.
+    #[must_use]
+    pub fn take(this: Self) -> MultiplexedConnection {
+        Object::take(this.conn).into_raw()
+    }
+
+    /// The pool-core object (id, metrics, pool).
+    pub(crate) fn into_object(self) -> Object {
+        self.conn
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("broken", &self.conn.broken)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<Object> for Connection {
+    fn from(conn: Object) -> Self {
+        Self { conn }
+    }
+}
+
+impl Deref for Connection {
+    type Target = ManagedConnection;
+    fn deref(&self) -> &ManagedConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for Connection {
+    fn deref_mut(&mut self) -> &mut ManagedConnection {
+        &mut self.conn
+    }
+}
+
+impl AsRef<MultiplexedConnection> for Connection {
+    fn as_ref(&self) -> &MultiplexedConnection {
+        &self.conn
+    }
+}
+
+impl AsMut<MultiplexedConnection> for Connection {
+    /// A raw borrow (see [`ManagedConnection`]).
+    fn as_mut(&mut self) -> &mut MultiplexedConnection {
+        &mut self.conn
+    }
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        let managed: &'a mut ManagedConnection = &mut self.conn;
+        managed.req_packed_command(cmd)
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        let managed: &'a mut ManagedConnection = &mut self.conn;
+        managed.req_packed_commands(pipeline, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        let managed: &ManagedConnection = &self.conn;
+        managed.get_db()
+    }
+}
+
+/// Waits for `fut` at most `limit`; `true` if it gave up waiting.
+pub(crate) async fn with_limit<T>(
+    limit: Option<Duration>,
+    fut: impl std::future::Future<Output = RedisResult<T>>,
+) -> (RedisResult<T>, bool) {
+    match limit {
+        None => (fut.await, false),
+        Some(limit) => match tokio::time::timeout(limit, fut).await {
+            Ok(result) => (result, false),
+            Err(_) => (
+                Err(RedisError::from(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer from Redis within {} ms", limit.as_millis()),
+                ))),
+                true,
+            ),
+        },
+    }
+}

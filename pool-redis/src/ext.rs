@@ -1,0 +1,64 @@
+//! [`RedisPoolExt`]: what a Redis pool offers beyond deadpool-redis's API
+//! (shared mode, its stats, pub/sub).
+
+use crate::{Object, Pool, PoolError, PubSub, SharedConnection, SharedStats};
+
+/// What a Redis pool offers beyond deadpool-redis's API. In scope with
+/// `use pool_redis::RedisPoolExt;`.
+pub trait RedisPoolExt {
+    /// A handle on the pool's shared multiplexed connections, for plain
+    /// commands at high concurrency: cheap to clone, no checkout. Requests
+    /// fill one connection up to [`Manager::shared_depth`] in flight before
+    /// the next is opened, up to `max_size` shared connections (their own
+    /// budget, beside the exclusive checkouts). A connection that dies is
+    /// replaced by one background reconnect while the others keep serving.
+    /// Transactions (outside a pipeline), blocking commands and pub/sub
+    /// need an exclusive connection: [`Pool::get`] or
+    /// [`RedisPoolExt::pubsub`].
+    ///
+    /// Must be called within a tokio runtime (connections are made in the
+    /// background).
+    fn shared(&self) -> SharedConnection;
+
+    /// Figures of the shared connections (all zero before the first
+    /// `shared()`).
+    fn shared_stats(&self) -> SharedStats;
+
+    /// A dedicated pub/sub connection. It takes one of the pool's slots
+    /// while it lives (so it counts against `max_size` and `status().size`)
+    /// and frees it when dropped.
+    ///
+    /// # Errors
+    /// The pool's error when no slot is free in time, or the connection
+    /// error (`PoolError::Backend`).
+    fn pubsub(&self) -> impl std::future::Future<Output = Result<PubSub, PoolError>> + Send;
+}
+
+impl RedisPoolExt for Pool {
+    fn shared(&self) -> SharedConnection {
+        self.manager().shared_set(self.status().max_size).handle()
+    }
+
+    fn shared_stats(&self) -> SharedStats {
+        self.manager()
+            .shared
+            .get()
+            .map(|set| set.stats())
+            .unwrap_or_default()
+    }
+
+    async fn pubsub(&self) -> Result<PubSub, PoolError> {
+        let conn = self.get().await?;
+        // The pooled connection gives up its slot to the pub/sub one: it is
+        // closed here, and the slot stays taken until the PubSub is dropped.
+        let (pooled, slot) = Object::keep_slot(conn.into_object());
+        drop(pooled);
+        let pubsub = self
+            .manager()
+            .client
+            .get_async_pubsub()
+            .await
+            .map_err(PoolError::Backend)?;
+        Ok(PubSub::new(pubsub, slot))
+    }
+}
