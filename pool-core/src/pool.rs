@@ -528,6 +528,12 @@ impl<M: Manager> PoolInner<M> {
     ) -> Result<ObjectInner<M>, Box<PoolError<M::Error>>> {
         // Not a helper `async fn`: an extra future layer on the hottest path
         // measurably slows every get.
+        // The wait timeout is one budget for the whole get, counted from
+        // its first recycle or wait: a get whose recycle failed and then
+        // waits again gets what is left, so a checkout takes at most the
+        // wait timeout plus its create (or recycle) timeouts, not a fresh
+        // wait after every failed check. Read only off the fast path.
+        let mut waiting_since: Option<Instant> = None;
         macro_rules! claim {
             () => {
                 match self.slots.try_claim() {
@@ -536,7 +542,11 @@ impl<M: Manager> PoolInner<M> {
                     FastClaim::MustWait => {
                         progress.waited = true;
                         progress.slow(&self.observe, Instant::now);
-                        self.wait(timeouts.wait).await.map_err(Box::new)?
+                        let limit = timeouts.wait.map(|wait| {
+                            let since = *waiting_since.get_or_insert_with(Instant::now);
+                            wait.saturating_sub(since.elapsed())
+                        });
+                        self.wait(limit).await.map_err(Box::new)?
                     }
                 }
             };
@@ -562,6 +572,7 @@ impl<M: Manager> PoolInner<M> {
                         return Ok(held.keep());
                     }
                     progress.recycled_from = Some(now);
+                    waiting_since.get_or_insert(now);
                     if !expired && self.recycle(inner, timeouts, now).await {
                         let inner = held.get_mut();
                         inner.metrics.used = Some(now);

@@ -170,11 +170,24 @@ async fn a_raw_borrow_is_bounded_and_reset_before_reuse() {
     assert_eq!(takes_multiplexed(&mut conn).await.unwrap(), "PONG");
     assert_eq!(takes_multiplexed(&mut *conn).await.unwrap(), "PONG");
     assert_eq!(takes_multiplexed(conn.as_mut()).await.unwrap(), "PONG");
-    let _: () = cmd("SELECT").arg(4).query_async(conn.as_mut()).await.unwrap();
+    let _: () = cmd("SELECT")
+        .arg(4)
+        .query_async(conn.as_mut())
+        .await
+        .unwrap();
     drop(conn);
     let mut conn = pool.get().await.unwrap();
-    assert_eq!(calls(&mut admin, "reset").await, 1, "one RESET after raw use");
-    let _: () = cmd("SET").arg("x").arg(1).query_async(&mut *conn).await.unwrap();
+    assert_eq!(
+        calls(&mut admin, "reset").await,
+        1,
+        "one RESET after raw use"
+    );
+    let _: () = cmd("SET")
+        .arg("x")
+        .arg(1)
+        .query_async(&mut *conn)
+        .await
+        .unwrap();
     let db0: Option<i64> = admin.get("x").await.unwrap();
     assert_eq!(db0, Some(1), "the configured database was selected again");
 
@@ -185,7 +198,10 @@ async fn a_raw_borrow_is_bounded_and_reset_before_reuse() {
     let started = std::time::Instant::now();
     let blocked: RedisResult<Option<(String, String)>> =
         cmd("BLPOP").arg("empty").arg(5).query_async(raw).await;
-    assert!(blocked.is_err(), "BLPOP 5 through a raw borrow: {blocked:?}");
+    assert!(
+        blocked.is_err(),
+        "BLPOP 5 through a raw borrow: {blocked:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
     drop(conn);
     // The server still blocks that connection: its reset check fails

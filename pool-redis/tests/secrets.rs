@@ -201,7 +201,9 @@ async fn no_password_in_any_output() {
     }
     // A URL that does not parse.
     let bad = format!("redis://:{PASSWORD}@127.0.0.1:notaport/0");
-    let e = Config::from_url(bad.as_str()).create_pool(None).unwrap_err();
+    let e = Config::from_url(bad.as_str())
+        .create_pool(None)
+        .unwrap_err();
     show("CreatePoolError", format!("{e} / {e:?}"));
     let e = RolePools::from_vars(
         Vec::<(String, String)>::new(),

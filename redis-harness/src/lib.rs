@@ -2,6 +2,10 @@
 //! pool-redis's tests and poolbench's Redis benches (which must not depend
 //! on a server someone left running).
 
+mod proxy;
+
+pub use proxy::PartitionProxy;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
