@@ -74,25 +74,41 @@ fn main() {
             "{} at {n} tasks ({rounds} rounds x {secs} s), ops/s",
             op.name()
         );
-        let reference = contenders.iter().position(|&c| c == Contender::Multiplexed);
+        // Same-round ratios against these, where they ran (median, and
+        // the range over rounds).
+        let references = [
+            (Contender::Multiplexed, "multiplexed"),
+            (Contender::DeadpoolRedis, "deadpool-redis"),
+            (Contender::Exclusive, "exclusive"),
+        ];
         for (c, r) in contenders.iter().zip(&results) {
             let mut sorted = r.clone();
             sorted.sort_by(f64::total_cmp);
             let per_round: Vec<String> = r.iter().map(|v| format!("{:.0}k", v / 1e3)).collect();
-            let ratio = reference.map(|m| {
+            let mut ratios_text = String::new();
+            for (reference, label) in references {
+                let Some(m) = contenders.iter().position(|&x| x == reference) else {
+                    continue;
+                };
+                if reference == *c {
+                    continue;
+                }
                 let mut ratios: Vec<f64> = r.iter().zip(&results[m]).map(|(a, b)| a / b).collect();
                 ratios.sort_by(f64::total_cmp);
-                ratios[ratios.len() / 2]
-            });
+                ratios_text.push_str(&format!(
+                    "  {:.2}x {label} ({:.2}-{:.2})",
+                    ratios[ratios.len() / 2],
+                    ratios[0],
+                    ratios[ratios.len() - 1]
+                ));
+            }
             println!(
                 "  {:<22} best {:>6.0}k  median {:>6.0}k  rounds [{}]{}",
                 c.name(),
                 sorted[sorted.len() - 1] / 1e3,
                 sorted[sorted.len() / 2] / 1e3,
                 per_round.join(" "),
-                ratio
-                    .map(|x| format!("  {x:.2}x multiplexed (median per round)"))
-                    .unwrap_or_default()
+                ratios_text
             );
         }
     }

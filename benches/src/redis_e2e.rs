@@ -15,6 +15,9 @@ use tokio::time::Instant;
 pub enum Contender {
     /// pool-redis, one exclusive checkout per operation.
     Exclusive,
+    /// The same, commands sent as most deadpool-redis code does:
+    /// `query_async(&mut *conn)`.
+    ExclusiveDeref,
     /// pool-redis's shared mode (`pool.shared()`).
     Shared,
     /// deadpool-redis 0.23, one checkout per operation.
@@ -29,8 +32,9 @@ pub enum Contender {
 
 impl Contender {
     /// Every contender, in the order they run within a round.
-    pub const ALL: [Contender; 6] = [
+    pub const ALL: [Contender; 7] = [
         Contender::Exclusive,
+        Contender::ExclusiveDeref,
         Contender::Shared,
         Contender::DeadpoolRedis,
         Contender::Bb8Redis,
@@ -42,6 +46,7 @@ impl Contender {
     pub fn name(self) -> &'static str {
         match self {
             Contender::Exclusive => "pool-redis exclusive",
+            Contender::ExclusiveDeref => "pool-redis &mut *conn",
             Contender::Shared => "pool-redis shared",
             Contender::DeadpoolRedis => "deadpool-redis 0.23",
             Contender::Bb8Redis => "bb8-redis 0.26",
@@ -123,6 +128,7 @@ impl RunResult {
 #[derive(Clone, Debug)]
 pub enum Handle {
     Exclusive(pool_redis::Pool),
+    ExclusiveDeref(pool_redis::Pool),
     Shared(pool_redis::SharedConnection),
     Deadpool(deadpool_redis::Pool),
     Bb8(bb8::Pool<bb8_redis::RedisConnectionManager>),
@@ -136,6 +142,10 @@ impl Handle {
         match self {
             Handle::Exclusive(pool) => match pool.get().await {
                 Ok(mut c) => op.run_once(&mut c, i).await,
+                Err(_) => false,
+            },
+            Handle::ExclusiveDeref(pool) => match pool.get().await {
+                Ok(mut c) => op.run_once(&mut *c, i).await,
                 Err(_) => false,
             },
             Handle::Shared(c) => op.run_once(c, i).await,
@@ -159,7 +169,7 @@ impl Handle {
 pub async fn handles(contender: Contender, url: &str, tasks: usize) -> Vec<Handle> {
     let client = redis::Client::open(url).expect("a redis URL");
     match contender {
-        Contender::Exclusive => {
+        Contender::Exclusive | Contender::ExclusiveDeref => {
             let pool = pool_redis::Config::from_url(url)
                 .builder()
                 .expect("pool-redis config")
@@ -167,7 +177,10 @@ pub async fn handles(contender: Contender, url: &str, tasks: usize) -> Vec<Handl
                 .build()
                 .expect("pool-redis pool");
             (0..tasks)
-                .map(|_| Handle::Exclusive(pool.clone()))
+                .map(|_| match contender {
+                    Contender::Exclusive => Handle::Exclusive(pool.clone()),
+                    _ => Handle::ExclusiveDeref(pool.clone()),
+                })
                 .collect()
         }
         Contender::Shared => {
