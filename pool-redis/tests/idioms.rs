@@ -168,7 +168,9 @@ async fn a_raw_borrow_is_bounded_and_reset_before_reuse() {
     let mut conn = pool.get().await.unwrap();
     // Each way deadpool-redis code reaches the raw connection compiles.
     assert_eq!(takes_multiplexed(&mut conn).await.unwrap(), "PONG");
-    assert_eq!(takes_multiplexed(&mut *conn).await.unwrap(), "PONG");
+    #[allow(clippy::explicit_auto_deref)] // the idiom under test, as users write it
+    let pong = takes_multiplexed(&mut *conn).await.unwrap();
+    assert_eq!(pong, "PONG");
     assert_eq!(takes_multiplexed(conn.as_mut()).await.unwrap(), "PONG");
     let _: () = cmd("SELECT")
         .arg(4)
