@@ -4,29 +4,7 @@ use std::{fmt, marker::PhantomData, time::Duration};
 
 use crate::hooks::{Hook, Hooks};
 use crate::state::MAX_POOL_SIZE;
-use crate::{Manager, Object, Pool, PoolConfig, QueueMode, Runtime, Store, Timeouts};
-
-/// Why a pool could not be built.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum BuildError {
-    /// Kept for deadpool compatibility: tokio is always the runtime here, so
-    /// timeouts never need one to be named and this is never returned.
-    #[error("Error occurred while building the pool: Timeouts require a runtime")]
-    NoRuntimeSpecified,
-    /// `max_size` is larger than the pool can count.
-    #[error("max_size {max_size} is too large: the limit is {limit}")]
-    MaxSizeTooLarge {
-        /// The value given.
-        max_size: usize,
-        /// The largest value accepted.
-        limit: usize,
-    },
-    /// `QueueMode::Lifo` was combined with `Store::LockFree`, a FIFO queue.
-    #[error(
-        "queue_mode Lifo cannot be served by store LockFree (a FIFO queue): use Store::Mutex, or leave the store unset to get it"
-    )]
-    LifoNeedsMutexStore,
-}
+use crate::{BuildError, Manager, Object, Pool, PoolConfig, QueueMode, Runtime, Store, Timeouts};
 
 /// Builder of a [`Pool`].
 #[must_use = "builder does nothing itself, use `.build()` to build it"]
@@ -41,6 +19,13 @@ where
     pub(crate) breaker_seed: Option<u64>,
     pub(crate) hooks: Hooks<M>,
     _wrapper: PhantomData<fn() -> W>,
+}
+
+impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
+    /// A builder for a new pool.
+    pub fn builder(manager: M) -> PoolBuilder<M, W> {
+        PoolBuilder::new(manager)
+    }
 }
 
 impl<M, W> PoolBuilder<M, W>
@@ -196,7 +181,7 @@ where
         let pool = self.build_without_task()?;
         let min_idle = pool.min_idle();
         if let Err(e) = pool.warm(min_idle).await {
-            tracing::warn!(error = %crate::pool::DisplayKind(&e), "warming to min_idle stopped early");
+            tracing::warn!(error = %crate::errors::DisplayKind(&e), "warming to min_idle stopped early");
         }
         pool.start_task();
         Ok(pool)

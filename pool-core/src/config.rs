@@ -149,18 +149,6 @@ pub enum QueueMode {
     Lifo,
 }
 
-/// The error of a backend crate's `create_pool`: its own config error, or a
-/// build error.
-#[derive(Debug, thiserror::Error)]
-pub enum CreatePoolError<C> {
-    /// The backend's configuration was invalid.
-    #[error("Config: {0}")]
-    Config(C),
-    /// The pool could not be built.
-    #[error("Build: {0}")]
-    Build(crate::BuildError),
-}
-
 #[cfg(feature = "serde")]
 fn default_record_metrics() -> bool {
     true

@@ -1,4 +1,5 @@
-//! Errors of `get()` and of `recycle`, with deadpool's variants.
+//! The pool's errors, with deadpool's variants: of `get()`, of `recycle`,
+//! of a hook, of building a pool; and how they are named in logs.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -41,8 +42,6 @@ impl<E: fmt::Display> fmt::Display for SharedError<E> {
         self.with(|e| e.fmt(f))
     }
 }
-
-use crate::hooks::HookError;
 
 /// Why `Manager::recycle` refused an object.
 #[derive(Debug, thiserror::Error)]
@@ -161,5 +160,94 @@ fn timeout_message(t: &TimeoutType) -> &'static str {
 impl<E> From<E> for PoolError<E> {
     fn from(e: E) -> Self {
         Self::Backend(e)
+    }
+}
+
+/// Error of a hook.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError<E> {
+    /// A message.
+    #[error("{0}")]
+    Message(Cow<'static, str>),
+    /// The backend's error.
+    #[error("{0}")]
+    Backend(E),
+}
+
+impl<E> HookError<E> {
+    /// A `Message` error.
+    pub fn message(msg: impl Into<Cow<'static, str>>) -> Self {
+        Self::Message(msg.into())
+    }
+}
+
+/// Why a pool could not be built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// Kept for deadpool compatibility: tokio is always the runtime here, so
+    /// timeouts never need one to be named and this is never returned.
+    #[error("Error occurred while building the pool: Timeouts require a runtime")]
+    NoRuntimeSpecified,
+    /// `max_size` is larger than the pool can count.
+    #[error("max_size {max_size} is too large: the limit is {limit}")]
+    MaxSizeTooLarge {
+        /// The value given.
+        max_size: usize,
+        /// The largest value accepted.
+        limit: usize,
+    },
+    /// `QueueMode::Lifo` was combined with `Store::LockFree`, a FIFO queue.
+    #[error(
+        "queue_mode Lifo cannot be served by store LockFree (a FIFO queue): use Store::Mutex, or leave the store unset to get it"
+    )]
+    LifoNeedsMutexStore,
+}
+
+/// The error of a backend crate's `create_pool`: its own config error, or a
+/// build error.
+#[derive(Debug, thiserror::Error)]
+pub enum CreatePoolError<C> {
+    /// The backend's configuration was invalid.
+    #[error("Config: {0}")]
+    Config(C),
+    /// The pool could not be built.
+    #[error("Build: {0}")]
+    Build(BuildError),
+}
+
+// Log formatting, beside the types it formats.
+
+/// Formats a hook error without requiring `E: Display`.
+pub(crate) struct DisplayHook<'a, E>(pub(crate) &'a HookError<E>);
+
+impl<E> fmt::Display for DisplayHook<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            HookError::Message(msg) => f.write_str(msg),
+            HookError::Backend(_) => f.write_str("backend error"),
+        }
+    }
+}
+
+/// Names a `PoolError` in logs without requiring `E: Display`.
+pub(crate) struct DisplayKind<'a, E>(pub(crate) &'a PoolError<E>);
+
+impl<E> fmt::Display for DisplayKind<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            PoolError::Timeout(t) => write!(f, "timeout ({t:?})"),
+            PoolError::Backend(_) => f.write_str("create failed"),
+            PoolError::Closed => f.write_str("closed"),
+            PoolError::NoRuntimeSpecified => f.write_str("no runtime"),
+            PoolError::PostCreateHook(_) => f.write_str("post_create hook failed"),
+            PoolError::Unavailable {
+                failures, retry_in, ..
+            } => {
+                write!(
+                    f,
+                    "unavailable after {failures} failed creates, retry in {retry_in:?}"
+                )
+            }
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! Hooks run after `create` and around `recycle`, as deadpool's.
 
-use std::{borrow::Cow, fmt, future::Future, pin::Pin};
+use std::{fmt, future::Future, pin::Pin};
 
-use crate::{Manager, Metrics};
+use crate::{HookError, Manager, Metrics};
 
 /// Result of a hook.
 pub type HookResult<E> = Result<(), HookError<E>>;
@@ -50,24 +50,6 @@ impl<M: Manager> fmt::Debug for Hook<M> {
             Self::Fn(_) => f.write_str("Hook::Fn"),
             Self::AsyncFn(_) => f.write_str("Hook::AsyncFn"),
         }
-    }
-}
-
-/// Error of a hook.
-#[derive(Debug, thiserror::Error)]
-pub enum HookError<E> {
-    /// A message.
-    #[error("{0}")]
-    Message(Cow<'static, str>),
-    /// The backend's error.
-    #[error("{0}")]
-    Backend(E),
-}
-
-impl<E> HookError<E> {
-    /// A `Message` error.
-    pub fn message(msg: impl Into<Cow<'static, str>>) -> Self {
-        Self::Message(msg.into())
     }
 }
 

@@ -38,27 +38,33 @@
 // Libraries log through `tracing`, never to stdout.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod admission;
 mod breaker;
 mod builder;
 mod config;
 mod errors;
+mod get;
+mod handle;
 mod hooks;
+mod inner;
 mod maintenance;
 mod manager;
 mod metrics;
 mod object;
 mod observe;
-mod pool;
 mod slots;
 mod state;
 mod store;
 mod sync;
 
 pub use breaker::{Backoff, BreakerConfig, BreakerSnapshot, BreakerState};
-pub use builder::{BuildError, PoolBuilder};
-pub use config::{CreatePoolError, PoolConfig, QueueMode, Timeouts};
-pub use errors::{PoolError, RecycleError, SharedError, TimeoutType};
-pub use hooks::{Hook, HookError, HookFuture, HookResult};
+pub use builder::PoolBuilder;
+pub use config::{PoolConfig, QueueMode, Timeouts};
+pub use errors::{
+    BuildError, CreatePoolError, HookError, PoolError, RecycleError, SharedError, TimeoutType,
+};
+pub use handle::{Pool, RetainResult, WeakPool};
+pub use hooks::{Hook, HookFuture, HookResult};
 pub use manager::{Manager, RecycleResult};
 pub use metrics::Metrics;
 pub use object::{KeptSlot, Object, ObjectId};
@@ -66,7 +72,6 @@ pub use observe::{
     ClosedCounts, Gauges, GetOutcomes, Health, HealthStatus, HealthThresholds, MetricsSnapshot,
     Rates, SizeAdvice, Summary, sizing,
 };
-pub use pool::{Pool, RetainResult, WeakPool};
 pub use state::MAX_POOL_SIZE;
 pub use store::Store;
 

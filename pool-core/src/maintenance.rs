@@ -12,15 +12,15 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::pool::PoolInner;
+use crate::errors::DisplayKind;
+use crate::get::SlotGuard;
+use crate::inner::PoolInner;
+use crate::observe::CloseReason;
 use crate::sync::{HandleArc, HandleWeak, Ordering};
 use crate::{Manager, PoolError};
 
 /// How often the task looks at the pool.
-pub(crate) fn tick_interval(
-    idle_timeout: Option<Duration>,
-    max_lifetime: Option<Duration>,
-) -> Duration {
+fn tick_interval(idle_timeout: Option<Duration>, max_lifetime: Option<Duration>) -> Duration {
     let mut tick = Duration::from_millis(500);
     for d in [idle_timeout, max_lifetime].into_iter().flatten() {
         tick = tick.min(d / 4);
@@ -36,20 +36,23 @@ struct Reaper {
 }
 
 pub(crate) async fn run<M: Manager>(pool: HandleWeak<PoolInner<M>>, notify: HandleArc<Notify>) {
+    let tick = match pool.upgrade() {
+        Some(inner) => tick_interval(inner.config.idle_timeout, inner.config.max_lifetime),
+        None => return,
+    };
     let mut reaper = Reaper {
         window_start: Instant::now(),
         min_seen: usize::MAX,
     };
     loop {
-        let tick = {
+        {
             let Some(inner) = pool.upgrade() else { return };
             if !inner.is_live() {
                 tracing::debug!("pool dropped or closed: maintenance task ends");
                 return;
             }
             inner.maintain(&mut reaper).await;
-            inner.tick
-        };
+        }
         // Wake early on close, on the last handle's drop, or when an object
         // was discarded (min_idle may need a replacement).
         let _ = tokio::time::timeout(tick, notify.notified()).await;
@@ -62,7 +65,7 @@ impl<M: Manager> PoolInner<M> {
         self.expire_idle(now);
         self.reap_idle(reaper, now);
         if let Err(e) = self.warm_to(self.config.min_idle).await {
-            tracing::debug!(error = %crate::pool::DisplayKind(&e), "warmer: create failed");
+            tracing::debug!(error = %DisplayKind(&e), "warmer: create failed");
         }
     }
 
@@ -73,8 +76,7 @@ impl<M: Manager> PoolInner<M> {
         }
         for mut obj in self.sweep_idle(|obj| obj.expires_at.is_none_or(|t| t > now)) {
             tracing::debug!(id = obj.id, "max_lifetime reached: closed");
-            self.observe
-                .closed(crate::observe::CloseReason::MaxLifetime, 1);
+            self.observe.closed(CloseReason::MaxLifetime, 1);
             self.detach(&mut obj.obj);
         }
     }
@@ -100,8 +102,7 @@ impl<M: Manager> PoolInner<M> {
         }
         if closed > 0 {
             tracing::debug!(closed, "idle_timeout: closed idle surplus");
-            self.observe
-                .closed(crate::observe::CloseReason::IdleSurplus, closed);
+            self.observe.closed(CloseReason::IdleSurplus, closed);
         }
         reaper.window_start = now;
         reaper.min_seen = self.slots.counts().idle;
@@ -120,7 +121,7 @@ impl<M: Manager> PoolInner<M> {
             if !self.slots.claim_slot() {
                 break;
             }
-            let slot = crate::pool::SlotGuard::new(self);
+            let slot = SlotGuard::new(self);
             let probe = match self.admit() {
                 Ok(probe) => probe,
                 Err(refused) => {
@@ -138,5 +139,26 @@ impl<M: Manager> PoolInner<M> {
     /// Whether the task should go on.
     fn is_live(&self) -> bool {
         self.handles.load(Ordering::Acquire) > 0 && !self.slots.is_closed()
+    }
+}
+
+impl<M: Manager> PoolInner<M> {
+    /// Starts the background task if the pool needs one and a tokio runtime
+    /// is at hand (a pool built outside a runtime starts it with the first
+    /// handle made inside one).
+    pub(crate) fn ensure_task(&self, this: &HandleArc<Self>) {
+        let c = &self.config;
+        if self.task.get().is_some()
+            || (c.min_idle == 0 && c.idle_timeout.is_none() && c.max_lifetime.is_none())
+        {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let notify = HandleArc::new(Notify::new());
+        if self.task.set(notify.clone()).is_ok() {
+            runtime.spawn(run(HandleArc::downgrade(this), notify));
+        }
     }
 }

@@ -5,27 +5,9 @@ use std::{
     ops::{Deref, DerefMut},
 };
 
-use crate::pool::PoolInner;
+use crate::inner::{ObjectInner, PoolInner};
 use crate::sync::HandleArc;
-use crate::{Manager, Metrics, Pool};
-
-/// A pooled object plus what the pool knows of it, boxed once at creation:
-/// it then travels through the idle store, grants and `Object`s as one
-/// pointer instead of being copied at every step.
-pub(crate) type ObjectInner<M> = Box<ObjectState<M>>;
-
-/// See [`ObjectInner`].
-pub(crate) struct ObjectState<M: Manager> {
-    pub(crate) obj: M::Type,
-    pub(crate) id: usize,
-    /// Checkouts so far (wrapping): picks the sampled returns whose use
-    /// time is recorded.
-    pub(crate) checkouts: u32,
-    pub(crate) metrics: Metrics,
-    /// `created + max_lifetime`, shortened by a per-object jitter of up to
-    /// 5% so that objects created together do not expire together.
-    pub(crate) expires_at: Option<tokio::time::Instant>,
-}
+use crate::{Manager, Metrics};
 
 /// An object checked out of a [`Pool`]. Dropping it returns it to the pool;
 /// [`Object::take`] keeps it and frees its slot.
@@ -71,11 +53,6 @@ impl<M: Manager> Object<M> {
     /// The object's metrics.
     pub fn metrics(this: &Self) -> &Metrics {
         &this.inner().metrics
-    }
-
-    /// The pool the object belongs to.
-    pub fn pool(this: &Self) -> Option<Pool<M>> {
-        Some(Pool::from_inner(this.pool.clone()))
     }
 
     fn inner(&self) -> &ObjectInner<M> {

@@ -20,6 +20,7 @@
 pub mod export;
 mod health;
 mod histogram;
+mod history;
 pub mod sizing;
 
 use std::cell::Cell;
@@ -31,6 +32,7 @@ pub use health::{Health, HealthStatus, HealthThresholds, SizeAdvice};
 pub(crate) use health::{advise as advise_size, judge as judge_window};
 use histogram::Histogram;
 pub use histogram::Summary;
+pub(crate) use history::Reports;
 
 use crate::sync::{Ordering, StatCounter};
 
