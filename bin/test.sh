@@ -27,6 +27,8 @@ step() {
 }
 
 step fmt cargo fmt --all --check
+# Imports point one way: no module circle in pool-core or pool-redis.
+step module-cycles sh -c 'python3 ci/module-cycles.py pool-core/src && python3 ci/module-cycles.py pool-redis/src'
 step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 # The whole suite with the default store (fast-acquire: lock-free); the
 # pool-redis tests start their own redis-server (the binary must exist)...
