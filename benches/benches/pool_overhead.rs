@@ -10,13 +10,13 @@
 //! After the criterion groups, a latency pass runs (c) again and prints the
 //! acquire-latency percentiles of every contender (p50, p99, p99.9).
 //!
-//! `cargo bench -p poolbench --bench pool_overhead`
+//! `cargo bench -p pool-benches --bench pool_overhead`
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group};
-use poolbench::overhead::{Contender, Workload};
+use pool_benches::overhead::{Contender, Workload};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

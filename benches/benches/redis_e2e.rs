@@ -4,14 +4,14 @@
 //! loopback port: GET and SET at 1, 10 and 50 tasks, pipelines of 50 and 100
 //! GETs at 1 and 10 tasks. Every pool's `max_size` equals the task count.
 //!
-//! `cargo bench -p poolbench --bench redis_e2e` (criterion measures each
+//! `cargo bench -p pool-benches --bench redis_e2e` (criterion measures each
 //! contender in its own time window; for comparisons across contenders on a
 //! noisy machine prefer `--example redis_rounds`, which alternates them).
 
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use poolbench::redis_e2e::{Contender, Operation, handles, prepare, run_ops};
+use pool_benches::redis_e2e::{Contender, Operation, handles, prepare, run_ops};
 
 fn redis_e2e(c: &mut Criterion) {
     let server = redis_harness::RedisServer::start();

@@ -3,7 +3,7 @@
 //! one registry pool against 100 pools of their own: resident memory of
 //! the process and connections the server sees (`CLIENT LIST`).
 //!
-//! `cargo run --release -p poolbench --example memory`
+//! `cargo run --release -p pool-benches --example memory`
 //!
 //! Each client scenario runs in a child process of its own (resident memory
 //! never shrinks back, so two scenarios in one process would blur).

@@ -2,9 +2,9 @@
 //! each round runs every contender once, so machine noise hits all of them
 //! alike. Prints ops/s per round, then the best and the spread.
 //!
-//! `cargo run --release -p poolbench --example overhead_rounds -- [ROUNDS] [OPS] [WORKLOAD-PREFIX]`
+//! `cargo run --release -p pool-benches --example overhead_rounds -- [ROUNDS] [OPS] [WORKLOAD-PREFIX]`
 
-use poolbench::overhead::{Contender, Kind, Workload};
+use pool_benches::overhead::{Contender, Kind, Workload};
 
 fn main() {
     let mut args = std::env::args().skip(1);

@@ -1,7 +1,7 @@
 //! One workload for one contender, for profilers:
-//! `cargo run --release -p poolbench --example profile -- [lockfree|mutex|deadpool|bb8] [OPS] [a|b|c]`
+//! `cargo run --release -p pool-benches --example profile -- [lockfree|mutex|deadpool|bb8] [OPS] [a|b|c]`
 
-use poolbench::overhead::{Contender, Kind, Workload};
+use pool_benches::overhead::{Contender, Kind, Workload};
 
 fn main() {
     let mut args = std::env::args().skip(1);

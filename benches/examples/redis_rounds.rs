@@ -3,11 +3,11 @@
 //! machine's slow and fast phases hit all of them alike. Starts its own
 //! redis-server on a free loopback port unless `REDIS_URL` is set.
 //!
-//! `cargo run --release -p poolbench --example redis_rounds -- [ROUNDS] [SECONDS] [TASKS,..] [get|set|pipeline:N] [CONTENDER-PREFIX,..]`
+//! `cargo run --release -p pool-benches --example redis_rounds -- [ROUNDS] [SECONDS] [TASKS,..] [get|set|pipeline:N] [CONTENDER-PREFIX,..]`
 
 use std::time::Duration;
 
-use poolbench::redis_e2e::{Contender, Operation, run};
+use pool_benches::redis_e2e::{Contender, Operation, run};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -52,7 +52,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    rt.block_on(poolbench::redis_e2e::prepare(&url));
+    rt.block_on(pool_benches::redis_e2e::prepare(&url));
 
     for &n in &tasks {
         let mut results = vec![Vec::new(); contenders.len()];

@@ -1,5 +1,4 @@
-//! Shared code of the benches and the `poolbench` command.
+//! Shared code of the criterion benches and the side-by-side examples.
 
-pub mod cli;
 pub mod overhead;
 pub mod redis_e2e;

@@ -109,3 +109,48 @@ fn a_sweep_reports_every_size_and_analyze_merges_reports() {
     assert!(!page.contains("<script"), "self-contained, no script");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn without_redis_server_installed_it_says_what_to_do() {
+    // No --url, and a PATH where no redis-server can be found.
+    let empty = std::env::temp_dir().join(format!("poolbench-empty-path-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = poolbench()
+        .args(["--quiet", "--duration", "1s"])
+        .env("PATH", &empty)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&empty);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("redis-server is not installed") && err.contains("--url"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn without_a_url_it_measures_a_server_it_starts_and_stops() {
+    let out = poolbench()
+        .args(["--quiet", "--concurrency", "2", "--pool-sizes", "2"])
+        .args(["--duration", "300ms", "--warmup", "100ms"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let started = err
+        .lines()
+        .find_map(|l| l.strip_prefix("no --url: started redis-server on "))
+        .unwrap_or_else(|| panic!("no start line in: {err}"));
+    let port = started
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("recommended pool size"));
+    // Stopped with the run: nothing answers on its port any more.
+    assert!(std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err());
+}

@@ -2,10 +2,6 @@
 //! pool sizes, print a table and a recommendation, write JSON and HTML
 //! reports; `poolbench analyze` merges earlier reports into one page.
 
-mod html;
-mod load;
-mod report;
-
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,8 +11,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use load::{Mode, Operation};
-pub use report::{Report, SizeResult, recommend};
+use crate::load::{self, Mode, Operation};
+use crate::report::{self, Report, SizeResult, recommend};
+use crate::{html, server};
 
 /// Size a Redis connection pool against your own server.
 #[derive(Debug, Parser)]
@@ -168,14 +165,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
     let url = match &args.url {
         Some(url) => url.clone(),
         None => {
-            let installed = std::process::Command::new("redis-server")
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success());
-            if !installed {
-                return Err("no --url given and redis-server is not installed to start one: install it (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`) or pass --url redis://host:port".into());
-            }
-            let server = redis_harness::RedisServer::start();
+            let server = server::LocalServer::start().await?;
             eprintln!(
                 "no --url: started redis-server on {} for this run",
                 server.url()

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::report::{self, Report, SizeResult, fmt_us};
+use crate::report::{self, Report, SizeResult, fmt_us};
 
 const COLORS: [&str; 6] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
@@ -244,8 +244,8 @@ pub fn render(reports: &[(String, Report)]) -> String {
             "<p class=\"settings\">{} · {} mode · {} concurrent tasks · {} · {} s measured after {} s warm-up · values of {} bytes{}</p>",
             esc(&first.url),
             match s.mode {
-                super::load::Mode::Exclusive => "exclusive",
-                super::load::Mode::Shared => "shared",
+                crate::load::Mode::Exclusive => "exclusive",
+                crate::load::Mode::Shared => "shared",
             },
             s.concurrency,
             esc(&s.operation),

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::load::{Measured, Mode};
+use crate::load::{Measured, Mode};
 
 /// Percentiles of a set of durations, in microseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
