@@ -16,8 +16,14 @@
 //!                                +-----------------------+
 //! ```
 //!
-//! Backoff: full jitter, `delay = random(0, min(cap, base * 2^attempt))`,
-//! where `attempt` counts the opens since the breaker last closed.
+//! Backoff: the delay before the next probe grows with how long creates
+//! have been failing (a twentieth of it), between `base` and `cap`, and is
+//! jittered uniformly in `[ceiling/2, ceiling]`. With the defaults (200 ms,
+//! 800 ms): never more than 10 probes a second however long the outage
+//! (no connection storm), and a backend that is back is probed again within
+//! 200 ms after a short outage, within 800 ms after a long one. (An
+//! exponential schedule cannot do both: by the time it is slow enough for a
+//! long outage it is too slow for a short one.)
 
 use std::time::Duration;
 
@@ -29,9 +35,9 @@ use tokio::time::Instant;
 pub struct BreakerConfig {
     /// Consecutive create failures that open the breaker (0 disables it).
     pub threshold: u32,
-    /// First backoff ceiling.
+    /// The shortest delay ceiling between probes (early in an outage).
     pub base: Duration,
-    /// Largest backoff ceiling.
+    /// The longest delay ceiling between probes (late in a long outage).
     pub cap: Duration,
 }
 
@@ -39,11 +45,19 @@ impl Default for BreakerConfig {
     fn default() -> Self {
         Self {
             threshold: 5,
-            base: Duration::from_millis(100),
-            cap: Duration::from_secs(30),
+            base: DEFAULT_BACKOFF_BASE,
+            cap: DEFAULT_BACKOFF_CAP,
         }
     }
 }
+
+/// The shortest delay ceiling of [`Backoff`] and the breaker: at most 10
+/// attempts a second, and a backend back after a short outage is tried
+/// again within 200 ms.
+pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_millis(200);
+/// The longest delay ceiling: a backend back after any outage is tried
+/// again within 800 ms.
+pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_millis(800);
 
 /// The breaker's state, as reported by `Pool::breaker()`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,26 +108,31 @@ pub(crate) struct Breaker {
     config: BreakerConfig,
     state: BreakerState,
     consecutive_failures: u32,
-    /// Delays between opens; its exponent counts the opens since the
-    /// breaker last closed.
+    /// When the current run of failures began (the outage's age sets the
+    /// next delay).
+    failing_since: Option<Instant>,
+    /// Delays between opens.
     backoff: Backoff,
     probe_in_flight: bool,
     opens: u64,
 }
 
-/// Capped exponential backoff with full jitter: the `n`th delay is uniform
-/// in `[0, min(cap, base * 2^n))`. The breaker's, and public for other
-/// reconnect loops (pool-redis's shared connections).
+/// Delays between attempts to reach a backend that keeps failing: the
+/// ceiling is a twentieth of how long attempts have been failing, kept
+/// between `base` and `cap`; each delay is uniform in `[ceiling/2,
+/// ceiling]`. So attempts never come faster than one per `base/2`, and a
+/// backend that comes back is tried again within `base` after a short
+/// outage and within `cap` after any outage. The breaker's schedule, and
+/// public for other reconnect loops (pool-redis's shared connections).
 #[derive(Debug)]
 pub struct Backoff {
     base: Duration,
     cap: Duration,
-    attempt: u32,
     rng: Rng,
 }
 
 impl Backoff {
-    /// A backoff starting at `base`, never above `cap`, seeded randomly.
+    /// A backoff between `base` and `cap`, seeded randomly.
     pub fn new(base: Duration, cap: Duration) -> Self {
         Self::with_seed(base, cap, random_seed())
     }
@@ -121,25 +140,16 @@ impl Backoff {
     pub(crate) fn with_seed(base: Duration, cap: Duration, seed: u64) -> Self {
         Self {
             base,
-            cap,
-            attempt: 0,
+            cap: cap.max(base),
             rng: Rng::new(seed),
         }
     }
 
-    /// The next delay; each call doubles the ceiling up to `cap`.
-    pub fn next_delay(&mut self) -> Duration {
-        let ceiling = self
-            .base
-            .saturating_mul(1u32.checked_shl(self.attempt).unwrap_or(u32::MAX))
-            .min(self.cap);
-        self.attempt = self.attempt.saturating_add(1);
-        ceiling.mul_f64(self.rng.unit())
-    }
-
-    /// Back to `base` (after a success).
-    pub fn reset(&mut self) {
-        self.attempt = 0;
+    /// The delay before the next attempt, when attempts have been failing
+    /// for `failing_for`.
+    pub fn next_delay(&mut self, failing_for: Duration) -> Duration {
+        let ceiling = (failing_for / 20).clamp(self.base, self.cap);
+        ceiling.mul_f64(0.5 + 0.5 * self.rng.unit())
     }
 }
 
@@ -149,6 +159,7 @@ impl Breaker {
             config,
             state: BreakerState::Closed,
             consecutive_failures: 0,
+            failing_since: None,
             backoff: Backoff::with_seed(config.base, config.cap, seed),
             probe_in_flight: false,
             opens: 0,
@@ -176,6 +187,7 @@ impl Breaker {
     /// A create succeeded (`probe`: it was the half-open probe).
     pub(crate) fn on_success(&mut self, probe: bool) -> Transition {
         self.consecutive_failures = 0;
+        self.failing_since = None;
         if probe {
             self.probe_in_flight = false;
         }
@@ -183,7 +195,6 @@ impl Breaker {
             return Transition::None;
         }
         self.state = BreakerState::Closed;
-        self.backoff.reset();
         self.probe_in_flight = false;
         Transition::Closed
     }
@@ -191,6 +202,7 @@ impl Breaker {
     /// A create failed (`probe`: it was the half-open probe).
     pub(crate) fn on_failure(&mut self, now: Instant, probe: bool) -> Transition {
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        let since = *self.failing_since.get_or_insert(now);
         if probe {
             self.probe_in_flight = false;
         }
@@ -206,7 +218,9 @@ impl Breaker {
         if !open {
             return Transition::None;
         }
-        let delay = self.backoff.next_delay();
+        let delay = self
+            .backoff
+            .next_delay(now.saturating_duration_since(since));
         self.state = BreakerState::Open { until: now + delay };
         self.opens += 1;
         Transition::Opened { delay }
@@ -319,46 +333,80 @@ mod tests {
         assert_eq!(b.admit(later), Admission::Allowed);
     }
 
-    #[test]
-    fn a_failed_probe_reopens_with_a_larger_ceiling() {
-        let mut now = Instant::now();
-        let mut b = breaker(1);
-        let mut ceilings_ok = true;
-        b.on_failure(now, false);
-        for attempt in 1..12u32 {
-            let BreakerState::Open { until } = b.snapshot().state else {
-                panic!()
-            };
-            now = until;
-            assert_eq!(b.admit(now), Admission::Probe);
-            let Transition::Opened { delay } = b.on_failure(now, true) else {
-                panic!()
-            };
-            let ceiling = Duration::from_millis(100 * (1 << attempt)).min(Duration::from_secs(30));
-            ceilings_ok &= delay <= ceiling;
+    /// Runs an outage of `outage` with a caller arriving every 10 ms (each
+    /// would-be create that the breaker admits fails until the backend is
+    /// back); returns the creates made during it, the most made within any
+    /// one second, and how long after the backend came back the first
+    /// create ran (and succeeded).
+    fn outage(outage: Duration, seed: u64) -> (usize, usize, Duration) {
+        let start = Instant::now();
+        let mut b = Breaker::new(BreakerConfig::default(), seed);
+        let mut creates = Vec::new();
+        let mut t = start;
+        loop {
+            match b.admit(t) {
+                Admission::Refused { .. } => {}
+                admitted => {
+                    let probe = admitted == Admission::Probe;
+                    if t >= start + outage {
+                        b.on_success(probe);
+                        let per_second = (0..creates.len())
+                            .map(|i| {
+                                creates[i..]
+                                    .iter()
+                                    .take_while(|&&c| c < creates[i] + Duration::from_secs(1))
+                                    .count()
+                            })
+                            .max()
+                            .unwrap_or(0);
+                        return (creates.len(), per_second, t - (start + outage));
+                    }
+                    creates.push(t);
+                    b.on_failure(t, probe);
+                }
+            }
+            t += Duration::from_millis(10);
         }
-        assert!(ceilings_ok, "every delay within its ceiling");
-        assert_eq!(b.snapshot().opens, 12);
     }
 
     #[test]
-    fn delays_are_jittered_and_capped() {
-        let mut b = breaker(1);
-        b.backoff.attempt = 20; // far past the cap
-        let delays: Vec<Duration> = (0..1000)
-            .map(|_| {
-                b.backoff.attempt = 20;
-                b.backoff.next_delay()
-            })
+    fn no_storm_during_an_outage_and_a_fast_recovery_after_it() {
+        for seed in 1..50 {
+            let (creates, per_second, recovery) = outage(Duration::from_secs(3), seed);
+            // The threshold's 5 failures, then probes 100-200 ms apart.
+            assert!(creates <= 30, "3 s outage: {creates} creates");
+            assert!(per_second <= 5 + 10, "{per_second} creates within 1 s");
+            assert!(recovery <= Duration::from_millis(210), "{recovery:?}");
+            let (creates, _, recovery) = outage(Duration::from_secs(60), seed);
+            assert!(creates <= 600, "60 s outage: {creates} creates");
+            assert!(recovery <= Duration::from_millis(810), "{recovery:?}");
+        }
+    }
+
+    #[test]
+    fn the_delay_grows_with_the_outage_between_base_and_cap() {
+        let mut b = Backoff::with_seed(Duration::from_millis(200), Duration::from_millis(800), 7);
+        for (age, low, high) in [
+            (Duration::ZERO, 100, 200),
+            (Duration::from_secs(3), 100, 200),
+            (Duration::from_secs(10), 250, 500),
+            (Duration::from_secs(60), 400, 800),
+            (Duration::from_secs(3600), 400, 800),
+        ] {
+            for _ in 0..200 {
+                let d = b.next_delay(age).as_millis();
+                assert!((low..=high).contains(&d), "{age:?}: {d} ms");
+            }
+        }
+    }
+
+    #[test]
+    fn delays_are_jittered() {
+        let mut b = Backoff::with_seed(Duration::from_millis(200), Duration::from_millis(800), 3);
+        let delays: std::collections::HashSet<Duration> = (0..1000)
+            .map(|_| b.next_delay(Duration::from_secs(60)))
             .collect();
-        assert!(delays.iter().all(|d| *d <= Duration::from_secs(30)));
-        let mean = delays.iter().sum::<Duration>() / 1000;
-        assert!(
-            mean > Duration::from_secs(12) && mean < Duration::from_secs(18),
-            "{mean:?}"
-        );
-        let distinct: std::collections::HashSet<_> = delays.iter().collect();
-        assert!(distinct.len() > 900, "jitter spreads the delays");
+        assert!(delays.len() > 900, "jitter spreads the delays");
     }
 
     #[test]

@@ -57,7 +57,10 @@ mod state;
 mod store;
 mod sync;
 
-pub use breaker::{Backoff, BreakerConfig, BreakerSnapshot, BreakerState};
+pub use breaker::{
+    Backoff, BreakerConfig, BreakerSnapshot, BreakerState, DEFAULT_BACKOFF_BASE,
+    DEFAULT_BACKOFF_CAP,
+};
 pub use builder::PoolBuilder;
 pub use config::{PoolConfig, QueueMode, Timeouts};
 pub use errors::{

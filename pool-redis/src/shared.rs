@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use pool_core::Backoff;
+use pool_core::{Backoff, DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, Client, ErrorKind, RedisError, RedisResult};
 use tokio::sync::Notify;
@@ -40,10 +40,6 @@ use crate::commands::shared_policy::{refuse_pipeline, refuse_single};
 /// depth ([`Manager::shared_depth`](crate::Manager::shared_depth)); see
 /// docs/benchmarks.md ("shared mode").
 pub const DEFAULT_SHARED_DEPTH: usize = 256;
-
-/// First and largest reconnect backoff ceilings of a shared connection.
-const RECONNECT_BASE: Duration = Duration::from_millis(100);
-const RECONNECT_CAP: Duration = Duration::from_secs(10);
 
 /// A cheap, cloneable handle for plain commands on the pool's shared
 /// multiplexed connections: no checkout, no per-command pool work beyond
@@ -94,13 +90,21 @@ pub(crate) struct SharedSet {
     failures: AtomicU64,
     /// The last connect error, cleared by a successful connect.
     last_error: Mutex<Option<RedisError>>,
-    backoff: Mutex<Backoff>,
+    backoff: Mutex<Reconnect>,
     reconnects: AtomicU64,
 }
 
 struct Lane {
     live: ArcSwapOption<Live>,
     state: Mutex<LaneState>,
+}
+
+/// The reconnect schedule: pool-core's `Backoff` (at most 10 connects a
+/// second, a server back within 200 ms after a short outage and 800 ms
+/// after a long one), timed from the first failure of the current run.
+struct Reconnect {
+    backoff: Backoff,
+    failing_since: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -153,7 +157,10 @@ impl SharedSet {
             connect_ended: Notify::new(),
             failures: AtomicU64::new(0),
             last_error: Mutex::new(None),
-            backoff: Mutex::new(Backoff::new(RECONNECT_BASE, RECONNECT_CAP)),
+            backoff: Mutex::new(Reconnect {
+                backoff: Backoff::new(DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP),
+                failing_since: None,
+            }),
             reconnects: AtomicU64::new(0),
         }
     }
@@ -249,11 +256,15 @@ impl SharedSet {
                     retired: AtomicBool::new(false),
                 })));
                 *self.last_error.lock().expect("last error") = None;
-                self.backoff.lock().expect("backoff").reset();
+                self.backoff.lock().expect("backoff").failing_since = None;
                 *lane.state.lock().expect("lane state") = LaneState::default();
             }
             Err(e) => {
-                let delay = self.backoff.lock().expect("backoff").next_delay();
+                let delay = {
+                    let mut reconnect = self.backoff.lock().expect("backoff");
+                    let since = *reconnect.failing_since.get_or_insert_with(Instant::now);
+                    reconnect.backoff.next_delay(since.elapsed())
+                };
                 tracing::warn!(lane = i, error = %e, retry_in = ?delay, "shared connection failed to connect");
                 *self.last_error.lock().expect("last error") = Some(e);
                 // Release pairs with the waiter's Acquire load: it sees the
