@@ -290,6 +290,56 @@ impl<M: Manager> PoolInner<M> {
     }
 }
 
+impl<M: Manager> PoolInner<M> {
+    /// A new value to swap into an object that is checked out and whose
+    /// value broke: through the breaker (`Unavailable` while it is open) and
+    /// the create limiter (`Timeout(Create)` at once, nothing attempted,
+    /// while `max_concurrent_creates` creates run), within the create
+    /// timeout. It takes no slot: the checked-out object keeps its own, so
+    /// replacing cannot deadlock on a full pool. Cancellation-safe (the
+    /// permit and a probe are given back by their guards).
+    pub(crate) async fn create_replacement(&self) -> Result<M::Type, PoolError<M::Error>> {
+        if self.slots.is_closed() {
+            return Err(PoolError::Closed);
+        }
+        if !self.slots.reserve_replacement() {
+            return Err(PoolError::Timeout(TimeoutType::Create));
+        }
+        let _permit = ReplacementPermit { pool: self };
+        let probe = self.admit()?;
+        let started = self.observe.enabled.then(Instant::now);
+        let created = match self.config.timeouts.create {
+            None => Ok(self.manager.create().await),
+            Some(limit) => tokio::time::timeout(limit, self.manager.create()).await,
+        };
+        if let Some(started) = started {
+            self.observe
+                .create_done(started.elapsed(), matches!(created, Ok(Ok(_))));
+        }
+        match created {
+            Ok(Ok(obj)) => {
+                probe.succeeded();
+                Ok(obj)
+            }
+            Ok(Err(e)) => Err(probe.failed(Some(e))),
+            Err(_) => Err(probe.failed(None)),
+        }
+    }
+}
+
+/// A create permit held by a replacement create; dropped, it is given back
+/// (and a waiter stuck behind the limit is served).
+struct ReplacementPermit<'a, M: Manager> {
+    pool: &'a PoolInner<M>,
+}
+
+impl<M: Manager> Drop for ReplacementPermit<'_, M> {
+    fn drop(&mut self) {
+        let surplus = self.pool.slots.replacement_done();
+        self.pool.detach_all(surplus);
+    }
+}
+
 /// The outcome of one `get()`: recorded exactly once, as cancelled if the
 /// future is dropped before `acquire` ends.
 pub(crate) struct Outcome<'a> {

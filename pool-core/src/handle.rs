@@ -170,6 +170,24 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
         result
     }
 
+    /// A new object value made for a holder of a checked-out object whose
+    /// value broke, to swap in (pool-redis uses it to retry a read on a
+    /// fresh connection without giving the checkout up). It goes through
+    /// the circuit breaker (`PoolError::Unavailable` while it is open) and
+    /// the create limiter (`PoolError::Timeout(TimeoutType::Create)` at
+    /// once, nothing attempted, while `max_concurrent_creates` creates
+    /// run), within the create timeout, and takes no slot: the checked-out
+    /// object keeps its own, so this cannot deadlock on a full pool. The
+    /// value it replaces should be given to `Manager::detach` by the
+    /// caller.
+    ///
+    /// # Errors
+    /// As above, `PoolError::Backend` for a failed create, and
+    /// `PoolError::Closed`.
+    pub async fn create_replacement(&self) -> Result<M::Type, PoolError<M::Error>> {
+        self.inner.create_replacement().await
+    }
+
     /// What the pool recorded: outcomes of every `get()`, creates,
     /// recycles, closes by reason, the gauges, and the wait / use / create
     /// time histograms. Cheap enough to call every second.

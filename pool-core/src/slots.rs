@@ -282,6 +282,19 @@ impl<T> Slots<T> {
         }
     }
 
+    /// Takes a create permit for a create that fills no slot (a
+    /// replacement for a checked-out object's value): `false` if
+    /// `max_concurrent_creates` creates are running. While held, `status()`
+    /// counts it as a create in flight.
+    pub(crate) fn reserve_replacement(&self) -> bool {
+        self.reserve_create()
+    }
+
+    /// Gives back a permit from [`Slots::reserve_replacement`].
+    pub(crate) fn replacement_done(&self) -> Vec<T> {
+        self.create_done(false)
+    }
+
     /// Trades a held slot (whose object was discarded) for an idle object,
     /// if one is there and nobody is queued for it.
     pub(crate) fn trade_slot_for_idle(&self) -> Option<T> {

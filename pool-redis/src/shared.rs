@@ -21,7 +21,6 @@
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use pool_core::{Backoff, DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP};
