@@ -12,13 +12,17 @@
 //! timeout, and the connection is `RESET` before its next user.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{RedisError, RedisResult};
+use tokio::time::Instant;
 
-use crate::Object;
+use crate::commands::read_only::{is_read_only, pipeline_is_read_only};
 use crate::commands::{self, Blocking, Kind};
+use crate::retry::{Batch, Request, Retry, Single, connection_broke, pause};
+use crate::{Object, PoolError};
 
 /// A pooled Redis connection plus what the pool learned from its traffic.
 ///
@@ -40,9 +44,12 @@ pub struct ManagedConnection {
     /// request is bounded by redis's fixed response timeout (the command
     /// timeout when there is one), blocking commands included.
     raw: MultiplexedConnection,
-    /// A command failed in a way that leaves the connection unusable, or
-    /// the connection carries state a reset cannot undo cheaply.
+    /// A command failed in a way that leaves the connection unusable.
     pub(crate) broken: bool,
+    /// The connection carries session state a reset cannot undo cheaply
+    /// (`SELECT`, a subscription, a client name, ...): closed at return,
+    /// and never silently replaced by a retry.
+    session: bool,
     /// The connection carries session state (`WATCH`) to reset.
     pub(crate) needs_reset: bool,
     /// The raw connection was lent out: anything may have been sent; a full
@@ -57,6 +64,11 @@ pub struct ManagedConnection {
     /// `Some`: the wrapper applies this per command, or, for a blocking
     /// command (`BLPOP key 5`), the command's own timeout plus this margin.
     command_timeout: Option<Duration>,
+    /// The pool's retry policy and counters.
+    retry: Arc<Retry>,
+    /// The pool, for a fresh connection when a read is retried (set at the
+    /// first checkout; weak: a connection does not keep its pool alive).
+    pub(crate) pool: Option<pool_core::WeakPool<crate::Manager>>,
 }
 
 impl std::fmt::Debug for ManagedConnection {
@@ -86,7 +98,11 @@ impl DerefMut for ManagedConnection {
 }
 
 impl ManagedConnection {
-    pub(crate) fn new(conn: MultiplexedConnection, command_timeout: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        conn: MultiplexedConnection,
+        command_timeout: Option<Duration>,
+        retry: Arc<Retry>,
+    ) -> Self {
         let mut raw = conn.clone();
         if let Some(timeout) = command_timeout {
             raw.set_response_timeout(timeout);
@@ -95,7 +111,10 @@ impl ManagedConnection {
             conn,
             raw,
             command_timeout,
+            retry,
+            pool: None,
             broken: false,
+            session: false,
             needs_reset: false,
             exposed: false,
             in_flight: false,
@@ -121,7 +140,7 @@ impl ManagedConnection {
     /// Notes what a command will leave behind on the connection.
     fn note_command(&mut self, cmd: &redis::Cmd) {
         let name = commands::name(cmd);
-        match commands::kind(name) {
+        match commands::kind_of(cmd) {
             Kind::Watch => self.needs_reset = true,
             Kind::Multi => self.in_multi = true,
             Kind::ExecOrDiscard => self.in_multi = false,
@@ -130,7 +149,7 @@ impl ManagedConnection {
                     command = %String::from_utf8_lossy(name),
                     "session-changing command on a pooled connection: it will not be reused"
                 );
-                self.broken = true;
+                self.session = true;
             }
             Kind::Plain | Kind::Unwatch | Kind::Blocking => {}
         }
@@ -165,7 +184,101 @@ impl ManagedConnection {
 
     /// Whether the connection must not go back into the pool.
     pub(crate) fn unusable(&self) -> bool {
-        self.broken || self.in_flight || self.in_multi
+        self.broken || self.session || self.in_flight || self.in_multi
+    }
+
+    /// Whether a request that failed with `error` may be sent again on a
+    /// fresh connection: the connection broke, the request only reads, the
+    /// connection carries no session state a new one would lack, and retry
+    /// is on.
+    fn may_retry(
+        &self,
+        error: &RedisError,
+        timed_out: bool,
+        read_only: impl FnOnce() -> bool,
+    ) -> bool {
+        !timed_out
+            && connection_broke(error)
+            && !(self.session || self.needs_reset || self.exposed || self.in_multi)
+            && self.pool.is_some()
+            && read_only()
+            && self.retry.policy().enabled()
+    }
+
+    /// Sends `request` again on fresh connections (swapped in place: the
+    /// checkout keeps its slot) until it succeeds, fails otherwise, or the
+    /// policy's attempts or budget run out; then the last error.
+    async fn retry<R: Request>(
+        &mut self,
+        request: &R,
+        mut error: RedisError,
+        limit: Option<Duration>,
+    ) -> RedisResult<R::Output> {
+        let policy = self.retry.policy();
+        let deadline = Instant::now() + policy.budget;
+        let mut sends = 1;
+        let mut pauses = 0;
+        while sends < policy.attempts {
+            let Some(pool) = self.pool.as_ref().and_then(pool_core::WeakPool::upgrade) else {
+                break;
+            };
+            let Some(fresh) = fresh_connection(&pool, deadline, &mut pauses).await else {
+                break;
+            };
+            self.swap_in(fresh);
+            sends += 1;
+            self.retry.retried();
+            self.in_flight = true;
+            let (result, timed_out) = with_limit(limit, request.send(&mut self.conn)).await;
+            self.note_result(&result, timed_out);
+            match result {
+                Ok(value) => {
+                    self.retry.recovered();
+                    return Ok(value);
+                }
+                Err(e) if !timed_out && connection_broke(&e) && Instant::now() < deadline => {
+                    error = e;
+                }
+                Err(e) => {
+                    self.retry.exhausted();
+                    return Err(e);
+                }
+            }
+        }
+        tracing::debug!(%error, sends, "read retry gave up");
+        self.retry.exhausted();
+        Err(error)
+    }
+
+    /// Replaces this connection with `fresh`, keeping the pool link.
+    fn swap_in(&mut self, fresh: ManagedConnection) {
+        let pool = self.pool.take();
+        *self = fresh;
+        self.pool = pool;
+    }
+}
+
+/// A fresh connection from `pool` (through its breaker and create limiter)
+/// before `deadline`, pausing between tries; while the breaker is open,
+/// waits for its next probe.
+async fn fresh_connection(
+    pool: &pool_core::Pool<crate::Manager>,
+    deadline: Instant,
+    pauses: &mut u32,
+) -> Option<ManagedConnection> {
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        let wait = match tokio::time::timeout(deadline - now, pool.create_replacement()).await {
+            Ok(Ok(fresh)) => return Some(fresh),
+            Ok(Err(PoolError::Unavailable { retry_in, .. })) => retry_in.max(pause(*pauses)),
+            Ok(Err(_)) => pause(*pauses),
+            Err(_) => return None,
+        };
+        *pauses += 1;
+        tokio::time::sleep_until((now + wait).min(deadline)).await;
     }
 }
 
@@ -180,7 +293,12 @@ impl ConnectionLike for ManagedConnection {
         Box::pin(async move {
             let (result, timed_out) = with_limit(limit, self.conn.req_packed_command(cmd)).await;
             self.note_result(&result, timed_out);
-            result
+            match result {
+                Err(e) if self.may_retry(&e, timed_out, || is_read_only(cmd)) => {
+                    self.retry(&Single(cmd), e, limit).await
+                }
+                other => other,
+            }
         })
     }
 
@@ -202,7 +320,17 @@ impl ConnectionLike for ManagedConnection {
             )
             .await;
             self.note_result(&result, timed_out);
-            result
+            match result {
+                Err(e) if self.may_retry(&e, timed_out, || pipeline_is_read_only(pipeline)) => {
+                    let batch = Batch {
+                        pipeline,
+                        offset,
+                        count,
+                    };
+                    self.retry(&batch, e, limit).await
+                }
+                other => other,
+            }
         })
     }
 
@@ -248,7 +376,11 @@ impl std::fmt::Debug for Connection {
 }
 
 impl From<Object> for Connection {
-    fn from(conn: Object) -> Self {
+    fn from(mut conn: Object) -> Self {
+        // The pool link a read retry needs, once per connection.
+        if conn.pool.is_none() {
+            conn.pool = Object::pool(&conn).map(|pool| pool.weak());
+        }
         Self { conn }
     }
 }

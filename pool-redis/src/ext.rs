@@ -1,7 +1,9 @@
 //! [`RedisPoolExt`]: what a Redis pool offers beyond deadpool-redis's API
 //! (shared mode, its stats, pub/sub).
 
-use crate::{Object, Pool, PoolError, PubSub, SharedConnection, SharedStats};
+use crate::{
+    Object, Pool, PoolError, PubSub, RetryPolicy, RetryStats, SharedConnection, SharedStats,
+};
 
 /// What a Redis pool offers beyond deadpool-redis's API. In scope with
 /// `use pool_redis::RedisPoolExt;`.
@@ -24,6 +26,13 @@ pub trait RedisPoolExt {
     /// `shared()`).
     fn shared_stats(&self) -> SharedStats;
 
+    /// Changes how reads whose connection broke are retried (see
+    /// [`RetryPolicy`]); applies to requests that fail from now on.
+    fn set_read_retry(&self, policy: RetryPolicy);
+
+    /// What read retries did so far.
+    fn retry_stats(&self) -> RetryStats;
+
     /// A dedicated pub/sub connection. It takes one of the pool's slots
     /// while it lives (so it counts against `max_size` and `status().size`)
     /// and frees it when dropped.
@@ -45,6 +54,14 @@ impl RedisPoolExt for Pool {
             .get()
             .map(|set| set.stats())
             .unwrap_or_default()
+    }
+
+    fn set_read_retry(&self, policy: RetryPolicy) {
+        self.manager().retry.set_policy(policy);
+    }
+
+    fn retry_stats(&self) -> RetryStats {
+        self.manager().retry.stats()
     }
 
     async fn pubsub(&self) -> Result<PubSub, PoolError> {

@@ -52,6 +52,7 @@ mod ext;
 mod manager;
 mod pubsub;
 mod registry;
+mod retry;
 mod roles;
 mod secret;
 mod shared;
@@ -72,6 +73,7 @@ pub use connection::{Connection, ManagedConnection};
 pub use ext::RedisPoolExt;
 pub use manager::Manager;
 pub use pubsub::PubSub;
+pub use retry::{RetryPolicy, RetryStats};
 
 pub use self::config::{
     Config, ConfigError, ConnectionAddr, ConnectionInfo, DEFAULT_COMMAND_TIMEOUT,

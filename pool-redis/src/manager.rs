@@ -8,6 +8,7 @@ use std::time::Duration;
 use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, RedisError, RedisResult};
 
 use crate::connection::{ManagedConnection, with_limit};
+use crate::retry::{Retry, RetryPolicy};
 use crate::{DEFAULT_HEALTH_CHECK_INTERVAL, DEFAULT_SHARED_DEPTH, Metrics, shared};
 
 /// Creates and checks Redis connections.
@@ -21,6 +22,8 @@ pub struct Manager {
     ping_number: AtomicUsize,
     /// See [`Manager::shared_depth`].
     shared_depth: usize,
+    /// Read retry policy and counters, shared with every connection.
+    pub(crate) retry: Arc<Retry>,
     /// The pool's shared connections, made on the first `shared()`.
     pub(crate) shared: OnceLock<Arc<shared::SharedSet>>,
 }
@@ -94,6 +97,7 @@ impl Manager {
             single_use: false,
             ping_number: AtomicUsize::new(0),
             shared_depth: DEFAULT_SHARED_DEPTH,
+            retry: Arc::new(Retry::default()),
             shared: OnceLock::new(),
         }
     }
@@ -124,8 +128,19 @@ impl Manager {
                 config,
                 max_connections,
                 self.shared_depth,
+                self.retry.clone(),
             ))
         })
+    }
+
+    /// How reads whose connection broke are retried (default
+    /// [`RetryPolicy::default`]: 3 attempts within 500 ms;
+    /// [`RetryPolicy::off`] turns it off). Also settable on a built pool:
+    /// [`RedisPoolExt::set_read_retry`](crate::RedisPoolExt::set_read_retry).
+    #[must_use]
+    pub fn read_retry(self, policy: RetryPolicy) -> Self {
+        self.retry.set_policy(policy);
+        self
     }
 
     /// Connections are never reused: each checkout gets a fresh one, closed
@@ -152,7 +167,11 @@ impl pool_core::Manager for Manager {
             }
             None => self.client.get_multiplexed_async_connection().await?,
         };
-        Ok(ManagedConnection::new(conn, self.command_timeout))
+        Ok(ManagedConnection::new(
+            conn,
+            self.command_timeout,
+            self.retry.clone(),
+        ))
     }
 
     async fn recycle(

@@ -29,7 +29,9 @@ use redis::{AsyncConnectionConfig, Client, ErrorKind, RedisError, RedisResult};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::commands::read_only::{is_read_only, pipeline_is_read_only};
 use crate::commands::shared_policy::{refuse_pipeline, refuse_single};
+use crate::retry::{Batch, Request, Retry, Single, connection_broke, pause};
 
 /// Requests in flight on a shared connection before the next one is used.
 /// Large, because on the 2-core machine we measure on every extra lane cost
@@ -91,6 +93,8 @@ pub(crate) struct SharedSet {
     last_error: Mutex<Option<RedisError>>,
     backoff: Mutex<Reconnect>,
     reconnects: AtomicU64,
+    /// The pool's read retry policy and counters.
+    retry: Arc<Retry>,
 }
 
 struct Lane {
@@ -140,6 +144,7 @@ impl SharedSet {
         config: AsyncConnectionConfig,
         max_connections: usize,
         depth: usize,
+        retry: Arc<Retry>,
     ) -> Self {
         let db = client.get_connection_info().redis_settings().db();
         Self {
@@ -161,6 +166,7 @@ impl SharedSet {
                 failing_since: None,
             }),
             reconnects: AtomicU64::new(0),
+            retry,
         }
     }
 
@@ -401,6 +407,64 @@ fn note_failure<T>(set: &Arc<SharedSet>, live: &Arc<Live>, result: &RedisResult<
     }
 }
 
+impl SharedConnection {
+    fn may_retry(&self, error: &RedisError, read_only: impl FnOnce() -> bool) -> bool {
+        connection_broke(error) && read_only() && self.set.retry.policy().enabled()
+    }
+
+    /// Sends a read again on another live connection, or a fresh one,
+    /// until it succeeds or the policy's attempts or budget run out (the
+    /// failed lane was already taken out by `note_failure`).
+    async fn retry<R: Request>(
+        &mut self,
+        mut error: RedisError,
+        request: &R,
+    ) -> RedisResult<R::Output> {
+        let retry = self.set.retry.clone();
+        let policy = retry.policy();
+        let deadline = Instant::now() + policy.budget;
+        let mut sends = 1;
+        let mut pauses = 0;
+        while sends < policy.attempts && Instant::now() < deadline {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(remaining, self.select()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => {
+                    // No live connection yet: wait for the reconnect.
+                    let wait =
+                        pause(pauses).min(deadline.saturating_duration_since(Instant::now()));
+                    pauses += 1;
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                Err(_) => break,
+            }
+            let Cached { live, conn } = self.cached.as_mut().expect("selected");
+            sends += 1;
+            retry.retried();
+            let result = {
+                let _counted = InFlight::new(live);
+                request.send(conn).await
+            };
+            note_failure(&self.set, live, &result);
+            match result {
+                Ok(value) => {
+                    retry.recovered();
+                    return Ok(value);
+                }
+                Err(e) if connection_broke(&e) => error = e,
+                Err(e) => {
+                    retry.exhausted();
+                    return Err(e);
+                }
+            }
+        }
+        tracing::debug!(%error, sends, "shared read retry gave up");
+        retry.exhausted();
+        Err(error)
+    }
+}
+
 impl ConnectionLike for SharedConnection {
     fn req_packed_command<'a>(
         &'a mut self,
@@ -415,7 +479,12 @@ impl ConnectionLike for SharedConnection {
                 conn.send_packed_command(cmd).await
             };
             note_failure(&self.set, live, &result);
-            result
+            match result {
+                Err(e) if self.may_retry(&e, || is_read_only(cmd)) => {
+                    self.retry(e, &Single(cmd)).await
+                }
+                other => other,
+            }
         })
     }
 
@@ -434,7 +503,17 @@ impl ConnectionLike for SharedConnection {
                 conn.send_packed_commands(pipeline, offset, count).await
             };
             note_failure(&self.set, live, &result);
-            result
+            match result {
+                Err(e) if self.may_retry(&e, || pipeline_is_read_only(pipeline)) => {
+                    let batch = Batch {
+                        pipeline,
+                        offset,
+                        count,
+                    };
+                    self.retry(e, &batch).await
+                }
+                other => other,
+            }
         })
     }
 

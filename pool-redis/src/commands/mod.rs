@@ -3,6 +3,7 @@
 //! never allocates: the name is upper-cased into a stack buffer and matched
 //! once.
 
+pub(crate) mod read_only;
 pub(crate) mod shared_policy;
 
 use std::time::Duration;
@@ -56,6 +57,32 @@ pub(crate) fn kind(name: &[u8]) -> Kind {
         b"BLPOP" | b"BRPOP" | b"BRPOPLPUSH" | b"BLMOVE" | b"BZPOPMIN" | b"BZPOPMAX" | b"BLMPOP"
         | b"BZMPOP" | b"XREAD" | b"XREADGROUP" | b"WAIT" => Kind::Blocking,
         _ => Kind::Plain,
+    }
+}
+
+/// What `cmd` does, its arguments considered where the name is not
+/// enough: `CLIENT SETNAME` (and `TRACKING`, `REPLY`, `NO-EVICT`,
+/// `NO-TOUCH`) change the session, other `CLIENT` subcommands do not.
+pub(crate) fn kind_of(cmd: &redis::Cmd) -> Kind {
+    let name = name(cmd);
+    match kind(name) {
+        Kind::Plain if name.eq_ignore_ascii_case(b"CLIENT") => {
+            let sub = match cmd.args_iter().nth(1) {
+                Some(redis::Arg::Simple(sub)) => sub,
+                _ => return Kind::Plain,
+            };
+            let changes = [
+                b"SETNAME".as_slice(),
+                b"TRACKING",
+                b"REPLY",
+                b"NO-EVICT",
+                b"NO-TOUCH",
+            ]
+            .iter()
+            .any(|s| sub.eq_ignore_ascii_case(s));
+            if changes { Kind::Session } else { Kind::Plain }
+        }
+        kind => kind,
     }
 }
 
@@ -120,6 +147,21 @@ mod tests {
         assert_eq!(kind(b"hello"), Kind::Session);
         assert_eq!(kind(b"bLpOp"), Kind::Blocking);
         assert_eq!(kind(b"A_VERY_LONG_MODULE_COMMAND_NAME"), Kind::Plain);
+    }
+
+    #[test]
+    fn client_subcommands_that_change_the_session_are_told_apart() {
+        assert_eq!(
+            kind_of(redis::cmd("CLIENT").arg("SETNAME").arg("x")),
+            Kind::Session
+        );
+        assert_eq!(
+            kind_of(redis::cmd("client").arg("tracking").arg("on")),
+            Kind::Session
+        );
+        assert_eq!(kind_of(redis::cmd("CLIENT").arg("ID")), Kind::Plain);
+        assert_eq!(kind_of(redis::cmd("CLIENT").arg("INFO")), Kind::Plain);
+        assert_eq!(kind_of(redis::cmd("SELECT").arg(1)), Kind::Session);
     }
 
     #[test]

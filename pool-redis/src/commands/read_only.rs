@@ -107,11 +107,7 @@ const READS: &[&[u8]] = &[
 /// Whether `cmd` only reads, so it may be sent again after its connection
 /// broke. Allocation-free.
 pub(crate) fn is_read_only(cmd: &redis::Cmd) -> bool {
-    let mut args = cmd.args_iter().map(|a| match a {
-        redis::Arg::Simple(bytes) => Some(bytes),
-        redis::Arg::Cursor => None,
-    });
-    let Some(Some(name)) = args.next() else {
+    let Some(redis::Arg::Simple(name)) = cmd.args_iter().next() else {
         return false;
     };
     let mut buf = [0u8; 24];
@@ -178,14 +174,18 @@ mod tests {
             cmd("ZCARD").arg("z"),
             cmd("SORT").arg("l").arg("ALPHA"),
             cmd("SORT_RO").arg("l"),
-            cmd("XREAD").arg("COUNT").arg(1).arg("STREAMS").arg("s").arg("0"),
-            cmd("GEORADIUS_RO")
+            cmd("XREAD")
+                .arg("COUNT")
+                .arg(1)
+                .arg("STREAMS")
+                .arg("s")
+                .arg("0"),
+            cmd("GEORADIUS_RO").arg("g").arg(0).arg(0).arg(1).arg("km"),
+            cmd("GEORADIUSBYMEMBER_RO")
                 .arg("g")
-                .arg(0)
-                .arg(0)
+                .arg("m")
                 .arg(1)
                 .arg("km"),
-            cmd("GEORADIUSBYMEMBER_RO").arg("g").arg("m").arg(1).arg("km"),
         ] {
             assert!(is_read_only(c), "{:?}", c.args_iter().next());
         }
@@ -228,7 +228,12 @@ mod tests {
                 .arg("STREAMS")
                 .arg("s")
                 .arg(">"),
-            cmd("XREAD").arg("BLOCK").arg(100).arg("STREAMS").arg("s").arg("$"),
+            cmd("XREAD")
+                .arg("BLOCK")
+                .arg(100)
+                .arg("STREAMS")
+                .arg("s")
+                .arg("$"),
             cmd("BLPOP").arg("l").arg(1),
             cmd("PFCOUNT").arg("h"),
             cmd("TOUCH").arg("k"),

@@ -21,7 +21,7 @@ fn refused(name: &[u8], why: &str) -> RedisError {
 /// Runs on every request: allocation-free unless it refuses.
 pub(crate) fn refuse_single(cmd: &redis::Cmd) -> RedisResult<()> {
     let name = super::name(cmd);
-    match super::kind(name) {
+    match super::kind_of(cmd) {
         Kind::Multi | Kind::ExecOrDiscard => Err(refused(
             name,
             "outside a pipeline would interleave with other tasks' commands",
@@ -52,7 +52,7 @@ pub(crate) fn refuse_pipeline(pipeline: &redis::Pipeline) -> RedisResult<()> {
     let mut in_multi = false;
     for cmd in pipeline.cmd_iter() {
         let name = super::name(cmd);
-        match super::kind(name) {
+        match super::kind_of(cmd) {
             Kind::Plain => {}
             Kind::Multi if !in_multi => in_multi = true,
             Kind::ExecOrDiscard if in_multi => in_multi = false,

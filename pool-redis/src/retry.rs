@@ -1,0 +1,162 @@
+//! Transparent retry of reads: a read-only request (`commands::read_only`)
+//! whose connection broke under it is sent again on a fresh connection,
+//! with backoff, within a budget, so a quick server restart or a dropped
+//! connection is invisible to readers.
+//!
+//! Decisions:
+//! - Only a broken connection is retried (reset, broken pipe, EOF, a dead
+//!   connection: `RedisError::is_connection_dropped`). A read that timed
+//!   out is not: the server may be slow rather than gone, and sending the
+//!   read again would add load to a struggling server after the caller has
+//!   already waited the full command timeout.
+//! - Writes, scripts, transactions, blocking commands and anything outside
+//!   the read table are never sent twice.
+//! - An exclusive connection is retried only while it carries no session
+//!   state (no `WATCH`, open `MULTI`, `SELECT`, client name, subscription or
+//!   raw borrow): a silent new connection would break the caller's
+//!   transaction or optimistic lock. Then the error goes to the caller.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use redis::RedisError;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+
+/// How reads are retried. Default: at most 3 attempts (the first and two
+/// retries) within 500 ms of the first failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Sends of one request in all, the first included; `1` turns retry off.
+    pub attempts: u32,
+    /// Time from the first failure within which retries may start (waiting
+    /// for a fresh connection included).
+    pub budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            budget: Duration::from_millis(500),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Retry turned off: every error goes to the caller.
+    #[must_use]
+    pub fn off() -> Self {
+        Self {
+            attempts: 1,
+            budget: Duration::ZERO,
+        }
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        self.attempts > 1 && !self.budget.is_zero()
+    }
+}
+
+/// What retrying did, since the pool was built.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct RetryStats {
+    /// Reads sent again after their connection broke.
+    pub retries: u64,
+    /// Reads that succeeded on a retry (the caller saw no error).
+    pub recovered: u64,
+    /// Reads whose retries ran out (attempts or budget): the caller got the
+    /// error.
+    pub exhausted: u64,
+}
+
+/// A pool's retry policy and counters, shared by its connections.
+#[derive(Debug, Default)]
+pub(crate) struct Retry {
+    /// Read only after a failure, never on the request path.
+    policy: Mutex<RetryPolicy>,
+    retries: AtomicU64,
+    recovered: AtomicU64,
+    exhausted: AtomicU64,
+}
+
+impl Retry {
+    pub(crate) fn policy(&self) -> RetryPolicy {
+        *self.policy.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn set_policy(&self, policy: RetryPolicy) {
+        *self.policy.lock().unwrap_or_else(|p| p.into_inner()) = policy;
+    }
+
+    pub(crate) fn retried(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn recovered(&self) {
+        self.recovered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn exhausted(&self) {
+        self.exhausted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn stats(&self) -> RetryStats {
+        RetryStats {
+            retries: self.retries.load(Ordering::Relaxed),
+            recovered: self.recovered.load(Ordering::Relaxed),
+            exhausted: self.exhausted.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Whether `e` says the connection broke (so a read may be sent again on
+/// another one). Timeouts are not breaks.
+pub(crate) fn connection_broke(e: &RedisError) -> bool {
+    e.is_connection_dropped()
+}
+
+/// The pause before the `n`th try (from 0) to get a fresh connection:
+/// 10 ms doubling to 100 ms. Each try itself goes through the breaker and
+/// its own schedule; this only keeps a retry from asking in a tight loop.
+pub(crate) fn pause(n: u32) -> Duration {
+    Duration::from_millis(10u64 << n.min(4)).min(Duration::from_millis(100))
+}
+
+/// A request that can be sent again.
+pub(crate) trait Request: Sync {
+    type Output: Send;
+    fn send<'c>(
+        &'c self,
+        conn: &'c mut MultiplexedConnection,
+    ) -> redis::RedisFuture<'c, Self::Output>;
+}
+
+pub(crate) struct Single<'a>(pub(crate) &'a redis::Cmd);
+
+impl Request for Single<'_> {
+    type Output = redis::Value;
+    fn send<'c>(
+        &'c self,
+        conn: &'c mut MultiplexedConnection,
+    ) -> redis::RedisFuture<'c, redis::Value> {
+        conn.req_packed_command(self.0)
+    }
+}
+
+pub(crate) struct Batch<'a> {
+    pub(crate) pipeline: &'a redis::Pipeline,
+    pub(crate) offset: usize,
+    pub(crate) count: usize,
+}
+
+impl Request for Batch<'_> {
+    type Output = Vec<redis::Value>;
+    fn send<'c>(
+        &'c self,
+        conn: &'c mut MultiplexedConnection,
+    ) -> redis::RedisFuture<'c, Vec<redis::Value>> {
+        conn.req_packed_commands(self.pipeline, self.offset, self.count)
+    }
+}
