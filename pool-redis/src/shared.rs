@@ -93,6 +93,7 @@ pub(crate) struct SharedSet {
     last_error: Mutex<Option<RedisError>>,
     backoff: Mutex<Reconnect>,
     reconnects: AtomicU64,
+    connect_attempts: AtomicU64,
     /// The pool's read retry policy and counters.
     retry: Arc<Retry>,
 }
@@ -136,6 +137,8 @@ pub struct SharedStats {
     pub in_flight: usize,
     /// Connections made to replace a dead one.
     pub reconnects: u64,
+    /// Connection attempts so far, failed ones included.
+    pub connect_attempts: u64,
 }
 
 impl SharedSet {
@@ -166,6 +169,7 @@ impl SharedSet {
                 failing_since: None,
             }),
             reconnects: AtomicU64::new(0),
+            connect_attempts: AtomicU64::new(0),
             retry,
         }
     }
@@ -180,6 +184,7 @@ impl SharedSet {
     pub(crate) fn stats(&self) -> SharedStats {
         let mut stats = SharedStats {
             reconnects: self.reconnects.load(Ordering::Relaxed),
+            connect_attempts: self.connect_attempts.load(Ordering::Relaxed),
             ..SharedStats::default()
         };
         for lane in &*self.lanes {
@@ -236,6 +241,7 @@ impl SharedSet {
             }
             state.connecting = true;
         }
+        self.connect_attempts.fetch_add(1, Ordering::Relaxed);
         let set = Arc::downgrade(self);
         let client = self.client.clone();
         let config = self.config.clone();
@@ -472,7 +478,15 @@ impl ConnectionLike for SharedConnection {
     ) -> redis::RedisFuture<'a, redis::Value> {
         Box::pin(async move {
             refuse_single(cmd)?;
-            self.select().await?;
+            if let Err(e) = self.select().await {
+                // Not sent: no connection to send it on.
+                return match e {
+                    e if self.may_retry(&e, || is_read_only(cmd)) => {
+                        self.retry(e, &Single(cmd)).await
+                    }
+                    e => Err(e),
+                };
+            }
             let Cached { live, conn } = self.cached.as_mut().expect("selected");
             let result = {
                 let _counted = InFlight::new(live);
@@ -496,7 +510,20 @@ impl ConnectionLike for SharedConnection {
     ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
         Box::pin(async move {
             refuse_pipeline(pipeline)?;
-            self.select().await?;
+            if let Err(e) = self.select().await {
+                // Not sent: no connection to send it on.
+                return match e {
+                    e if self.may_retry(&e, || pipeline_is_read_only(pipeline)) => {
+                        let batch = Batch {
+                            pipeline,
+                            offset,
+                            count,
+                        };
+                        self.retry(e, &batch).await
+                    }
+                    e => Err(e),
+                };
+            }
             let Cached { live, conn } = self.cached.as_mut().expect("selected");
             let result = {
                 let _counted = InFlight::new(live);

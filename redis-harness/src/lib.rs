@@ -79,8 +79,20 @@ impl RedisServer {
     /// Kills the server and starts a new one on the same port (same
     /// directory): a server restart as clients see it.
     pub fn restart(&mut self) {
+        self.stop();
+        self.start_again();
+    }
+
+    /// Kills the server (SIGKILL): its port refuses connections until
+    /// [`RedisServer::start_again`].
+    pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Starts the server again on its port after [`RedisServer::stop`], and
+    /// waits until it answers.
+    pub fn start_again(&mut self) {
         let port = self.port;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {

@@ -21,7 +21,18 @@ use tokio::sync::watch;
 pub struct PartitionProxy {
     port: u16,
     open: Arc<watch::Sender<bool>>,
+    swallow: Arc<Swallow>,
     accept: tokio::task::JoinHandle<()>,
+}
+
+/// A reply to swallow: the next reply from the server is dropped and the
+/// connection it came on closed, as when a connection dies after the
+/// server executed a command but before its reply arrived.
+#[derive(Debug, Default)]
+struct Swallow {
+    armed: std::sync::atomic::AtomicBool,
+    replies: std::sync::atomic::AtomicU64,
+    integer_replies: std::sync::atomic::AtomicU64,
 }
 
 impl PartitionProxy {
@@ -33,8 +44,19 @@ impl PartitionProxy {
             .expect("a free loopback port for the proxy");
         let port = listener.local_addr().expect("the proxy's port").port();
         let open = Arc::new(watch::Sender::new(true));
-        let accept = tokio::spawn(accept_loop(listener, upstream, open.clone()));
-        Self { port, open, accept }
+        let swallow = Arc::new(Swallow::default());
+        let accept = tokio::spawn(accept_loop(
+            listener,
+            upstream,
+            open.clone(),
+            swallow.clone(),
+        ));
+        Self {
+            port,
+            open,
+            swallow,
+            accept,
+        }
     }
 
     /// `redis://127.0.0.1:<proxy port>`.
@@ -51,6 +73,24 @@ impl PartitionProxy {
     pub fn heal(&self) {
         self.open.send_replace(true);
     }
+
+    /// The next reply any connection receives from the server is dropped,
+    /// and that connection closed (the server did execute the command).
+    pub fn swallow_next_reply(&self) {
+        self.swallow
+            .armed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Reads swallowed so far, and the integer replies (`:n`, as `INCR`
+    /// answers) they held.
+    pub fn swallowed(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        (
+            self.swallow.replies.load(SeqCst),
+            self.swallow.integer_replies.load(SeqCst),
+        )
+    }
 }
 
 impl Drop for PartitionProxy {
@@ -64,7 +104,12 @@ async fn until_open(open: &mut watch::Receiver<bool>) -> bool {
     open.wait_for(|open| *open).await.is_ok()
 }
 
-async fn accept_loop(listener: TcpListener, upstream: SocketAddr, open: Arc<watch::Sender<bool>>) {
+async fn accept_loop(
+    listener: TcpListener,
+    upstream: SocketAddr,
+    open: Arc<watch::Sender<bool>>,
+    swallow: Arc<Swallow>,
+) {
     let mut gate = open.subscribe();
     loop {
         if !until_open(&mut gate).await {
@@ -74,23 +119,26 @@ async fn accept_loop(listener: TcpListener, upstream: SocketAddr, open: Arc<watc
             return;
         };
         let gate = open.subscribe();
+        let swallow = swallow.clone();
         tokio::spawn(async move {
             let Ok(server) = TcpStream::connect(upstream).await else {
                 return; // the client sees its connection close
             };
             let (client_read, client_write) = client.into_split();
             let (server_read, server_write) = server.into_split();
-            tokio::spawn(pipe(client_read, server_write, gate.clone()));
-            tokio::spawn(pipe(server_read, client_write, gate));
+            tokio::spawn(pipe(client_read, server_write, gate.clone(), None));
+            tokio::spawn(pipe(server_read, client_write, gate, Some(swallow)));
         });
     }
 }
 
-/// Copies one direction, reading only while the network is open.
+/// Copies one direction, reading only while the network is open; the
+/// server-to-client direction may swallow a reply and close.
 async fn pipe(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut gate: watch::Receiver<bool>,
+    swallow: Option<Arc<Swallow>>,
 ) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -105,6 +153,18 @@ async fn pipe(
             // Cut while waiting to read: stop reading.
             _ = gate.wait_for(|open| !*open) => continue,
         };
+        if let Some(s) = &swallow {
+            use std::sync::atomic::Ordering::SeqCst;
+            if s.armed.swap(false, SeqCst) {
+                s.replies.fetch_add(1, SeqCst);
+                let integers = buf[..n]
+                    .split(|&b| b == b'\n')
+                    .filter(|line| line.first() == Some(&b':'))
+                    .count();
+                s.integer_replies.fetch_add(integers as u64, SeqCst);
+                return; // dropping `to` closes the client's side
+            }
+        }
         // Bytes read just before a cut are held here until it heals.
         if !until_open(&mut gate).await || to.write_all(&buf[..n]).await.is_err() {
             return;

@@ -240,12 +240,12 @@ mod tests {
             cmd("EVAL").arg("return 1").arg(0),
             cmd("EVAL_RO").arg("return 1").arg(0),
             cmd("FCALL_RO").arg("f").arg(0),
-            cmd("MULTI"),
-            cmd("EXEC"),
+            &mut cmd("MULTI"),
+            &mut cmd("EXEC"),
             cmd("WATCH").arg("k"),
             cmd("SELECT").arg(1),
             cmd("JSON.GET").arg("k"),
-            cmd("A_VERY_LONG_MODULE_COMMAND_NAME_INDEED"),
+            &mut cmd("A_VERY_LONG_MODULE_COMMAND_NAME_INDEED"),
         ] {
             assert!(!is_read_only(c), "{:?}", c.args_iter().next());
         }
