@@ -133,9 +133,13 @@ pub(crate) fn is_read_only(cmd: &redis::Cmd) -> bool {
     }
 }
 
-/// Whether every command of `pipeline` only reads (a transaction never
-/// does: `MULTI` is not in the table).
+/// Whether every command of `pipeline` only reads. A transaction is never
+/// sent twice, reads only or not: neither an atomic pipeline nor one with
+/// its own `MULTI` (not in the table).
 pub(crate) fn pipeline_is_read_only(pipeline: &redis::Pipeline) -> bool {
+    if pipeline.is_transaction() {
+        return false;
+    }
     let mut any = false;
     for cmd in pipeline.cmd_iter() {
         if !is_read_only(cmd) {
