@@ -68,6 +68,8 @@ pub struct PoolStats {
     pub breaker_opens: u64,
     /// The pool's shared-mode connections (`pool.shared()`).
     pub shared: crate::SharedStats,
+    /// Reads retried after their connection broke, and how that went.
+    pub retry: crate::RetryStats,
     /// Everything the pool recorded (`Pool::metrics`).
     pub metrics: pool_core::MetricsSnapshot,
 }
@@ -243,6 +245,7 @@ impl SharedPoolRegistry {
                     },
                     breaker_opens: breaker.opens,
                     shared: pool.shared_stats(),
+                    retry: pool.retry_stats(),
                     metrics: pool.metrics(),
                 },
             );
