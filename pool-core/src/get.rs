@@ -237,23 +237,7 @@ impl<M: Manager> PoolInner<M> {
         probe: ProbeGuard<'_, M>,
         timeouts: &Timeouts,
     ) -> Result<ObjectInner<M>, PoolError<M::Error>> {
-        let started = self.observe.enabled.then(Instant::now);
-        let created = match timeouts.create {
-            None => Ok(self.manager.create().await),
-            Some(limit) => tokio::time::timeout(limit, self.manager.create()).await,
-        };
-        if let Some(started) = started {
-            self.observe
-                .create_done(started.elapsed(), matches!(created, Ok(Ok(_))));
-        }
-        let obj = match created {
-            Ok(Ok(obj)) => {
-                probe.succeeded();
-                obj
-            }
-            Ok(Err(e)) => return Err(probe.failed(Some(e))),
-            Err(_) => return Err(probe.failed(None)),
-        };
+        let obj = self.run_create(probe, timeouts.create).await?;
         std::mem::forget(slot);
         let surplus = self.slots.slot_filled();
         self.detach_all(surplus);
@@ -307,8 +291,18 @@ impl<M: Manager> PoolInner<M> {
         }
         let _permit = ReplacementPermit { pool: self };
         let probe = self.admit()?;
+        self.run_create(probe, self.config.timeouts.create).await
+    }
+
+    /// `Manager::create` within `limit`, recorded, its outcome told to the
+    /// breaker through `probe`.
+    async fn run_create(
+        &self,
+        probe: ProbeGuard<'_, M>,
+        limit: Option<Duration>,
+    ) -> Result<M::Type, PoolError<M::Error>> {
         let started = self.observe.enabled.then(Instant::now);
-        let created = match self.config.timeouts.create {
+        let created = match limit {
             None => Ok(self.manager.create().await),
             Some(limit) => tokio::time::timeout(limit, self.manager.create()).await,
         };

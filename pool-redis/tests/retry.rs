@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -35,23 +34,48 @@ struct Tally {
     slowest_error: std::sync::Mutex<Duration>,
 }
 
-async fn load<F, Fut>(
+/// One of the ways a reader sends `GET k`.
+#[derive(Clone)]
+enum Reader {
+    /// `pool.get()`, then `conn.get(..)` (`&mut conn`).
+    Wrapper(Pool),
+    /// `pool.get()`, then `query_async(&mut *conn)`.
+    Deref(Pool),
+    /// `pool.shared()`.
+    Shared(pool_redis::SharedConnection),
+}
+
+impl Reader {
+    async fn read(&self) -> Result<(), String> {
+        let result = match self {
+            Reader::Wrapper(p) => {
+                let mut conn = p.get().await.map_err(|e| e.to_string())?;
+                conn.get::<_, Option<String>>("k").await
+            }
+            Reader::Deref(p) => {
+                let mut conn = p.get().await.map_err(|e| e.to_string())?;
+                cmd("GET").arg("k").query_async(&mut *conn).await
+            }
+            Reader::Shared(s) => s.clone().get::<_, Option<String>>("k").await,
+        };
+        result.map(drop).map_err(|e| e.to_string())
+    }
+}
+
+/// `tasks` tasks reading through `reader` in a loop until `stop`.
+fn load(
     tasks: usize,
-    stop: Arc<AtomicBool>,
-    tally: Arc<Tally>,
-    op: F,
-) -> Vec<tokio::task::JoinHandle<()>>
-where
-    F: Fn() -> Fut + Send + Sync + Clone + 'static,
-    Fut: Future<Output = Result<(), String>> + Send,
-{
+    stop: &Arc<AtomicBool>,
+    tally: &Arc<Tally>,
+    reader: &Reader,
+) -> Vec<tokio::task::JoinHandle<()>> {
     (0..tasks)
         .map(|_| {
-            let (stop, tally, op) = (stop.clone(), tally.clone(), op.clone());
+            let (stop, tally, reader) = (stop.clone(), tally.clone(), reader.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     let asked = Instant::now();
-                    match op().await {
+                    match reader.read().await {
                         Ok(()) => {
                             tally.ok.fetch_add(1, Ordering::Relaxed);
                             if tally.mark.lock().unwrap().is_some_and(|m| asked >= m) {
@@ -93,51 +117,15 @@ async fn a_restart_is_invisible_to_readers() {
     }
     let stop = Arc::new(AtomicBool::new(false));
     let tallies: Vec<Arc<Tally>> = (0..3).map(|_| Arc::new(Tally::default())).collect();
+    let readers = [
+        Reader::Wrapper(wrapper.clone()),
+        Reader::Deref(deref.clone()),
+        Reader::Shared(shared_pool.shared()),
+    ];
     let mut tasks = Vec::new();
-    let p = wrapper.clone();
-    tasks.extend(
-        load(32, stop.clone(), tallies[0].clone(), move || {
-            let p = p.clone();
-            async move {
-                let mut conn = p.get().await.map_err(|e| e.to_string())?;
-                conn.get::<_, Option<String>>("k")
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(())
-            }
-        })
-        .await,
-    );
-    let p = deref.clone();
-    tasks.extend(
-        load(32, stop.clone(), tallies[1].clone(), move || {
-            let p = p.clone();
-            async move {
-                let mut conn = p.get().await.map_err(|e| e.to_string())?;
-                cmd("GET")
-                    .arg("k")
-                    .query_async::<Option<String>>(&mut *conn)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(())
-            }
-        })
-        .await,
-    );
-    let shared = shared_pool.shared();
-    tasks.extend(
-        load(32, stop.clone(), tallies[2].clone(), move || {
-            let mut shared = shared.clone();
-            async move {
-                shared
-                    .get::<_, Option<String>>("k")
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(())
-            }
-        })
-        .await,
-    );
+    for (reader, tally) in readers.iter().zip(&tallies) {
+        tasks.extend(load(32, &stop, tally, reader));
+    }
     tokio::time::sleep(Duration::from_millis(700)).await;
     let killed = Instant::now();
     tokio::task::block_in_place(|| server.restart());
@@ -236,35 +224,14 @@ async fn an_outage_is_answered_fast_without_a_storm_and_left_fast() {
     let shared_pool = pool(server.url(), 8);
     let stop = Arc::new(AtomicBool::new(false));
     let tallies: Vec<Arc<Tally>> = (0..2).map(|_| Arc::new(Tally::default())).collect();
+    let readers = [
+        Reader::Wrapper(exclusive.clone()),
+        Reader::Shared(shared_pool.shared()),
+    ];
     let mut tasks = Vec::new();
-    let p = exclusive.clone();
-    tasks.extend(
-        load(32, stop.clone(), tallies[0].clone(), move || {
-            let p = p.clone();
-            async move {
-                let mut conn = p.get().await.map_err(|e| e.to_string())?;
-                conn.get::<_, Option<String>>("k")
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(())
-            }
-        })
-        .await,
-    );
-    let shared = shared_pool.shared();
-    tasks.extend(
-        load(32, stop.clone(), tallies[1].clone(), move || {
-            let mut shared = shared.clone();
-            async move {
-                shared
-                    .get::<_, Option<String>>("k")
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(())
-            }
-        })
-        .await,
-    );
+    for (reader, tally) in readers.iter().zip(&tallies) {
+        tasks.extend(load(32, &stop, tally, reader));
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let creates_before = exclusive.metrics().creates_ok + exclusive.metrics().creates_failed;
     let reconnects_before = shared_pool.shared_stats().connect_attempts;
