@@ -49,6 +49,7 @@ mod commands;
 mod config;
 mod connection;
 mod ext;
+mod managed;
 mod manager;
 mod pubsub;
 mod registry;
@@ -69,8 +70,9 @@ pub use registry::{
 pub use roles::{Role, RoleAddrs, RolePools, RolePoolsError, env};
 pub use shared::{DEFAULT_SHARED_DEPTH, SharedConnection, SharedStats};
 
-pub use connection::{Connection, ManagedConnection};
+pub use connection::Connection;
 pub use ext::RedisPoolExt;
+pub use managed::ManagedConnection;
 pub use manager::Manager;
 pub use pubsub::PubSub;
 pub use retry::{RetryPolicy, RetryStats};

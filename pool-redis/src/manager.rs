@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, RedisError, RedisResult};
 
-use crate::connection::{ManagedConnection, with_limit};
+use crate::managed::{ManagedConnection, with_limit};
 use crate::retry::{Retry, RetryPolicy};
 use crate::{DEFAULT_HEALTH_CHECK_INTERVAL, DEFAULT_SHARED_DEPTH, Metrics, shared};
 

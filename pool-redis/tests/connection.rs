@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{RedisServer, calls, other_client_ids};
 use pool_redis::redis::{AsyncCommands, cmd};
-use pool_redis::{Config, Connection, Runtime};
+use pool_redis::{Config, Connection, RedisPoolExt, Runtime};
 
 /// The server-side id of the connection.
 async fn client_id(conn: &mut Connection) -> i64 {
@@ -76,9 +76,10 @@ async fn a_killed_connection_fails_once_and_is_replaced() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     {
         // Within the interval: no PING, so the dead connection is handed out
-        // and its first command fails (the documented cost)...
+        // and its first write fails (the documented cost; a read would be
+        // retried on a fresh connection, see tests/retry.rs)...
         let mut conn = pool.get().await.unwrap();
-        let r: redis::RedisResult<Option<String>> = conn.get("k").await;
+        let r: redis::RedisResult<i64> = conn.incr("n", 1).await;
         assert!(r.is_err(), "the killed connection's command fails");
     }
     // ...and it is never handed out again.
@@ -87,6 +88,18 @@ async fn a_killed_connection_fails_once_and_is_replaced() {
     assert_ne!(new_id, id);
     let v: Option<String> = conn.get("k").await.unwrap();
     assert_eq!(v, None);
+    // A read on a killed connection is retried on a fresh one, unseen.
+    let _: () = cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(new_id)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let v: Option<String> = conn.get("k").await.unwrap();
+    assert_eq!(v, None);
+    assert_eq!(pool.retry_stats().recovered, 1);
 }
 
 #[tokio::test]
