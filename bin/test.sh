@@ -35,9 +35,11 @@ step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 step test-lockfree cargo test --workspace --locked
 # ...and again with the mutex store as the default.
 step test-mutex cargo test -p pool-core --no-default-features --locked
+# TLS against real TLS redis-servers (certificates made by the test).
+step test-tls cargo test -p pool-redis --features tls-rustls-insecure --locked --test tls
 # The optional features: the Prometheus scrape test and their lints.
 step test-metrics cargo test -p pool-core --features metrics,serde --locked --test prometheus
-step clippy-features cargo clippy -p pool-core -p pool-redis --all-targets --features pool-core/metrics,pool-core/serde,pool-redis/serde --locked -- -D warnings
+step clippy-features cargo clippy -p pool-core -p pool-redis --all-targets --features pool-core/metrics,pool-core/serde,pool-redis/serde,pool-redis/tls-rustls-insecure --locked -- -D warnings
 if [ "$quick" = 0 ]; then
   step loom ci/loom.sh
   # Drop-in judge: deadpool 0.13.1's own managed tests against pool-core,

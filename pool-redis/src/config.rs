@@ -58,18 +58,37 @@ impl Config {
     /// # Errors
     /// As [`Config::create_pool`]'s `Config` case.
     pub fn builder(&self) -> Result<PoolBuilder, ConfigError> {
-        // Blocking commands keep their own timeouts on pools built from a
-        // Config (redis's fixed 500 ms would fail `BLPOP key 5`).
-        let new = |info| crate::Manager::with_command_timeout(info, DEFAULT_COMMAND_TIMEOUT);
-        let manager = match (&self.url, &self.connection) {
-            (Some(url), None) => new(redis::IntoConnectionInfo::into_connection_info(
-                url.as_str(),
-            )?)?,
-            (None, Some(connection)) => new(redis::ConnectionInfo::from(connection.clone()))?,
-            (None, None) => new(redis::ConnectionInfo::from(ConnectionInfo::default()))?,
-            (Some(_), Some(_)) => return Err(ConfigError::UrlAndConnectionSpecified),
-        };
-        Ok(Pool::builder(manager).config(self.get_pool_config()))
+        Ok(Pool::builder(self.manager()?).config(self.get_pool_config()))
+    }
+
+    /// The manager a pool built from this configuration uses: TLS
+    /// certificates from the URL, and blocking commands keeping their own
+    /// timeouts (redis's fixed 500 ms would fail `BLPOP key 5`).
+    pub(crate) fn manager(&self) -> Result<crate::Manager, ConfigError> {
+        Ok(match self.target()? {
+            (info, None) => crate::Manager::with_command_timeout(info, DEFAULT_COMMAND_TIMEOUT)?,
+            (info, Some(certs)) => {
+                crate::Manager::new_with_tls(info, certs)?.command_timeout(DEFAULT_COMMAND_TIMEOUT)
+            }
+        })
+    }
+
+    /// Where to connect, and the TLS certificates named in the URL.
+    pub(crate) fn target(
+        &self,
+    ) -> Result<(redis::ConnectionInfo, Option<crate::TlsCertificates>), ConfigError> {
+        match (&self.url, &self.connection) {
+            (Some(url), None) => {
+                let (url, certs) = crate::tls::split_url(url)?;
+                Ok((
+                    redis::IntoConnectionInfo::into_connection_info(url.as_str())?,
+                    certs,
+                ))
+            }
+            (None, Some(connection)) => Ok((redis::ConnectionInfo::from(connection.clone()), None)),
+            (None, None) => Ok((redis::ConnectionInfo::from(ConnectionInfo::default()), None)),
+            (Some(_), Some(_)) => Err(ConfigError::UrlAndConnectionSpecified),
+        }
     }
 
     /// The pool settings: the configured ones, or the defaults. Either way
@@ -265,6 +284,9 @@ pub enum ConfigError {
     Redis(RedisError),
     /// An address kind this configuration cannot represent.
     UnsupportedAddress(String),
+    /// A TLS certificate or key could not be used (the message names the
+    /// file or parameter and the problem).
+    Tls(String),
 }
 
 impl From<RedisError> for ConfigError {
@@ -281,6 +303,7 @@ impl fmt::Display for ConfigError {
             }
             Self::Redis(e) => write!(f, "Redis: {e}"),
             Self::UnsupportedAddress(addr) => write!(f, "unsupported connection address: {addr}"),
+            Self::Tls(problem) => write!(f, "TLS: {problem}"),
         }
     }
 }

@@ -57,6 +57,7 @@ mod retry;
 mod roles;
 mod secret;
 mod shared;
+mod tls;
 
 use redis::{RedisError, RedisResult};
 
@@ -76,6 +77,7 @@ pub use managed::ManagedConnection;
 pub use manager::Manager;
 pub use pubsub::PubSub;
 pub use retry::{RetryPolicy, RetryStats};
+pub use tls::TlsCertificates;
 
 pub use self::config::{
     Config, ConfigError, ConnectionAddr, ConnectionInfo, DEFAULT_COMMAND_TIMEOUT,

@@ -9,7 +9,7 @@ use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, RedisError, Redis
 
 use crate::managed::{ManagedConnection, with_limit};
 use crate::retry::{Retry, RetryPolicy};
-use crate::{DEFAULT_HEALTH_CHECK_INTERVAL, DEFAULT_SHARED_DEPTH, Metrics, shared};
+use crate::{DEFAULT_HEALTH_CHECK_INTERVAL, DEFAULT_SHARED_DEPTH, Metrics, shared, tls};
 
 /// Creates and checks Redis connections.
 pub struct Manager {
@@ -73,6 +73,50 @@ impl Manager {
         })
     }
 
+    /// A manager for TLS connections (`rediss://`) that trusts the CA in
+    /// `certs` (instead of the system's store) and, for mutual TLS, presents
+    /// its client certificate. URLs given to a `Config` can name files
+    /// instead: `rediss://host:6380/0?tls_ca=/etc/ca.pem&tls_cert=..&tls_key=..`.
+    ///
+    /// # Errors
+    /// An address that is not `rediss://`, a certificate that is not PEM, a
+    /// client certificate without its key or with a key that does not
+    /// match it (the message says which).
+    pub fn new_with_tls<T: IntoConnectionInfo>(
+        params: T,
+        certs: crate::TlsCertificates,
+    ) -> RedisResult<Self> {
+        tls::check_bytes(&certs).map_err(|e| tls::config_error(&e))?;
+        #[cfg(any(feature = "tls-rustls", feature = "tls-native-tls"))]
+        {
+            tls::ensure_crypto_provider();
+            let client = Client::build_with_tls(params, tls::to_redis(&certs))?;
+            Ok(Self::with_client(client))
+        }
+        #[cfg(not(any(feature = "tls-rustls", feature = "tls-native-tls")))]
+        {
+            let _ = params;
+            Err(redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "TLS is not built in",
+                "enable pool-redis's `tls-rustls` feature (or `tls-native-tls`)".to_owned(),
+            )))
+        }
+    }
+
+    /// Connections made without redis-rs's response timeout, every command
+    /// through [`Connection`](crate::Connection) waiting `timeout` for its
+    /// answer (a blocking one its own timeout plus `timeout`), as
+    /// [`Manager::with_command_timeout`] does.
+    #[must_use]
+    pub fn command_timeout(self, timeout: Duration) -> Self {
+        Self {
+            connection_config: Some(AsyncConnectionConfig::new().set_response_timeout(None)),
+            command_timeout: Some(timeout),
+            ..self
+        }
+    }
+
     /// A manager whose connections use `connection_config` (timeouts etc.).
     ///
     /// # Errors
@@ -90,6 +134,16 @@ impl Manager {
 
 impl Manager {
     fn with_client(client: Client) -> Self {
+        if let redis::ConnectionAddr::TcpTls { insecure, .. } = client.get_connection_info().addr()
+        {
+            tls::ensure_crypto_provider();
+            if *insecure {
+                tracing::warn!(
+                    addr = %client.get_connection_info().addr(),
+                    "TLS without certificate verification (#insecure): anyone on the path can read and change this pool's traffic"
+                );
+            }
+        }
         Self {
             client,
             connection_config: None,
@@ -159,14 +213,22 @@ impl pool_core::Manager for Manager {
     type Error = RedisError;
 
     async fn create(&self) -> Result<ManagedConnection, RedisError> {
-        let conn = match &self.connection_config {
+        let connected = match &self.connection_config {
             Some(config) => {
                 self.client
                     .get_multiplexed_async_connection_with_config(config)
-                    .await?
+                    .await
             }
-            None => self.client.get_multiplexed_async_connection().await?,
+            None => self.client.get_multiplexed_async_connection().await,
         };
+        let conn = connected.map_err(|e| {
+            let addr = self.client.get_connection_info().addr();
+            tls::explain(
+                e,
+                matches!(addr, redis::ConnectionAddr::TcpTls { .. }),
+                addr,
+            )
+        })?;
         Ok(ManagedConnection::new(
             conn,
             self.command_timeout,

@@ -29,6 +29,8 @@ struct PoolKey {
     /// (keyed with this registry's random key, so the hash of a weak
     /// password cannot be looked up in a table).
     password_hash: u64,
+    /// `None` for plaintext; a keyed hash of the TLS settings otherwise.
+    tls: Option<u64>,
     role: Option<Role>,
     /// The pool settings that shape it.
     max_size: usize,
@@ -160,17 +162,7 @@ impl SharedPoolRegistry {
     /// # Errors
     /// As [`Config::create_pool`].
     pub fn pool(&self, config: &Config, role: Option<Role>) -> Result<Pool, CreatePoolError> {
-        let info: redis::ConnectionInfo = match (&config.url, &config.connection) {
-            (Some(url), None) => redis::IntoConnectionInfo::into_connection_info(url.as_str())
-                .map_err(|e| CreatePoolError::Config(e.into()))?,
-            (None, Some(c)) => c.clone().into(),
-            (None, None) => crate::ConnectionInfo::default().into(),
-            (Some(_), Some(_)) => {
-                return Err(CreatePoolError::Config(
-                    crate::ConfigError::UrlAndConnectionSpecified,
-                ));
-            }
-        };
+        let (info, certs) = config.target().map_err(CreatePoolError::Config)?;
         let settings = info.redis_settings();
         let pool_config = config.get_pool_config();
         let key = PoolKey {
@@ -180,6 +172,14 @@ impl SharedPoolRegistry {
             password_hash: settings
                 .password()
                 .map_or(0, |p| self.password_key.hash_one(p)),
+            // TLS or not, which CA, which client certificate (the identity
+            // in mutual TLS): different pools.
+            tls: match info.addr() {
+                redis::ConnectionAddr::TcpTls { insecure, .. } => {
+                    Some(self.password_key.hash_one((insecure, &certs)))
+                }
+                _ => None,
+            },
             role,
             max_size: pool_config.max_size,
             min_idle: pool_config.min_idle,
@@ -189,9 +189,10 @@ impl SharedPoolRegistry {
             return Ok(pool);
         }
         let pool = config.create_pool(None)?;
-        let name = format!(
-            "{}:{}/{}{}",
+        let mut name = format!(
+            "{}:{}{}/{}{}",
             role.map_or("default".to_string(), |r| format!("{r:?}").to_lowercase()),
+            if key.tls.is_some() { "rediss://" } else { "" },
             key.addr,
             key.db,
             key.username
@@ -199,6 +200,17 @@ impl SharedPoolRegistry {
                 .map(|u| format!(" user {u}"))
                 .unwrap_or_default()
         );
+        // Pools that differ only in what the name does not show (password,
+        // certificates, sizes) get a number, so stats keep them apart.
+        let base = name.clone();
+        let mut n = 1;
+        while pools
+            .values()
+            .any(|e| e.name == name && e.pool.upgrade().is_some())
+        {
+            n += 1;
+            name = format!("{base} #{n}");
+        }
         tracing::debug!(pool = %name, "shared pool created");
         pools.insert(
             key,

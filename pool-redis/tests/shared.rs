@@ -70,6 +70,9 @@ async fn requests_spill_to_more_connections_but_never_above_max_size() {
 async fn a_killed_connection_fails_only_its_in_flight_commands() {
     let server = RedisServer::start();
     let pool = pool_with(&server, 2, 4);
+    // What the lane logic does alone: reads are otherwise retried on the
+    // other lane (tests/retry.rs).
+    pool.set_read_retry(pool_redis::RetryPolicy::off());
     // Fill both lanes.
     assert_eq!(load(&pool, 8, 50).await, 0);
     let mut admin = server.admin().await;
@@ -149,6 +152,9 @@ async fn an_unreachable_server_fails_fast_instead_of_hanging() {
     let url = server.url();
     drop(server); // nothing listens on that port any more
     let pool = Pool::builder(Manager::new(url).unwrap()).build().unwrap();
+    // Retry off: the shared set's own fail-fast (with retry, a read waits
+    // out the retry budget, checked below).
+    pool.set_read_retry(pool_redis::RetryPolicy::off());
     let mut shared = pool.shared();
     let first = tokio::time::timeout(
         Duration::from_secs(10),
@@ -163,6 +169,16 @@ async fn an_unreachable_server_fails_fast_instead_of_hanging() {
     assert!(again.is_err());
     assert!(
         started.elapsed() < Duration::from_millis(50),
+        "{:?}",
+        started.elapsed()
+    );
+    // With the default retry a read waits at most its budget (500 ms).
+    pool.set_read_retry(pool_redis::RetryPolicy::default());
+    let started = tokio::time::Instant::now();
+    let retried = shared.get::<_, Option<String>>("k").await;
+    assert!(retried.unwrap_err().to_string().contains("refused"));
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
         "{:?}",
         started.elapsed()
     );

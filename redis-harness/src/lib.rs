@@ -3,8 +3,12 @@
 //! on a server someone left running).
 
 mod proxy;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use proxy::PartitionProxy;
+#[cfg(feature = "tls")]
+pub use tls::{TestCerts, TlsRedisServer};
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -8,10 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::Role;
 use super::env::{EnvError, RolePool, RoleSettings};
 use crate::secret::MaskedUrl;
-use crate::{
-    Config, ConfigError, Connection, CreatePoolError, DEFAULT_COMMAND_TIMEOUT, Manager, Pool,
-    PoolConfig, PoolError,
-};
+use crate::{Config, Connection, CreatePoolError, Pool, PoolConfig, PoolError};
 
 /// Where each role's server is (`redis://` URLs). `Debug` masks passwords.
 #[derive(Clone)]
@@ -106,8 +103,9 @@ impl RolePools {
                 min_idle,
             } = settings.role(role);
             let refused = |error| RolePoolsError::Pool { role, error };
-            let manager = Manager::with_command_timeout(url, DEFAULT_COMMAND_TIMEOUT)
-                .map_err(|e| refused(CreatePoolError::Config(ConfigError::Redis(e))))?;
+            let manager = Config::from_url(url)
+                .manager()
+                .map_err(|e| refused(CreatePoolError::Config(e)))?;
             let manager = if enabled {
                 manager
             } else {
