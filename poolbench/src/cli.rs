@@ -33,10 +33,20 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// The server (`redis://[user:password@]host:port/db`). Without it,
-    /// poolbench starts its own redis-server on a free loopback port.
+    /// The server (`redis://[user:password@]host:port/db`, or `rediss://`
+    /// for TLS). Without it, poolbench starts its own redis-server on a
+    /// free loopback port.
     #[arg(long)]
     url: Option<String>,
+    /// A CA bundle (PEM) to trust for a `rediss://` server.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// A client certificate (PEM) for mutual TLS (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Tasks issuing operations at once.
     #[arg(long, alias = "concurrent-users", default_value_t = 100)]
     concurrency: usize,
@@ -156,6 +166,37 @@ fn pool_sizes(args: &RunArgs) -> Result<(Vec<usize>, usize, String), String> {
     ))
 }
 
+/// `url` with `--tls-ca`/`--tls-cert`/`--tls-key` as its query parameters
+/// (the form pool-redis reads).
+fn with_tls_files(mut url: String, args: &RunArgs) -> String {
+    for (param, file) in [
+        ("tls_ca", &args.tls_ca),
+        ("tls_cert", &args.tls_cert),
+        ("tls_key", &args.tls_key),
+    ] {
+        let Some(file) = file else { continue };
+        let (base, fragment) = match url.split_once('#') {
+            Some((b, f)) => (b.to_owned(), Some(f.to_owned())),
+            None => (url.clone(), None),
+        };
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let path: String = file
+            .display()
+            .to_string()
+            .bytes()
+            .map(|b| match b {
+                b'%' | b'&' | b'#' | b'?' | b' ' | b'+' => format!("%{b:02X}"),
+                _ => (b as char).to_string(),
+            })
+            .collect();
+        url = format!("{base}{sep}{param}={path}");
+        if let Some(fragment) = fragment {
+            url = format!("{url}#{fragment}");
+        }
+    }
+    url
+}
+
 async fn run(args: RunArgs) -> Result<(), String> {
     if args.concurrency == 0 {
         return Err("--concurrency must be at least 1".into());
@@ -175,16 +216,13 @@ async fn run(args: RunArgs) -> Result<(), String> {
             url
         }
     };
+    let url = with_tls_files(url, &args);
     // Reach the server first: a wrong address fails within 2 s, by name.
-    let client = redis::Client::open(url.as_str())
+    let admin_pool = pool_redis::Config::from_url(url.as_str())
+        .create_pool(None)
         .map_err(|e| format!("{}: not a usable Redis URL: {e}", report::redact(&url)))?;
-    let mut admin = match tokio::time::timeout(
-        Duration::from_secs(2),
-        client.get_multiplexed_async_connection(),
-    )
-    .await
-    {
-        Ok(Ok(conn)) => conn,
+    let mut admin = match tokio::time::timeout(Duration::from_secs(2), admin_pool.get()).await {
+        Ok(Ok(conn)) => pool_redis::Connection::take(conn),
         Ok(Err(e)) => return Err(format!("cannot reach {}: {e}", report::redact(&url))),
         Err(_) => {
             return Err(format!(

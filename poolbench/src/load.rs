@@ -136,6 +136,10 @@ pub struct Measured {
     pub elapsed: Duration,
     pub connections_opened: u64,
     pub stopped_early: bool,
+    /// Time to open a connection (a TLS one: handshake included), from the
+    /// pool's create-time histogram: p50 and p99, microseconds.
+    pub connect_p50_us: u32,
+    pub connect_p99_us: u32,
 }
 
 fn micros(d: Duration) -> u32 {
@@ -249,6 +253,9 @@ pub async fn run(
         measured.wait_us.extend(s.wait_us);
         measured.errors += s.errors;
     }
+    let create = pool.metrics().create_time;
+    measured.connect_p50_us = u32::try_from(create.p50_ns / 1_000).unwrap_or(u32::MAX);
+    measured.connect_p99_us = u32::try_from(create.p99_ns / 1_000).unwrap_or(u32::MAX);
     drop(pool);
     measured.connections_opened = connections_received(admin).await.saturating_sub(before);
     Ok(measured)

@@ -92,8 +92,18 @@ pub struct SizeResult {
     pub acquire_wait_histogram: Vec<Bucket>,
     /// Connections the server accepted during the run (`INFO stats`).
     pub connections_opened: u64,
+    /// Opening one connection (TLS handshake included), p50 and p99.
+    #[serde(default)]
+    pub connect_us: ConnectTime,
     /// Ctrl-C ended this run before its duration.
     pub stopped_early: bool,
+}
+
+/// Time to open a connection, microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConnectTime {
+    pub p50: u32,
+    pub p99: u32,
 }
 
 impl SizeResult {
@@ -109,6 +119,10 @@ impl SizeResult {
             latency_us: Percentiles::of(&mut m.latency_us),
             acquire_wait_histogram: histogram(&m.wait_us),
             acquire_wait_us: Percentiles::of(&mut m.wait_us),
+            connect_us: ConnectTime {
+                p50: m.connect_p50_us,
+                p99: m.connect_p99_us,
+            },
             connections_opened: m.connections_opened,
             stopped_early: m.stopped_early,
         }
@@ -239,7 +253,7 @@ pub fn fmt_us(us: u64) -> String {
 
 /// The columns of the results table, and each size's cells, shared by
 /// the text table and the HTML page.
-pub const COLUMNS: [&str; 8] = [
+pub const COLUMNS: [&str; 9] = [
     "pool size",
     "ops/s",
     "p50",
@@ -247,11 +261,12 @@ pub const COLUMNS: [&str; 8] = [
     "p99.9",
     "wait p99",
     "conns",
+    "connect p50",
     "errors",
 ];
 
 /// One size's cells, in `COLUMNS` order.
-pub fn cells(r: &SizeResult) -> [String; 8] {
+pub fn cells(r: &SizeResult) -> [String; 9] {
     [
         r.pool_size.to_string(),
         format!("{:.0}", r.ops_per_sec),
@@ -260,13 +275,14 @@ pub fn cells(r: &SizeResult) -> [String; 8] {
         fmt_us(r.latency_us.p999),
         fmt_us(r.acquire_wait_us.p99),
         r.connections_opened.to_string(),
+        fmt_us(u64::from(r.connect_us.p50)),
         r.errors.to_string(),
     ]
 }
 
 /// The results as a text table.
 pub fn table(report: &Report) -> String {
-    const WIDTHS: [usize; 8] = [9, 12, 10, 10, 10, 12, 7, 7];
+    const WIDTHS: [usize; 9] = [9, 12, 10, 10, 10, 12, 7, 12, 7];
     let line = |cells: &[String]| -> String {
         cells
             .iter()
@@ -311,6 +327,7 @@ mod tests {
             acquire_wait_us: Percentiles::default(),
             acquire_wait_histogram: Vec::new(),
             connections_opened: 0,
+            connect_us: ConnectTime::default(),
             stopped_early: false,
         }
     }

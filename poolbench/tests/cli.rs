@@ -154,3 +154,38 @@ fn without_a_url_it_measures_a_server_it_starts_and_stops() {
     // Stopped with the run: nothing answers on its port any more.
     assert!(std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err());
 }
+
+#[test]
+fn a_tls_server_with_its_ca_and_the_connect_time_reported() {
+    let certs = redis_harness::TestCerts::generate();
+    let server = redis_harness::TlsRedisServer::start(
+        &certs.ca,
+        &certs.server_cert,
+        &certs.server_key,
+        false,
+    );
+    let report = certs.dir.join("tls.json");
+    let out = poolbench()
+        .args(["--url", &server.url(), "--tls-ca"])
+        .arg(&certs.ca)
+        .args(["--quiet", "--concurrency", "2", "--pool-sizes", "2"])
+        .args(["--duration", "300ms", "--warmup", "100ms", "--report"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("connect p50"), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let connect = &json["results"][0]["connect_us"]["p50"];
+    assert!(connect.as_u64().is_some_and(|us| us > 0), "{json}");
+    // Without the CA the server's certificate is refused, and it says so.
+    let out = poolbench()
+        .args(["--url", &server.url(), "--quiet", "--duration", "300ms"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("trusted CA"), "{err}");
+}
