@@ -38,15 +38,38 @@ fn main() {
         })
         .collect();
 
-    let server;
+    // TLS=1: every contender over TLS, against a TLS-only redis-server.
+    // Certificate checks are off (`#insecure`) for all of them alike:
+    // deadpool-redis cannot be given a CA, and verification costs only at
+    // the handshake, which `connect_time` measures.
+    let tls = std::env::var("TLS").is_ok_and(|v| v == "1");
+    let (_server, _tls_server, _certs);
     let url = match std::env::var("REDIS_URL") {
         Ok(url) => url,
+        Err(_) if tls => {
+            let certs = redis_harness::TestCerts::generate();
+            let server = redis_harness::TlsRedisServer::start(
+                &certs.ca,
+                &certs.server_cert,
+                &certs.server_key,
+                false,
+            );
+            let url = format!("{}/0#insecure", server.url());
+            eprintln!("started a TLS redis-server on {url}");
+            (_tls_server, _certs) = (server, certs);
+            url
+        }
         Err(_) => {
-            server = redis_harness::RedisServer::start();
+            let server = redis_harness::RedisServer::start();
             eprintln!("started redis-server on {}", server.url());
-            server.url()
+            let url = server.url();
+            _server = server;
+            url
         }
     };
+    // pool-redis installs rustls's crypto provider with its first TLS
+    // manager; the other contenders' redis-rs needs one too.
+    let _ = pool_redis::Manager::new(url.as_str());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -86,6 +86,21 @@ async fn verified_tls_in_every_mode_and_each_failure_explained() {
     let v: String = insecure.get().await.unwrap().get("k").await.unwrap();
     assert_eq!(v, "over tls");
 
+    // Role pools from the environment's settings, with a rediss:// address
+    // that names its CA.
+    let roles = pool_redis::RolePools::from_vars(
+        [("REDIS_ASYNC_POOL_MIN", "0")],
+        &pool_redis::RoleAddrs {
+            master: url.clone(),
+            replica: url.clone(),
+            local: url.clone(),
+        },
+    )
+    .unwrap();
+    let v: String = roles.reader().await.unwrap().get("k").await.unwrap();
+    assert_eq!(v, "over tls");
+    assert_eq!(roles.read_fallbacks(), 0);
+
     // Failures, each explained.
     let untrusted = pool_for(format!("{}/0", server.url())).unwrap();
     let e = checkout_error(&untrusted).await;
