@@ -206,7 +206,7 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
     }
 
     /// A health report over the time since the previous report (or since
-    /// the pool was built), with the seeds' default thresholds.
+    /// the pool was built), with the default thresholds.
     #[must_use]
     pub fn health(&self) -> Health {
         self.health_with(&HealthThresholds::default())

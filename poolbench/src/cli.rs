@@ -350,7 +350,7 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
         );
         reports.push((label, rep));
     }
-    // The seeds' workflow runs one size per report: merge them into one
+    // A workflow of one size per report: merge them into one
     // sweep, recommend over all of it, and show each input as well.
     let mut merged = reports[0].1.clone();
     merged.results = reports

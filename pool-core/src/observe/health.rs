@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::MetricsSnapshot;
 
-/// Thresholds of [`Pool::health`](crate::Pool::health): the seeds' rules.
+/// Thresholds of [`Pool::health`](crate::Pool::health): utilization, waits, errors and the breaker.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct HealthThresholds {
     /// In use / `max_size` above this: degraded, raise `max_size`.

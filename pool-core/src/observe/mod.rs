@@ -500,7 +500,7 @@ pub struct Rates {
     pub arrivals_per_sec: f64,
     /// Gets ended (any outcome) per second.
     pub completions_per_sec: f64,
-    /// Objects created plus closed, per minute (the seeds' churn).
+    /// Objects created plus closed, per minute (churn).
     pub churn_per_min: f64,
 }
 
@@ -602,6 +602,6 @@ pub struct MetricsSnapshot {
     pub create_time: Summary,
     /// Time a waiting get spends in the pool's own slow path per step:
     /// registering in the queue under its lock, or taking the object or
-    /// slot handed to it (the seeds' "lock contention time"); sampled.
+    /// slot handed to it (the lock contention time); sampled.
     pub slow_path: Summary,
 }

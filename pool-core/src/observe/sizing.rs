@@ -1,6 +1,6 @@
-//! Static pool sizing, as the seeds' tuning guide computes it.
+//! Static pool sizing, as pool-tuning guides compute it.
 
-/// The seeds' formula (Little's law with a safety factor): the effective
+/// The formula (Little's law with a safety factor): the effective
 /// time of one query is `avg_query_time_ms + connection_overhead_ms`; the
 /// requests that can run at once within `target_response_time_ms` on
 /// `cpu_cores` cores are `target / effective * cpu_cores`; the size is that

@@ -1,12 +1,12 @@
-//! The seeds' environment configuration of the role pools (`master`,
+//! The environment configuration of the role pools (`master`,
 //! `replica`, `local`), as settings: what each role's pool should be.
 //!
 //! | variable | default (balanced) | meaning |
 //! |---|---|---|
-//! | `REDIS_POOL_PRESET` | `balanced` | `minimal`, `balanced` or `high-performance`: the seeds' three presets, the base the variables below override |
+//! | `REDIS_POOL_PRESET` | `balanced` | `minimal`, `balanced` or `high-performance`: the three presets, the base the variables below override |
 //! | `REDIS_MASTER_POOL_ENABLED` | `1` | `0`: no pooling for writes, every checkout opens a fresh connection closed on drop |
 //! | `REDIS_MASTER_POOL_SIZE` | `10` | the master pool's `max_size` |
-//! | `REDIS_SLAVE_POOL_ENABLED` | `1` | the same for the replica (read) pool (the seeds' spelling) |
+//! | `REDIS_SLAVE_POOL_ENABLED` | `1` | the same for the replica (read) pool (the historical spelling) |
 //! | `REDIS_SLAVE_POOL_SIZE` | `20` | the replica pool's `max_size` |
 //! | `REDIS_LOCAL_POOL_ENABLED` | `1` | the same for the local pool |
 //! | `REDIS_LOCAL_POOL_SIZE` | `5` | the local pool's `max_size` |
@@ -14,7 +14,7 @@
 //! | `REDIS_ASYNC_POOL_MIN` | `5` | every pool's `min_idle`, capped at its size |
 //! | `REDIS_ASYNC_POOL_MAX` | `20` | a ceiling no role's size may exceed |
 //!
-//! Presets (the seeds' numbers): `minimal` 5 / 10 / 3, min 3, max 10;
+//! Presets: `minimal` 5 / 10 / 3, min 3, max 10;
 //! `balanced` 10 / 20 / 5, min 5, max 20; `high-performance` 20 / 40 / 10,
 //! min 10, max 40.
 //!
@@ -49,7 +49,7 @@ pub struct RolePool {
     pub min_idle: usize,
 }
 
-/// The seeds' presets.
+/// The presets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Preset {
     /// Tight resources.
@@ -297,7 +297,7 @@ mod tests {
     }
 
     #[test]
-    fn presets_carry_the_seeds_numbers() {
+    fn presets_carry_their_documented_numbers() {
         let s = vars(&[("REDIS_POOL_PRESET", "minimal")]).unwrap();
         assert_eq!(
             (
