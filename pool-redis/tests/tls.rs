@@ -85,6 +85,19 @@ async fn verified_tls_in_every_mode_and_each_failure_explained() {
     let insecure = pool_for(format!("{}/0#insecure", server.url())).unwrap();
     let v: String = insecure.get().await.unwrap().get("k").await.unwrap();
     assert_eq!(v, "over tls");
+    // The same through deadpool-redis's connection types.
+    let by_info = Config::from_connection_info(pool_redis::ConnectionInfo {
+        addr: pool_redis::ConnectionAddr::TcpTls {
+            host: "127.0.0.1".into(),
+            port: server.port,
+            insecure: true,
+        },
+        redis: pool_redis::RedisConnectionInfo::default(),
+    })
+    .create_pool(None)
+    .unwrap();
+    let v: String = by_info.get().await.unwrap().get("k").await.unwrap();
+    assert_eq!(v, "over tls");
 
     // Role pools from the environment's settings, with a rediss:// address
     // that names its CA.
