@@ -1,6 +1,6 @@
 //! The circuit breaker in front of `Manager::create`: a pure state machine
 //! over an injected clock (the caller passes `now`) and random source, so it
-//! is unit-tested deterministically; `pool.rs` wires it to tokio time.
+//! is unit-tested deterministically; `admission.rs` wires it to tokio time.
 //!
 //! ```text
 //!            failures < threshold

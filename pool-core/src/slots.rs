@@ -1,6 +1,6 @@
 //! The hand-off protocol: who gets an idle object, who may create one, and
 //! who waits. Generic over the pooled value; it knows nothing of managers,
-//! hooks or timeouts (`pool.rs` does), so the loom models check exactly this.
+//! hooks or timeouts (`get.rs` and `inner.rs` do), so the loom models check exactly this.
 //!
 //! # Implementation
 //! - The state word (`state.rs`) counts idle objects and free capacity and
