@@ -63,4 +63,4 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 echo "deadpool-redis 0.23.1 tests from $src, judged in $scratch/judge, redis-server on port $port" >&2
-cd "$scratch/judge" && REDIS__URL="redis://127.0.0.1:$port" cargo test "$@"
+cd "$scratch/judge" && REDIS__URL="redis://127.0.0.1:$port" "$repo/scripts/judge-count.sh" "deadpool-redis 0.23.1 judge" 8 cargo test "$@"

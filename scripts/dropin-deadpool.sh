@@ -56,4 +56,4 @@ for f in "$src"/tests/managed*.rs; do
   sed -e 's/\bdeadpool::/pool_core::/g' -e 's/\bdeadpool\b/pool_core/g' "$f" > "$scratch/judge/tests/$(basename "$f")"
 done
 echo "deadpool 0.13.1 tests from $src, judged in $scratch/judge" >&2
-cd "$scratch/judge" && cargo test "$@"
+cd "$scratch/judge" && "$repo/scripts/judge-count.sh" "deadpool 0.13.1 judge" 25 cargo test "$@"

@@ -48,47 +48,38 @@ const KEY: &str = "tls_key";
 /// Splits the certificate parameters off `url` and reads their files: the
 /// URL redis-rs should see, and the certificates (`None`: none named).
 pub(crate) fn split_url(url: &str) -> Result<(String, Option<TlsCertificates>), ConfigError> {
-    let Some((base, query)) = url.split_once('?') else {
+    // A URL that does not parse is left to redis-rs, whose error says so.
+    let Ok(mut parsed) = url::Url::parse(url) else {
         return Ok((url.to_owned(), None));
     };
-    // The fragment (`#insecure`) follows the query.
-    let (query, fragment) = match query.split_once('#') {
-        Some((q, f)) => (q, Some(f)),
-        None => (query, None),
-    };
-    let mut kept = Vec::new();
     let mut files: [Option<String>; 3] = [None, None, None];
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let slot = match key {
-            CA => 0,
-            CERT => 1,
-            KEY => 2,
-            _ => {
-                kept.push(pair);
-                continue;
-            }
-        };
-        files[slot] = Some(percent_decode(value));
+    let kept: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter_map(|(key, value)| {
+            let slot = match &*key {
+                CA => 0,
+                CERT => 1,
+                KEY => 2,
+                _ => return Some((key.into_owned(), value.into_owned())),
+            };
+            files[slot] = Some(value.into_owned());
+            None
+        })
+        .collect();
+    if files.iter().all(Option::is_none) {
+        return Ok((url.to_owned(), None));
     }
-    let mut clean = base.to_owned();
-    if !kept.is_empty() {
-        clean.push('?');
-        clean.push_str(&kept.join("&"));
-    }
-    if let Some(fragment) = fragment {
-        clean.push('#');
-        clean.push_str(fragment);
-    }
-    let [ca, cert, key] = files;
-    if ca.is_none() && cert.is_none() && key.is_none() {
-        return Ok((clean, None));
-    }
-    if !clean.starts_with("rediss://") && !clean.starts_with("valkeys://") {
+    if !matches!(parsed.scheme(), "rediss" | "valkeys") {
         return Err(ConfigError::Tls(format!(
             "{CA}/{CERT}/{KEY} given for a URL that is not rediss://: certificates need TLS"
         )));
     }
+    parsed.set_query(None);
+    if !kept.is_empty() {
+        parsed.query_pairs_mut().extend_pairs(kept);
+    }
+    let clean = parsed.to_string();
+    let [ca, cert, key] = files;
     let read = |param: &str, path: &Option<String>| -> Result<Option<Vec<u8>>, ConfigError> {
         path.as_ref()
             .map(|path| {
@@ -241,30 +232,6 @@ pub(crate) fn explain(error: RedisError, tls: bool, addr: &impl fmt::Display) ->
     ))
 }
 
-/// `%XX` escapes of a query value.
-fn percent_decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
-        match escaped {
-            Some(b) => {
-                out.push(b);
-                i += 3;
-            }
-            None => {
-                out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// A `RedisError` that carries a config error's text.
 pub(crate) fn config_error(e: &ConfigError) -> RedisError {
     RedisError::from((ErrorKind::InvalidClientConfig, "TLS", e.to_string()))
@@ -279,6 +246,21 @@ mod tests {
         let (url, certs) = split_url("redis://h:1/0?protocol=resp3").unwrap();
         assert_eq!(url, "redis://h:1/0?protocol=resp3");
         assert!(certs.is_none());
+        let dir = std::env::temp_dir().join(format!("pool-redis-split-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("a b.pem");
+        std::fs::write(
+            &ca,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let encoded = ca.display().to_string().replace(' ', "%20");
+        let split = split_url(&format!(
+            "rediss://h:1/0?protocol=resp3&tls_ca={encoded}#insecure"
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (url, _) = split.unwrap();
+        assert_eq!(url, "rediss://h:1/0?protocol=resp3#insecure");
         let missing = split_url("rediss://h:1/0?tls_ca=/no/such/ca.pem#insecure").unwrap_err();
         assert!(
             missing.to_string().contains("tls_ca file /no/such/ca.pem"),
@@ -296,11 +278,5 @@ mod tests {
         };
         let e = check_bytes(&certs).unwrap_err();
         assert!(e.to_string().contains("without client_key"), "{e}");
-    }
-
-    #[test]
-    fn query_values_are_percent_decoded() {
-        assert_eq!(percent_decode("/a%20b/c.pem"), "/a b/c.pem");
-        assert_eq!(percent_decode("%zz"), "%zz");
     }
 }

@@ -167,34 +167,28 @@ fn pool_sizes(args: &RunArgs) -> Result<(Vec<usize>, usize, String), String> {
 }
 
 /// `url` with `--tls-ca`/`--tls-cert`/`--tls-key` as its query parameters
-/// (the form pool-redis reads).
-fn with_tls_files(mut url: String, args: &RunArgs) -> String {
-    for (param, file) in [
+/// (the form pool-redis reads). A URL that does not parse is left as it is:
+/// connecting to it reports the problem.
+fn with_tls_files(url: String, args: &RunArgs) -> String {
+    let files = [
         ("tls_ca", &args.tls_ca),
         ("tls_cert", &args.tls_cert),
         ("tls_key", &args.tls_key),
-    ] {
-        let Some(file) = file else { continue };
-        let (base, fragment) = match url.split_once('#') {
-            Some((b, f)) => (b.to_owned(), Some(f.to_owned())),
-            None => (url.clone(), None),
-        };
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let path: String = file
-            .display()
-            .to_string()
-            .bytes()
-            .map(|b| match b {
-                b'%' | b'&' | b'#' | b'?' | b' ' | b'+' => format!("%{b:02X}"),
-                _ => (b as char).to_string(),
-            })
-            .collect();
-        url = format!("{base}{sep}{param}={path}");
-        if let Some(fragment) = fragment {
-            url = format!("{url}#{fragment}");
+    ];
+    if files.iter().all(|(_, file)| file.is_none()) {
+        return url;
+    }
+    let Ok(mut parsed) = url::Url::parse(&url) else {
+        return url;
+    };
+    for (param, file) in files {
+        if let Some(file) = file {
+            parsed
+                .query_pairs_mut()
+                .append_pair(param, &file.display().to_string());
         }
     }
-    url
+    parsed.to_string()
 }
 
 async fn run(args: RunArgs) -> Result<(), String> {
