@@ -1,8 +1,9 @@
 //! [`RedisPoolExt`]: what a Redis pool offers beyond deadpool-redis's API
 //! (shared mode, its stats, pub/sub).
 
+use crate::manager::RedisManager;
 use crate::{
-    Object, Pool, PoolError, PubSub, RetryPolicy, RetryStats, SharedConnection, SharedStats,
+    Connection, PoolError, PubSub, RetryPolicy, RetryStats, SharedConnection, SharedStats,
 };
 
 /// What a Redis pool offers beyond deadpool-redis's API. In scope with
@@ -43,13 +44,17 @@ pub trait RedisPoolExt {
     fn pubsub(&self) -> impl std::future::Future<Output = Result<PubSub, PoolError>> + Send;
 }
 
-impl RedisPoolExt for Pool {
+impl<M: RedisManager> RedisPoolExt for pool_core::Pool<M, Connection<M>> {
     fn shared(&self) -> SharedConnection {
-        self.manager().shared_set(self.status().max_size).handle()
+        self.manager()
+            .redis_manager()
+            .shared_set(self.status().max_size)
+            .handle()
     }
 
     fn shared_stats(&self) -> SharedStats {
         self.manager()
+            .redis_manager()
             .shared
             .get()
             .map(|set| set.stats())
@@ -57,25 +62,26 @@ impl RedisPoolExt for Pool {
     }
 
     fn set_read_retry(&self, policy: RetryPolicy) {
-        self.manager().retry.set_policy(policy);
+        self.manager().redis_manager().retry.set_policy(policy);
     }
 
     fn retry_stats(&self) -> RetryStats {
-        self.manager().retry.stats()
+        self.manager().redis_manager().retry.stats()
     }
 
     async fn pubsub(&self) -> Result<PubSub, PoolError> {
         let conn = self.get().await?;
         // The pooled connection gives up its slot to the pub/sub one: it is
         // closed here, and the slot stays taken until the PubSub is dropped.
-        let (pooled, slot) = Object::keep_slot(conn.into_object());
+        let (pooled, slot) = pool_core::Object::keep_slot(conn.into_object());
         drop(pooled);
-        let pubsub = self
+        let (client, _) = self
             .manager()
-            .client
-            .get_async_pubsub()
+            .redis_manager()
+            .next_client()
             .await
             .map_err(PoolError::Backend)?;
-        Ok(PubSub::new(pubsub, slot))
+        let pubsub = client.get_async_pubsub().await.map_err(PoolError::Backend)?;
+        Ok(PubSub::new(pubsub, Box::new(slot)))
     }
 }

@@ -56,7 +56,11 @@ mod registry;
 mod retry;
 mod roles;
 mod secret;
+#[cfg(feature = "sentinel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sentinel")))]
+pub mod sentinel;
 mod shared;
+mod target;
 mod tls;
 
 use redis::{RedisError, RedisResult};
@@ -74,7 +78,7 @@ pub use shared::{DEFAULT_SHARED_DEPTH, SharedConnection, SharedStats};
 pub use connection::Connection;
 pub use ext::RedisPoolExt;
 pub use managed::ManagedConnection;
-pub use manager::Manager;
+pub use manager::{Manager, RedisManager};
 pub use pubsub::PubSub;
 pub use retry::{RetryPolicy, RetryStats};
 pub use tls::TlsCertificates;

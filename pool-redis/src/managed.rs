@@ -25,6 +25,7 @@ use crate::PoolError;
 use crate::commands::read_only::{is_read_only, pipeline_is_read_only};
 use crate::commands::{self, Blocking, Kind};
 use crate::retry::{Batch, Request, Retry, Single, connection_broke, pause};
+use crate::target::Stamp;
 
 /// A pooled Redis connection plus what the pool learned from its traffic.
 ///
@@ -72,6 +73,10 @@ pub struct ManagedConnection {
     /// pool's weak handle, set at the first checkout (`connection.rs`; weak:
     /// a connection does not keep its pool alive).
     pub(crate) pool: Option<Box<dyn Renew>>,
+    /// For a node found through Sentinel: the view it was made for, so a
+    /// connection to a node that is no longer the master (or a serving
+    /// replica) is recognised and closed.
+    pub(crate) stamp: Option<Stamp>,
 }
 
 impl std::fmt::Debug for ManagedConnection {
@@ -116,6 +121,7 @@ impl ManagedConnection {
             command_timeout,
             retry,
             pool: None,
+            stamp: None,
             broken: false,
             session: false,
             needs_reset: false,
@@ -123,6 +129,18 @@ impl ManagedConnection {
             in_flight: false,
             in_multi: false,
         }
+    }
+
+    /// Marks the connection as made for `stamp`'s view.
+    pub(crate) fn followed(mut self, stamp: Stamp) -> Self {
+        self.stamp = Some(stamp);
+        self
+    }
+
+    /// Whether the connection goes to a node that is no longer one of its
+    /// target's (the old master after a failover).
+    pub(crate) fn is_stale(&mut self) -> bool {
+        self.stamp.as_mut().is_some_and(Stamp::is_stale)
     }
 
     /// The connection for the manager's own checks (recycle).
@@ -162,12 +180,85 @@ impl ManagedConnection {
     /// answer is still on its way, so the request stays in flight).
     fn note_result<T>(&mut self, result: &RedisResult<T>, timed_out: bool) {
         self.in_flight = timed_out;
-        if let Err(e) = result
-            && (e.is_unrecoverable_error() || e.is_connection_dropped())
-        {
+        let Err(e) = result else { return };
+        if e.is_unrecoverable_error() || e.is_connection_dropped() {
             tracing::debug!(error = %e, "connection failed: it will be dropped at return");
             self.broken = true;
+            if let Some(stamp) = &self.stamp {
+                stamp.suspect();
+            }
+        } else if let Some(stamp) = &self.stamp
+            && is_read_only_error(e)
+        {
+            // The node we took for the master was demoted: close this
+            // connection and ask the sentinels.
+            tracing::info!(addr = stamp.addr(), "READONLY from the node we took for the master: asking Sentinel");
+            self.broken = true;
+            stamp.suspect();
         }
+    }
+
+    /// Before a command: a connection whose node is no longer the target's
+    /// (the pool saw a failover) is replaced by a fresh one when it carries
+    /// no session state; otherwise the command fails without being sent.
+    async fn follow_target(&mut self) -> RedisResult<()> {
+        if !self.is_stale() {
+            return Ok(());
+        }
+        self.broken = true;
+        let moved = |why: &str| {
+            RedisError::from((
+                redis::ErrorKind::Io,
+                "the Redis node changed (Sentinel failover)",
+                why.to_owned(),
+            ))
+        };
+        if self.session || self.needs_reset || self.exposed || self.in_multi {
+            return Err(moved(
+                "this connection carries session state and was closed; check out a new one",
+            ));
+        }
+        let Some(pool) = self.pool.as_deref() else {
+            return Err(moved("this connection was closed"));
+        };
+        let deadline = Instant::now() + self.retry.policy().budget;
+        let mut pauses = 0;
+        match fresh_connection(pool, deadline, &mut pauses).await {
+            Some(fresh) => {
+                self.swap_in(fresh);
+                Ok(())
+            }
+            None => Err(moved("no connection to the new node in time")),
+        }
+    }
+
+    /// After a `READONLY` answer to a single command on a connection with
+    /// no session state: the command was refused, not run, so it is sent
+    /// once more on a fresh connection to the master the sentinels name.
+    async fn resend_after_failover(
+        &mut self,
+        cmd: &redis::Cmd,
+        limit: Option<Duration>,
+    ) -> Option<RedisResult<redis::Value>> {
+        let stamp = self.stamp.clone()?;
+        if self.session || self.needs_reset || self.exposed || self.in_multi {
+            return None;
+        }
+        let pool = self.pool.as_deref()?;
+        let deadline = Instant::now() + self.retry.policy().budget;
+        let target = stamp.target();
+        // Ask now (one discovery for all callers), then connect.
+        let _ = tokio::time::timeout_at(deadline, target.refresh(target.refreshes())).await;
+        let mut pauses = 0;
+        let fresh = fresh_connection(pool, deadline, &mut pauses).await?;
+        self.swap_in(fresh);
+        if !self.stamp.as_ref().is_some_and(|s| s.addr() != stamp.addr()) {
+            return None; // still the same node: nothing changed yet
+        }
+        self.in_flight = true;
+        let (result, timed_out) = with_limit(limit, self.conn.req_packed_command(cmd)).await;
+        self.note_result(&result, timed_out);
+        Some(result)
     }
 
     /// How long to wait for the answer to `cmds`: `None` waits as redis's
@@ -307,11 +398,20 @@ impl ConnectionLike for ManagedConnection {
         self.in_flight = true;
         let limit = self.answer_timeout(std::iter::once(cmd));
         Box::pin(async move {
+            if self.stamp.is_some() {
+                self.follow_target().await?;
+            }
             let (result, timed_out) = with_limit(limit, self.conn.req_packed_command(cmd)).await;
             self.note_result(&result, timed_out);
             match result {
                 Err(e) if self.may_retry(&e, timed_out, || is_read_only(cmd)) => {
                     self.retry(&Single(cmd), e, limit).await
+                }
+                Err(e) if self.stamp.is_some() && is_read_only_error(&e) => {
+                    match self.resend_after_failover(cmd, limit).await {
+                        Some(result) => result,
+                        None => Err(e),
+                    }
                 }
                 other => other,
             }
@@ -330,6 +430,9 @@ impl ConnectionLike for ManagedConnection {
         self.in_flight = true;
         let limit = self.answer_timeout(pipeline.cmd_iter());
         Box::pin(async move {
+            if self.stamp.is_some() {
+                self.follow_target().await?;
+            }
             let (result, timed_out) = with_limit(
                 limit,
                 self.conn.req_packed_commands(pipeline, offset, count),
@@ -353,6 +456,11 @@ impl ConnectionLike for ManagedConnection {
     fn get_db(&self) -> i64 {
         self.conn.get_db()
     }
+}
+
+/// Whether Redis refused a write because the node is a replica.
+fn is_read_only_error(e: &RedisError) -> bool {
+    e.code() == Some("READONLY")
 }
 
 /// Waits for `fut` at most `limit`; `true` if it gave up waiting.

@@ -9,6 +9,7 @@ use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, RedisError, Redis
 
 use crate::managed::{ManagedConnection, with_limit};
 use crate::retry::{Retry, RetryPolicy};
+use crate::target::Target;
 use crate::{DEFAULT_HEALTH_CHECK_INTERVAL, DEFAULT_SHARED_DEPTH, Metrics, shared, tls};
 
 /// Creates and checks Redis connections.
@@ -26,14 +27,23 @@ pub struct Manager {
     pub(crate) retry: Arc<Retry>,
     /// The pool's shared connections, made on the first `shared()`.
     pub(crate) shared: OnceLock<Arc<shared::SharedSet>>,
+    /// Sentinel's nodes, when they and not `client`'s address say where
+    /// connections go (`client` then only carries the login and database).
+    pub(crate) target: Option<Arc<Target>>,
+    /// The pool's idle connections follow the target (`watch_idle`).
+    idle_watched: OnceLock<()>,
 }
 
 impl std::fmt::Debug for Manager {
     /// The address, database and user; never the password.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let info = self.client.get_connection_info();
-        f.debug_struct("Manager")
-            .field("addr", &format_args!("{}", info.addr()))
+        let mut f = f.debug_struct("Manager");
+        match &self.target {
+            Some(target) => f.field("nodes", &target.addrs()),
+            None => f.field("addr", &format_args!("{}", info.addr())),
+        };
+        f
             .field("db", &info.redis_settings().db())
             .field("username", &info.redis_settings().username())
             .field("command_timeout", &self.command_timeout)
@@ -153,6 +163,35 @@ impl Manager {
             shared_depth: DEFAULT_SHARED_DEPTH,
             retry: Arc::new(Retry::default()),
             shared: OnceLock::new(),
+            target: None,
+            idle_watched: OnceLock::new(),
+        }
+    }
+
+    /// A manager whose connections go to `target`'s nodes, logging in and
+    /// selecting the database as `settings` says.
+    pub(crate) fn followed(
+        settings: redis::ConnectionInfo,
+        target: Arc<Target>,
+        command_timeout: Duration,
+    ) -> RedisResult<Self> {
+        Ok(Self {
+            target: Some(target),
+            ..Self::with_command_timeout(settings, command_timeout)?
+        })
+    }
+
+    /// A client for a new connection: `client`, or the next of the
+    /// target's nodes (with the stamp its connection carries).
+    pub(crate) async fn next_client(
+        &self,
+    ) -> RedisResult<(Client, Option<crate::target::Stamp>)> {
+        match &self.target {
+            None => Ok((self.client.clone(), None)),
+            Some(target) => {
+                let (node, stamp) = target.node().await?;
+                Ok((node.client, Some(stamp)))
+            }
         }
     }
 
@@ -169,7 +208,21 @@ impl Manager {
     /// lanes.
     pub(crate) fn shared_set(&self, max_connections: usize) -> &Arc<shared::SharedSet> {
         self.shared.get_or_init(|| {
-            // Shared connections run plain commands only, so redis's own
+            let set = self.new_shared_set(max_connections);
+            if let Some(target) = &self.target {
+                let weak = Arc::downgrade(&set);
+                target.on_change(move || {
+                    if let Some(set) = weak.upgrade() {
+                        set.retire_stale();
+                    }
+                });
+            }
+            set
+        })
+    }
+
+    fn new_shared_set(&self, max_connections: usize) -> Arc<shared::SharedSet> {
+        // Shared connections run plain commands only, so redis's own
             // response timeout applies (the configured command timeout when
             // there is one).
             let config = match (self.command_timeout, &self.connection_config) {
@@ -179,12 +232,12 @@ impl Manager {
             };
             Arc::new(shared::SharedSet::new(
                 self.client.clone(),
+                self.target.clone(),
                 config,
                 max_connections,
                 self.shared_depth,
                 self.retry.clone(),
             ))
-        })
     }
 
     /// How reads whose connection broke are retried (default
@@ -208,32 +261,88 @@ impl Manager {
     }
 }
 
+/// A manager of pool-redis connections: [`Manager`] (one server) or
+/// Sentinel's. Sealed: it only lets the pool extensions
+/// ([`RedisPoolExt`](crate::RedisPoolExt)) and [`Connection`](crate::Connection)
+/// serve both.
+pub trait RedisManager:
+    pool_core::Manager<Type = ManagedConnection, Error = RedisError> + sealed::Sealed
+{
+    /// The one-server manager doing the work.
+    #[doc(hidden)]
+    fn redis_manager(&self) -> &Manager;
+}
+
+pub(crate) mod sealed {
+    pub trait Sealed {}
+}
+
+impl sealed::Sealed for Manager {}
+
+impl RedisManager for Manager {
+    fn redis_manager(&self) -> &Manager {
+        self
+    }
+}
+
+impl Manager {
+    /// Closes the pool's idle connections to a former node whenever the
+    /// target's nodes change (registered once per manager).
+    pub(crate) fn watch_idle<M: RedisManager>(
+        &self,
+        target: &Arc<Target>,
+        pool: pool_core::WeakPool<M>,
+    ) {
+        if self.idle_watched.set(()).is_err() {
+            return;
+        }
+        target.on_change(move || {
+            if let Some(pool) = pool.upgrade() {
+                let mut closed = 0;
+                let result = pool.retain(|conn, _| {
+                    let keep = !conn.stamp.as_ref().is_some_and(|s| s.no_longer_served());
+                    closed += usize::from(!keep);
+                    keep
+                });
+                drop(result);
+                if closed > 0 {
+                    tracing::info!(closed, "idle connections to a former node closed");
+                }
+            }
+        });
+    }
+}
+
 impl pool_core::Manager for Manager {
     type Type = ManagedConnection;
     type Error = RedisError;
 
     async fn create(&self) -> Result<ManagedConnection, RedisError> {
+        let (client, stamp) = self.next_client().await?;
         let connected = match &self.connection_config {
             Some(config) => {
-                self.client
+                client
                     .get_multiplexed_async_connection_with_config(config)
                     .await
             }
-            None => self.client.get_multiplexed_async_connection().await,
+            None => client.get_multiplexed_async_connection().await,
         };
         let conn = connected.map_err(|e| {
-            let addr = self.client.get_connection_info().addr();
+            if let Some(stamp) = &stamp {
+                stamp.suspect();
+            }
+            let addr = client.get_connection_info().addr();
             tls::explain(
                 e,
                 matches!(addr, redis::ConnectionAddr::TcpTls { .. }),
                 addr,
             )
         })?;
-        Ok(ManagedConnection::new(
-            conn,
-            self.command_timeout,
-            self.retry.clone(),
-        ))
+        let conn = ManagedConnection::new(conn, self.command_timeout, self.retry.clone());
+        Ok(match stamp {
+            Some(stamp) => conn.followed(stamp),
+            None => conn,
+        })
     }
 
     async fn recycle(
@@ -246,6 +355,11 @@ impl pool_core::Manager for Manager {
         // SELECT, subscriptions, client name) and we log in and select the
         // configured database again. A PING with a unique number proves the
         // answer is ours.
+        if conn.is_stale() {
+            return Err(pool_core::RecycleError::message(
+                "the connection's node is no longer the master (Sentinel failover)",
+            ));
+        }
         let ping_number = self.ping_number.fetch_add(1, Ordering::Relaxed).to_string();
         let mut pipe = redis::Pipeline::with_capacity(5);
         if conn.exposed {
@@ -285,10 +399,10 @@ impl pool_core::Manager for Manager {
     }
 
     fn needs_recycle(&self, conn: &mut ManagedConnection) -> bool {
-        conn.needs_reset || conn.exposed
+        conn.needs_reset || conn.exposed || conn.is_stale()
     }
 
     fn is_broken(&self, conn: &mut ManagedConnection) -> bool {
-        self.single_use || conn.unusable()
+        self.single_use || conn.unusable() || conn.is_stale()
     }
 }

@@ -2,18 +2,18 @@
 
 use std::ops::{Deref, DerefMut};
 
-use crate::Manager;
-
 /// A dedicated pub/sub connection from [`RedisPoolExt::pubsub`]; derefs to
 /// `redis::aio::PubSub` (`subscribe`, `psubscribe`, `on_message`, ...).
 /// Dropping it closes the connection and frees its pool slot.
 pub struct PubSub {
     pubsub: redis::aio::PubSub,
-    _slot: pool_core::KeptSlot<Manager>,
+    /// The pool slot it holds (`pool_core::KeptSlot` of the pool's
+    /// manager), freed on drop.
+    _slot: Box<dyn std::any::Any + Send + Sync>,
 }
 
 impl PubSub {
-    pub(crate) fn new(pubsub: redis::aio::PubSub, slot: pool_core::KeptSlot<Manager>) -> Self {
+    pub(crate) fn new(pubsub: redis::aio::PubSub, slot: Box<dyn std::any::Any + Send + Sync>) -> Self {
         Self {
             pubsub,
             _slot: slot,

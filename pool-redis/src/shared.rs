@@ -32,6 +32,7 @@ use tokio::time::Instant;
 use crate::commands::read_only::{is_read_only, pipeline_is_read_only};
 use crate::commands::shared_policy::{refuse_pipeline, refuse_single};
 use crate::retry::{Batch, Request, Retry, Single, connection_broke, pause};
+use crate::target::{Stamp, Target};
 
 /// Requests in flight on a shared connection before the next one is used.
 /// Large, because on the 2-core machine we measure on every extra lane cost
@@ -80,6 +81,8 @@ impl std::fmt::Debug for SharedConnection {
 /// The shared connections of one pool.
 pub(crate) struct SharedSet {
     client: Client,
+    /// Sentinel's nodes, when they say where connections go.
+    target: Option<Arc<Target>>,
     config: AsyncConnectionConfig,
     depth: usize,
     db: i64,
@@ -125,6 +128,15 @@ struct Live {
     /// Taken out of its lane after a failure: handles caching it must pick
     /// again.
     retired: AtomicBool,
+    /// The view of the target's nodes it was made for.
+    stamp: Option<Stamp>,
+}
+
+impl Live {
+    /// Whether its node is no longer one of the target's.
+    fn is_stale(&self) -> bool {
+        self.stamp.as_ref().is_some_and(Stamp::no_longer_served)
+    }
 }
 
 /// How many shared connections a pool has, for stats.
@@ -144,6 +156,7 @@ pub struct SharedStats {
 impl SharedSet {
     pub(crate) fn new(
         client: Client,
+        target: Option<Arc<Target>>,
         config: AsyncConnectionConfig,
         max_connections: usize,
         depth: usize,
@@ -152,6 +165,7 @@ impl SharedSet {
         let db = client.get_connection_info().redis_settings().db();
         Self {
             client,
+            target,
             config,
             depth: depth.max(1),
             db,
@@ -244,27 +258,47 @@ impl SharedSet {
         self.connect_attempts.fetch_add(1, Ordering::Relaxed);
         let set = Arc::downgrade(self);
         let client = self.client.clone();
+        let target = self.target.clone();
         let config = self.config.clone();
         tokio::spawn(async move {
-            let result = client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await;
+            let result = async {
+                let (client, stamp) = match target {
+                    None => (client, None),
+                    Some(target) => {
+                        let (node, stamp) = target.node().await?;
+                        (node.client, Some(stamp))
+                    }
+                };
+                let conn = client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await;
+                if let (Err(_), Some(stamp)) = (&conn, &stamp) {
+                    stamp.suspect();
+                }
+                Ok((conn?, stamp))
+            }
+            .await;
             if let Some(set) = Weak::upgrade(&set) {
                 set.connect_finished(i, result);
             }
         });
     }
 
-    fn connect_finished(&self, i: usize, result: RedisResult<MultiplexedConnection>) {
+    fn connect_finished(
+        &self,
+        i: usize,
+        result: RedisResult<(MultiplexedConnection, Option<Stamp>)>,
+    ) {
         let lane = &self.lanes[i];
         match result {
-            Ok(conn) => {
+            Ok((conn, stamp)) => {
                 tracing::debug!(lane = i, "shared connection up");
                 lane.live.store(Some(Arc::new(Live {
                     conn,
                     lane: i,
                     in_flight: AtomicUsize::new(0),
                     retired: AtomicBool::new(false),
+                    stamp,
                 })));
                 *self.last_error.lock().expect("last error") = None;
                 self.backoff.lock().expect("backoff").failing_since = None;
@@ -301,6 +335,30 @@ impl SharedSet {
             tracing::warn!(lane = live.lane, %error, "shared connection lost; reconnecting");
             self.reconnects.fetch_add(1, Ordering::Relaxed);
             self.connect_lane(live.lane);
+        }
+    }
+
+    /// The target's nodes changed: lanes connected to a node that is no
+    /// longer one of them are taken out now and reconnected, and their
+    /// connection is told to close (`QUIT`), so the old node stops
+    /// receiving this pool's commands even from handles that cached it.
+    pub(crate) fn retire_stale(self: &Arc<Self>) {
+        for lane in &*self.lanes {
+            let guard = lane.live.load_full();
+            let Some(live) = guard else { continue };
+            if !live.is_stale() {
+                continue;
+            }
+            live.retired.store(true, Ordering::Relaxed);
+            let prev = lane.live.compare_and_swap(Arc::as_ptr(&live), None);
+            if prev.as_ref().is_some_and(|p| Arc::ptr_eq(p, &live)) {
+                tracing::info!(lane = live.lane, "shared connection to a former node closed");
+                let mut conn = live.conn.clone();
+                tokio::spawn(async move {
+                    let _: RedisResult<()> = redis::cmd("QUIT").query_async(&mut conn).await;
+                });
+                self.connect_lane(live.lane);
+            }
         }
     }
 
@@ -349,6 +407,7 @@ impl SharedConnection {
         if let Some(c) = &self.cached
             && !c.live.retired.load(Ordering::Relaxed)
             && c.live.in_flight.load(Ordering::Relaxed) < self.set.depth
+            && !c.live.is_stale()
         {
             return Ok(());
         }

@@ -3,10 +3,12 @@
 //! on a server someone left running).
 
 mod proxy;
+mod sentinel;
 #[cfg(feature = "tls")]
 mod tls;
 
 pub use proxy::PartitionProxy;
+pub use sentinel::{MASTER_NAME, SentinelProcess, SentinelSet, query_sentinel};
 #[cfg(feature = "tls")]
 pub use tls::{TestCerts, TlsRedisServer};
 
@@ -49,10 +51,7 @@ impl RedisServer {
     }
 
     fn try_start(extra: &[&str]) -> Option<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
+        let port = free_port();
         let dir =
             std::env::temp_dir().join(format!("pool-redis-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a temp dir for redis-server");
@@ -175,6 +174,14 @@ pub async fn calls(conn: &mut redis::aio::MultiplexedConnection, command: &str) 
         .find_map(|l| l.strip_prefix(&key))
         .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
         .unwrap_or(0)
+}
+
+/// A loopback port free at the time of asking.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
 }
 
 /// The pid of the redis-server answering on `port`, if one answers.

@@ -1,0 +1,268 @@
+//! Where a manager's connections go when Redis says so rather than the
+//! config: the nodes Sentinel names (the master, or the replicas). A
+//! [`Target`] holds the current view and an epoch that moves whenever the
+//! set of nodes changes; every connection made for a view carries a
+//! [`Stamp`], so one made for an old view is recognised and closed.
+//!
+//! Invariants:
+//! - `epoch` equals the epoch of the view in `view` once that view is
+//!   stored (it is stored first, then the epoch; see `install`).
+//! - One discovery runs at a time (`refreshing`); a caller that asked
+//!   while another discovery ran takes that one's answer instead of asking
+//!   the sentinels again (`refreshes`).
+//! - The listeners (the pool's idle connections, the shared connections)
+//!   run after every change, never for the first view.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwapOption;
+use redis::{Client, RedisResult};
+
+/// A node connections may go to.
+#[derive(Clone)]
+pub(crate) struct Node {
+    /// `host:port`, as Sentinel names it.
+    pub(crate) addr: Arc<str>,
+    pub(crate) client: Client,
+}
+
+/// What a [`Discover`] returns.
+pub(crate) type Discovery<'a> = Pin<Box<dyn Future<Output = RedisResult<Vec<Node>>> + Send + 'a>>;
+
+/// How the current nodes are found (and checked) for a [`Target`].
+pub(crate) trait Discover: Send + Sync + 'static {
+    /// The nodes to use now, each checked to have the role asked for.
+    /// Never empty on success.
+    fn discover(&self) -> Discovery<'_>;
+}
+
+impl<D: Discover> Discover for Arc<D> {
+    fn discover(&self) -> Discovery<'_> {
+        (**self).discover()
+    }
+}
+
+/// Something to run after the nodes changed.
+type Listener = Box<dyn Fn() + Send + Sync>;
+
+/// The current nodes of a followed deployment (see the module docs).
+pub(crate) struct Target {
+    discover: Box<dyn Discover>,
+    view: ArcSwapOption<View>,
+    epoch: AtomicU64,
+    refreshes: AtomicU64,
+    refreshing: tokio::sync::Mutex<()>,
+    /// A background refresh is pending (one at a time).
+    suspected: AtomicBool,
+    listeners: Mutex<Vec<Listener>>,
+    /// Changes of the view so far (the first view not counted).
+    changes: AtomicU64,
+}
+
+struct View {
+    epoch: u64,
+    nodes: Vec<Node>,
+    /// Round-robin cursor: new connections spread over the nodes.
+    next: AtomicUsize,
+}
+
+impl View {
+    fn serves(&self, addr: &str) -> bool {
+        self.nodes.iter().any(|n| &*n.addr == addr)
+    }
+}
+
+/// The view a connection was made for.
+#[derive(Clone)]
+pub(crate) struct Stamp {
+    target: Arc<Target>,
+    epoch: u64,
+    addr: Arc<str>,
+}
+
+impl Stamp {
+    /// Whether the connection's node is no longer one of the target's.
+    /// One plain load while nothing changed.
+    pub(crate) fn is_stale(&mut self) -> bool {
+        // Relaxed: a caller that reads an old epoch uses the connection for
+        // at most this one more command; the view itself is read through
+        // the ArcSwap, which orders it.
+        let now = self.target.epoch.load(Ordering::Relaxed);
+        if now == self.epoch {
+            return false;
+        }
+        match &*self.target.view.load() {
+            Some(view) if view.serves(&self.addr) => {
+                self.epoch = view.epoch;
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// [`Stamp::is_stale`] without remembering a newer view that still
+    /// serves the node (for a stamp shared by many tasks).
+    pub(crate) fn no_longer_served(&self) -> bool {
+        // Relaxed: as in `is_stale`.
+        self.target.epoch.load(Ordering::Relaxed) != self.epoch
+            && !self
+                .target
+                .view
+                .load()
+                .as_ref()
+                .is_some_and(|view| view.serves(&self.addr))
+    }
+
+    /// Tells the target its connection failed in a way that suggests the
+    /// node moved (a `READONLY` answer, a dropped connection).
+    pub(crate) fn suspect(&self) {
+        self.target.suspect();
+    }
+
+    pub(crate) fn target(&self) -> &Arc<Target> {
+        &self.target
+    }
+
+    pub(crate) fn addr(&self) -> &str {
+        &self.addr
+    }
+}
+
+impl Target {
+    pub(crate) fn new(discover: impl Discover) -> Arc<Self> {
+        Arc::new(Self {
+            discover: Box::new(discover),
+            view: ArcSwapOption::empty(),
+            epoch: AtomicU64::new(0),
+            refreshes: AtomicU64::new(0),
+            refreshing: tokio::sync::Mutex::new(()),
+            suspected: AtomicBool::new(false),
+            listeners: Mutex::new(Vec::new()),
+            changes: AtomicU64::new(0),
+        })
+    }
+
+    /// A node for a new connection (discovering the nodes first if none
+    /// are known), with the stamp the connection carries.
+    pub(crate) async fn node(self: &Arc<Self>) -> RedisResult<(Node, Stamp)> {
+        let view = match self.view.load_full() {
+            Some(view) => view,
+            None => {
+                self.refresh(self.refreshes()).await?;
+                self.view.load_full().ok_or_else(|| {
+                    redis::RedisError::from((
+                        redis::ErrorKind::Io,
+                        "no Redis node known",
+                        "discovery found none".to_owned(),
+                    ))
+                })?
+            }
+        };
+        let i = view.next.fetch_add(1, Ordering::Relaxed) % view.nodes.len();
+        let node = view.nodes[i].clone();
+        let stamp = Stamp {
+            target: Arc::clone(self),
+            epoch: view.epoch,
+            addr: Arc::clone(&node.addr),
+        };
+        Ok((node, stamp))
+    }
+
+    /// Discoveries completed so far: pass it to [`Target::refresh`].
+    pub(crate) fn refreshes(&self) -> u64 {
+        // Acquire pairs with the Release in `refresh`: a caller that sees
+        // the count of a discovery also sees the view it installed.
+        self.refreshes.load(Ordering::Acquire)
+    }
+
+    /// Asks for the nodes again, unless a discovery completed since the
+    /// caller read `seen` from [`Target::refreshes`] (then its answer is
+    /// as fresh as ours would be).
+    pub(crate) async fn refresh(&self, seen: u64) -> RedisResult<()> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        if self.refreshes() != seen {
+            return Ok(());
+        }
+        let result = self.discover.discover().await;
+        if let Ok(nodes) = &result {
+            self.install(nodes.clone());
+        }
+        // Release: see `refreshes`.
+        self.refreshes.fetch_add(1, Ordering::Release);
+        result.map(|_| ())
+    }
+
+    /// Starts a refresh in the background unless one is pending. Outside
+    /// a tokio runtime it does nothing (the next connection asks).
+    pub(crate) fn suspect(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.suspected.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let seen = self.refreshes();
+        let target = Arc::downgrade(self);
+        runtime.spawn(async move {
+            if let Some(target) = target.upgrade() {
+                if let Err(e) = target.refresh(seen).await {
+                    tracing::warn!(error = %e, "Redis node discovery failed");
+                }
+                target.suspected.store(false, Ordering::Release);
+            }
+        });
+    }
+
+    /// Runs `listener` after every change of the nodes.
+    pub(crate) fn on_change(&self, listener: impl Fn() + Send + Sync + 'static) {
+        self.listeners
+            .lock()
+            .expect("listeners")
+            .push(Box::new(listener));
+    }
+
+    /// How many times the nodes changed.
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
+    }
+
+    /// The current nodes' addresses (empty before the first discovery).
+    pub(crate) fn addrs(&self) -> Vec<Arc<str>> {
+        self.view
+            .load()
+            .as_ref()
+            .map(|v| v.nodes.iter().map(|n| Arc::clone(&n.addr)).collect())
+            .unwrap_or_default()
+    }
+
+    fn install(&self, nodes: Vec<Node>) {
+        let old = self.view.load_full();
+        let same = old.as_ref().is_some_and(|old| {
+            old.nodes.len() == nodes.len() && nodes.iter().all(|n| old.serves(&n.addr))
+        });
+        if same {
+            return;
+        }
+        let epoch = old.as_ref().map_or(1, |v| v.epoch + 1);
+        let addrs: Vec<&str> = nodes.iter().map(|n| &*n.addr).collect();
+        tracing::info!(?addrs, epoch, "Redis nodes in use");
+        let new = Arc::new(View {
+            epoch,
+            nodes,
+            next: AtomicUsize::new(0),
+        });
+        self.view.store(Some(new));
+        // Release: a reader that sees this epoch and then loads the view
+        // sees the view stored above (or a newer one).
+        self.epoch.store(epoch, Ordering::Release);
+        if old.is_some() {
+            self.changes.fetch_add(1, Ordering::Relaxed);
+            for listener in self.listeners.lock().expect("listeners").iter() {
+                listener();
+            }
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! A Sentinel set-up for failover tests: one master, replicas, and
+//! sentinels (`redis-server sentinel.conf --sentinel`), each a real process
+//! on a free loopback port in its own temp dir, killed on drop.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{RedisServer, free_port, server_pid};
+
+/// The master name the sentinels monitor.
+pub const MASTER_NAME: &str = "mymaster";
+
+/// One sentinel process.
+#[derive(Debug)]
+pub struct SentinelProcess {
+    child: Child,
+    pub port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl SentinelProcess {
+    /// Kills the sentinel (SIGKILL).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for SentinelProcess {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A master, its replicas and the sentinels watching them. Nodes keep
+/// their index whatever their role becomes after a failover: ask
+/// [`SentinelSet::master_port`] who the master is.
+#[derive(Debug)]
+pub struct SentinelSet {
+    pub nodes: Vec<RedisServer>,
+    pub sentinels: Vec<SentinelProcess>,
+}
+
+impl SentinelSet {
+    /// Starts a master, `replicas` replicas and `sentinels` sentinels
+    /// (quorum 2, a node is down after 1 s without an answer, failover
+    /// timeout 5 s), and waits until every sentinel sees every replica and
+    /// the other sentinels.
+    pub fn start(replicas: usize, sentinels: usize) -> Self {
+        let master = RedisServer::start();
+        let mut nodes = vec![];
+        for _ in 0..replicas {
+            nodes.push(RedisServer::replica_of(&master));
+        }
+        nodes.insert(0, master);
+        let sentinels = (0..sentinels)
+            .map(|_| start_sentinel(nodes[0].port))
+            .collect();
+        let set = Self { nodes, sentinels };
+        set.wait_until_settled(Duration::from_secs(30));
+        set
+    }
+
+    /// The sentinels' URLs, in order.
+    pub fn sentinel_urls(&self) -> Vec<String> {
+        self.sentinels.iter().map(SentinelProcess::url).collect()
+    }
+
+    /// The master's port as the first live sentinel reports it.
+    pub fn master_port(&self) -> u16 {
+        for s in &self.sentinels {
+            if let Ok((_, port)) = query_sentinel::<(String, u16)>(
+                s.port,
+                redis::cmd("SENTINEL")
+                    .arg("GET-MASTER-ADDR-BY-NAME")
+                    .arg(MASTER_NAME),
+            ) {
+                return port;
+            }
+        }
+        panic!("no sentinel answers");
+    }
+
+    /// The node listening on `port`.
+    pub fn node(&mut self, port: u16) -> &mut RedisServer {
+        self.nodes
+            .iter_mut()
+            .find(|n| n.port == port)
+            .unwrap_or_else(|| panic!("no node on port {port}"))
+    }
+
+    /// Waits until every live sentinel agrees on the master, sees the
+    /// other nodes as its replicas (none down) and the other live
+    /// sentinels, and every replica's link to the master is up.
+    pub fn wait_until_settled(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        let live: Vec<&SentinelProcess> = self
+            .sentinels
+            .iter()
+            .filter(|s| server_pid(s.port).is_some())
+            .collect();
+        loop {
+            match self.settled(&live) {
+                Ok(()) => return,
+                Err(why) if Instant::now() > deadline => {
+                    panic!("the Sentinel set-up did not settle within {within:?}: {why}")
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    fn settled(&self, live: &[&SentinelProcess]) -> Result<(), String> {
+        let mut master = None;
+        for s in live {
+            let (_, port): (String, u16) = query_sentinel(
+                s.port,
+                redis::cmd("SENTINEL")
+                    .arg("GET-MASTER-ADDR-BY-NAME")
+                    .arg(MASTER_NAME),
+            )
+            .map_err(|e| e.to_string())?;
+            if *master.get_or_insert(port) != port {
+                return Err("sentinels disagree on the master".into());
+            }
+            let info: std::collections::HashMap<String, String> = query_sentinel(
+                s.port,
+                redis::cmd("SENTINEL").arg("MASTER").arg(MASTER_NAME),
+            )
+            .map_err(|e| e.to_string())?;
+            let flags = info.get("flags").cloned().unwrap_or_default();
+            if flags != "master" {
+                return Err(format!("master flags {flags}"));
+            }
+            let replicas: Vec<std::collections::HashMap<String, String>> = query_sentinel(
+                s.port,
+                redis::cmd("SENTINEL").arg("REPLICAS").arg(MASTER_NAME),
+            )
+            .map_err(|e| e.to_string())?;
+            let good = replicas
+                .iter()
+                .filter(|r| {
+                    r.get("flags").is_some_and(|f| f == "slave")
+                        && r.get("master-link-status").is_some_and(|s| s == "ok")
+                        && r.get("master-port").is_some_and(|p| *p == port.to_string())
+                })
+                .count();
+            let live_nodes = self
+                .nodes
+                .iter()
+                .filter(|n| server_pid(n.port).is_some())
+                .count();
+            if good + 1 != live_nodes {
+                return Err(format!("{good} good replicas of {live_nodes} live nodes"));
+            }
+            let others: usize = info
+                .get("num-other-sentinels")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            if others + 1 < live.len() {
+                return Err(format!("{others} other sentinels"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A reply from the sentinel on `port`.
+pub fn query_sentinel<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> redis::RedisResult<T> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
+    let mut conn = client.get_connection_with_timeout(Duration::from_secs(1))?;
+    conn.set_read_timeout(Some(Duration::from_secs(2)))?;
+    cmd.query(&mut conn)
+}
+
+fn start_sentinel(master_port: u16) -> SentinelProcess {
+    for _ in 0..10 {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!(
+            "pool-redis-sentinel-{}-{port}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("a temp dir for a sentinel");
+        let conf = dir.join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {dir}\n\
+                 sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n\
+                 sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
+                 sentinel failover-timeout {MASTER_NAME} 5000\n\
+                 sentinel parallel-syncs {MASTER_NAME} 2\n",
+                dir = dir.display()
+            ),
+        )
+        .expect("a writable sentinel.conf");
+        let mut command = Command::new("redis-server");
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start redis-server --sentinel ({e}): the Sentinel tests need a \
+                     real server. Install it with `apt-get install -y redis-server`"
+                )
+            });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                break; // lost the port: try another
+            }
+            if let Some(pid) = server_pid(port) {
+                if pid == child.id() {
+                    return SentinelProcess { child, port, dir };
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a sentinel did not answer on port {port} within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    panic!("could not start a sentinel on a free loopback port in 10 tries");
+}
