@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The drop-in judge for pool-redis: deadpool-redis 0.23.1's own
-# tests/redis.rs and tests/redis_connection_config.rs, from its crates.io
-# package, with `deadpool_redis` renamed to `pool_redis`, built in a scratch
-# directory outside the repository, against a redis-server this script
-# starts on a free loopback port (and stops).
+# tests/redis.rs, tests/redis_connection_config.rs and tests/redis_sentinel.rs,
+# from its crates.io package, with `deadpool_redis` renamed to `pool_redis`,
+# built in a scratch directory outside the repository, against servers this
+# script starts on free loopback ports (and stops): one redis-server, and a
+# Sentinel set-up (a master, a replica, three sentinels).
 # Usage: scripts/dropin-deadpool-redis.sh [extra cargo test args]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,11 +38,13 @@ version = "0.0.0"
 edition = "2024"
 publish = false
 [features]
-default = ["serde"]
+# The test files are gated on the judge crate's own features.
+default = ["serde", "sentinel"]
 serde = []
+sentinel = []
 [dependencies]
 # The features a typical deadpool-redis user enables.
-pool_redis = { package = "pool-redis", path = "$repo/pool-redis", features = ["serde", "acl", "streams", "script", "json"] }
+pool_redis = { package = "pool-redis", path = "$repo/pool-redis", features = ["serde", "acl", "streams", "script", "json", "sentinel"] }
 [dev-dependencies]
 config = { version = "0.15", default-features = false, features = ["json"] }
 futures = "0.3"
@@ -50,17 +53,57 @@ serde = { version = "1", features = ["derive"] }
 tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
 TOML
 : > "$scratch/judge/src/lib.rs"
-for f in redis.rs redis_connection_config.rs; do
+for f in redis.rs redis_connection_config.rs redis_sentinel.rs; do
   sed -e 's/\bdeadpool_redis\b/pool_redis/g' "$src/tests/$f" > "$scratch/judge/tests/$f"
 done
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no >/dev/null 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing answers on port $1" >&2
+  return 1
+}
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true' EXIT
+redis() { # port, extra args
+  local port=$1; shift
+  mkdir -p "$scratch/node-$port"
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+    --dir "$scratch/node-$port" "$@" >/dev/null 2>&1 &
+  pids+=($!)
+  wait_port "$port"
+}
+
+port=$(free_port)
+redis "$port"
+
+# Sentinel: a master, a replica, three sentinels (quorum 2).
+master=$(free_port)
+redis "$master"
+redis "$(free_port)" --replicaof 127.0.0.1 "$master"
+sentinel_urls=()
+for _ in 1 2 3; do
+  sp=$(free_port)
+  mkdir -p "$scratch/sentinel-$sp"
+  cat > "$scratch/sentinel-$sp/sentinel.conf" <<CONF
+port $sp
+bind 127.0.0.1
+dir $scratch/sentinel-$sp
+sentinel monitor mymaster 127.0.0.1 $master 2
+sentinel down-after-milliseconds mymaster 1000
+sentinel failover-timeout mymaster 5000
+CONF
+  redis-server "$scratch/sentinel-$sp/sentinel.conf" --sentinel >/dev/null 2>&1 &
+  pids+=($!)
+  wait_port "$sp"
+  sentinel_urls+=("redis://127.0.0.1:$sp")
 done
-echo "deadpool-redis 0.23.1 tests from $src, judged in $scratch/judge, redis-server on port $port" >&2
-cd "$scratch/judge" && REDIS__URL="redis://127.0.0.1:$port" "$repo/scripts/judge-count.sh" "deadpool-redis 0.23.1 judge" 8 cargo test "$@"
+urls=$(IFS=,; echo "${sentinel_urls[*]}")
+
+echo "deadpool-redis 0.23.1 tests from $src, judged in $scratch/judge, redis-server on port $port, Sentinel master on $master, sentinels $urls" >&2
+cd "$scratch/judge" && REDIS__URL="redis://127.0.0.1:$port" \
+  REDIS_SENTINEL__URLS="$urls" REDIS_SENTINEL__MASTER_NAME=mymaster \
+  "$repo/scripts/judge-count.sh" "deadpool-redis 0.23.1 judge" 13 cargo test "$@"
