@@ -6,9 +6,9 @@ use std::ops::{Deref, DerefMut};
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 
+use crate::Manager;
 use crate::managed::{ManagedConnection, Renew, Renewal};
 use crate::manager::RedisManager;
-use crate::Manager;
 
 /// A connection checked out of a [`Pool`](crate::Pool); it goes back when
 /// dropped.
@@ -59,7 +59,9 @@ impl<M: RedisManager> From<pool_core::Object<M>> for Connection<M> {
             // A followed pool closes its idle connections to a former node
             // as soon as it learns of the change (registered once).
             if let Some(target) = conn.stamp.as_ref().map(|s| s.target().clone()) {
-                pool.manager().redis_manager().watch_idle(&target, pool.weak());
+                pool.manager()
+                    .redis_manager()
+                    .watch_idle(&target, pool.weak());
             }
         }
         Self { conn }

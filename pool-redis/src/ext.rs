@@ -81,7 +81,10 @@ impl<M: RedisManager> RedisPoolExt for pool_core::Pool<M, Connection<M>> {
             .next_client()
             .await
             .map_err(PoolError::Backend)?;
-        let pubsub = client.get_async_pubsub().await.map_err(PoolError::Backend)?;
+        let pubsub = client
+            .get_async_pubsub()
+            .await
+            .map_err(PoolError::Backend)?;
         Ok(PubSub::new(pubsub, Box::new(slot)))
     }
 }

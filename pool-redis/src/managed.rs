@@ -192,7 +192,10 @@ impl ManagedConnection {
         {
             // The node we took for the master was demoted: close this
             // connection and ask the sentinels.
-            tracing::info!(addr = stamp.addr(), "READONLY from the node we took for the master: asking Sentinel");
+            tracing::info!(
+                addr = stamp.addr(),
+                "READONLY from the node we took for the master: asking Sentinel"
+            );
             self.broken = true;
             stamp.suspect();
         }
@@ -252,7 +255,7 @@ impl ManagedConnection {
         let mut pauses = 0;
         let fresh = fresh_connection(pool, deadline, &mut pauses).await?;
         self.swap_in(fresh);
-        if !self.stamp.as_ref().is_some_and(|s| s.addr() != stamp.addr()) {
+        if self.stamp.as_ref().is_none_or(|s| s.addr() == stamp.addr()) {
             return None; // still the same node: nothing changed yet
         }
         self.in_flight = true;

@@ -43,8 +43,7 @@ impl std::fmt::Debug for Manager {
             Some(target) => f.field("nodes", &target.addrs()),
             None => f.field("addr", &format_args!("{}", info.addr())),
         };
-        f
-            .field("db", &info.redis_settings().db())
+        f.field("db", &info.redis_settings().db())
             .field("username", &info.redis_settings().username())
             .field("command_timeout", &self.command_timeout)
             .field("single_use", &self.single_use)
@@ -183,9 +182,7 @@ impl Manager {
 
     /// A client for a new connection: `client`, or the next of the
     /// target's nodes (with the stamp its connection carries).
-    pub(crate) async fn next_client(
-        &self,
-    ) -> RedisResult<(Client, Option<crate::target::Stamp>)> {
+    pub(crate) async fn next_client(&self) -> RedisResult<(Client, Option<crate::target::Stamp>)> {
         match &self.target {
             None => Ok((self.client.clone(), None)),
             Some(target) => {
@@ -223,21 +220,21 @@ impl Manager {
 
     fn new_shared_set(&self, max_connections: usize) -> Arc<shared::SharedSet> {
         // Shared connections run plain commands only, so redis's own
-            // response timeout applies (the configured command timeout when
-            // there is one).
-            let config = match (self.command_timeout, &self.connection_config) {
-                (Some(t), _) => AsyncConnectionConfig::new().set_response_timeout(Some(t)),
-                (None, Some(config)) => config.clone(),
-                (None, None) => AsyncConnectionConfig::new(),
-            };
-            Arc::new(shared::SharedSet::new(
-                self.client.clone(),
-                self.target.clone(),
-                config,
-                max_connections,
-                self.shared_depth,
-                self.retry.clone(),
-            ))
+        // response timeout applies (the configured command timeout when
+        // there is one).
+        let config = match (self.command_timeout, &self.connection_config) {
+            (Some(t), _) => AsyncConnectionConfig::new().set_response_timeout(Some(t)),
+            (None, Some(config)) => config.clone(),
+            (None, None) => AsyncConnectionConfig::new(),
+        };
+        Arc::new(shared::SharedSet::new(
+            self.client.clone(),
+            self.target.clone(),
+            config,
+            max_connections,
+            self.shared_depth,
+            self.retry.clone(),
+        ))
     }
 
     /// How reads whose connection broke are retried (default

@@ -13,7 +13,10 @@ pub struct PubSub {
 }
 
 impl PubSub {
-    pub(crate) fn new(pubsub: redis::aio::PubSub, slot: Box<dyn std::any::Any + Send + Sync>) -> Self {
+    pub(crate) fn new(
+        pubsub: redis::aio::PubSub,
+        slot: Box<dyn std::any::Any + Send + Sync>,
+    ) -> Self {
         Self {
             pubsub,
             _slot: slot,

@@ -352,7 +352,10 @@ impl SharedSet {
             live.retired.store(true, Ordering::Relaxed);
             let prev = lane.live.compare_and_swap(Arc::as_ptr(&live), None);
             if prev.as_ref().is_some_and(|p| Arc::ptr_eq(p, &live)) {
-                tracing::info!(lane = live.lane, "shared connection to a former node closed");
+                tracing::info!(
+                    lane = live.lane,
+                    "shared connection to a former node closed"
+                );
                 let mut conn = live.conn.clone();
                 tokio::spawn(async move {
                     let _: RedisResult<()> = redis::cmd("QUIT").query_async(&mut conn).await;

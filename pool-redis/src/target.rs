@@ -195,6 +195,15 @@ impl Target {
         result.map(|_| ())
     }
 
+    /// Uses `nodes` from now on, found by other means than a discovery (a
+    /// promotion announced by a sentinel).
+    pub(crate) async fn adopt(&self, nodes: Vec<Node>) {
+        let _one_at_a_time = self.refreshing.lock().await;
+        self.install(nodes);
+        // Release: see `refreshes`.
+        self.refreshes.fetch_add(1, Ordering::Release);
+    }
+
     /// Starts a refresh in the background unless one is pending. Outside
     /// a tokio runtime it does nothing (the next connection asks).
     pub(crate) fn suspect(self: &Arc<Self>) {

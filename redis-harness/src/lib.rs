@@ -2,6 +2,7 @@
 //! pool-redis's tests and poolbench's Redis benches (which must not depend
 //! on a server someone left running).
 
+pub mod failover;
 mod proxy;
 mod sentinel;
 #[cfg(feature = "tls")]

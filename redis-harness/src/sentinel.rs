@@ -171,7 +171,10 @@ impl SentinelSet {
 }
 
 /// A reply from the sentinel on `port`.
-pub fn query_sentinel<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> redis::RedisResult<T> {
+pub fn query_sentinel<T: redis::FromRedisValue>(
+    port: u16,
+    cmd: &redis::Cmd,
+) -> redis::RedisResult<T> {
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
     let mut conn = client.get_connection_with_timeout(Duration::from_secs(1))?;
     conn.set_read_timeout(Some(Duration::from_secs(2)))?;
@@ -181,10 +184,8 @@ pub fn query_sentinel<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> 
 fn start_sentinel(master_port: u16) -> SentinelProcess {
     for _ in 0..10 {
         let port = free_port();
-        let dir = std::env::temp_dir().join(format!(
-            "pool-redis-sentinel-{}-{port}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("pool-redis-sentinel-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a temp dir for a sentinel");
         let conf = dir.join("sentinel.conf");
         std::fs::write(

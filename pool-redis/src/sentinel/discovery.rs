@@ -3,7 +3,7 @@
 //! down, or answers with an old view, is passed over for the next one.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
@@ -19,15 +19,20 @@ pub(crate) const ASK_TIMEOUT: Duration = Duration::from_secs(1);
 /// Flags in `SENTINEL REPLICAS` that mean a replica cannot serve.
 const UNFIT_FLAGS: [&str; 3] = ["s_down", "o_down", "disconnected"];
 
+/// Makes a client for a node at `host:port` (TLS and login applied).
+type NodeClient = Box<dyn Fn(&str, u16) -> RedisResult<Client> + Send + Sync>;
+
 /// The sentinels of one master name and how to reach the nodes they name.
 pub(crate) struct Sentinels {
     pub(crate) clients: Vec<Client>,
     pub(crate) master_name: String,
     pub(crate) server_type: SentinelServerType,
-    /// Makes a client for a node at `host:port` (TLS and login applied).
-    node_client: Box<dyn Fn(&str, u16) -> RedisResult<Client> + Send + Sync>,
+    node_client: NodeClient,
     /// The sentinel that answered last: asked first next time.
     preferred: AtomicUsize,
+    /// The newest configuration epoch of a master the pool used: older
+    /// answers are not taken.
+    config_epoch: AtomicU64,
 }
 
 impl Sentinels {
@@ -43,6 +48,7 @@ impl Sentinels {
             server_type,
             node_client: Box::new(node_client),
             preferred: AtomicUsize::new(0),
+            config_epoch: AtomicU64::new(0),
         }
     }
 
@@ -52,27 +58,63 @@ impl Sentinels {
         (0..self.clients.len()).map(move |k| (first + k) % self.clients.len())
     }
 
-    /// A connection to sentinel `i`, within [`ASK_TIMEOUT`].
-    async fn sentinel(&self, i: usize) -> RedisResult<MultiplexedConnection> {
-        connect(&self.clients[i]).await
-    }
-
-    /// The master, as the first sentinel whose answer checks out names it.
+    /// The master: every sentinel is asked at once (`SENTINEL MASTER`),
+    /// the answers are tried newest configuration epoch first, and the
+    /// first whose node answers `ROLE` as master wins. An answer older than
+    /// the newest epoch already used is never taken: a sentinel that has
+    /// not yet heard of a failover cannot send the pool back to the former
+    /// master (which says it is master until it is reconfigured).
     async fn master(&self) -> RedisResult<Node> {
+        let mut asks = tokio::task::JoinSet::new();
+        for (i, client) in self.clients.iter().enumerate() {
+            let client = client.clone();
+            let name = self.master_name.clone();
+            asks.spawn(async move {
+                let answer = async {
+                    let mut sentinel = connect(&client).await?;
+                    ask::<HashMap<String, String>>(
+                        &mut sentinel,
+                        redis::cmd("SENTINEL").arg("MASTER").arg(&name),
+                    )
+                    .await
+                }
+                .await;
+                (i, answer)
+            });
+        }
+        let mut answers = Vec::new();
         let mut errors = Vec::new();
-        for i in self.order() {
-            match self.master_from(i).await {
-                Ok(node) => {
+        while let Some(joined) = asks.join_next().await {
+            let Ok((i, answer)) = joined else { continue };
+            let addr = self.clients[i].get_connection_info().addr().to_string();
+            match answer.and_then(|map| master_entry(&map)) {
+                Ok(entry) => answers.push((i, entry)),
+                Err(e) => errors.push(format!("{addr}: {e}")),
+            }
+        }
+        // Newest configuration first; among equals, the sentinel that
+        // answered last time.
+        let preferred = self.preferred.load(Ordering::Relaxed);
+        answers.sort_by_key(|(i, e)| (std::cmp::Reverse(e.config_epoch), *i != preferred));
+        let floor = self.config_epoch.load(Ordering::Relaxed);
+        for (i, entry) in answers {
+            let sentinel = self.clients[i].get_connection_info().addr().to_string();
+            if entry.config_epoch < floor {
+                errors.push(format!(
+                    "{sentinel}: an older view (configuration epoch {} < {floor})",
+                    entry.config_epoch
+                ));
+                continue;
+            }
+            let node = self.node(&entry.host, entry.port)?;
+            match check_role(&node, "master").await {
+                Ok(()) => {
                     self.preferred.store(i, Ordering::Relaxed);
+                    self.config_epoch
+                        .fetch_max(entry.config_epoch, Ordering::Relaxed);
                     return Ok(node);
                 }
-                Err(e) => {
-                    tracing::debug!(sentinel = %self.clients[i].get_connection_info().addr(), error = %e, "sentinel answer not usable");
-                    errors.push(format!(
-                        "{}: {e}",
-                        self.clients[i].get_connection_info().addr()
-                    ));
-                }
+                Err(e) => errors.push(format!("{sentinel}: {e}")),
             }
         }
         Err(RedisError::from((
@@ -82,24 +124,17 @@ impl Sentinels {
         )))
     }
 
-    async fn master_from(&self, i: usize) -> RedisResult<Node> {
-        let mut sentinel = self.sentinel(i).await?;
-        let addr: Option<(String, u16)> = ask(
-            &mut sentinel,
-            redis::cmd("SENTINEL")
-                .arg("GET-MASTER-ADDR-BY-NAME")
-                .arg(&self.master_name),
-        )
-        .await?;
-        let Some((host, port)) = addr else {
-            return Err(RedisError::from((
-                ErrorKind::MasterNameNotFoundBySentinel,
-                "the sentinel does not know this master name",
-                self.master_name.clone(),
-            )));
-        };
-        let node = self.node(&host, port)?;
+    /// A replica a sentinel announced as promoted (`+promoted-slave`):
+    /// the master from now on, once it answers `ROLE` as master, and before
+    /// the sentinels publish the switch (the leading sentinel does so only
+    /// after reconfiguring the other replicas). Answers from sentinels that
+    /// still name the former master are refused from then on.
+    pub(crate) async fn promoted(&self, host: &str, port: u16) -> RedisResult<Node> {
+        let node = self.node(host, port)?;
         check_role(&node, "master").await?;
+        // The failover's epoch is above every earlier configuration's.
+        let floor = self.config_epoch.load(Ordering::Relaxed) + 1;
+        self.config_epoch.fetch_max(floor, Ordering::Relaxed);
         Ok(node)
     }
 
@@ -110,7 +145,7 @@ impl Sentinels {
         let mut answered = false;
         for i in self.order() {
             let listed = async {
-                let mut sentinel = self.sentinel(i).await?;
+                let mut sentinel = connect(&self.clients[i]).await?;
                 ask::<Vec<HashMap<String, String>>>(
                     &mut sentinel,
                     redis::cmd("SENTINEL")
@@ -184,13 +219,38 @@ impl Discover for Sentinels {
     }
 }
 
+/// A master as one sentinel sees it.
+struct MasterEntry {
+    host: String,
+    port: u16,
+    config_epoch: u64,
+}
+
+/// The address and configuration epoch in a `SENTINEL MASTER` answer.
+fn master_entry(map: &HashMap<String, String>) -> RedisResult<MasterEntry> {
+    let field = |name: &str| {
+        map.get(name).ok_or_else(|| {
+            RedisError::from((
+                ErrorKind::Parse,
+                "SENTINEL MASTER answer without a field",
+                name.to_owned(),
+            ))
+        })
+    };
+    Ok(MasterEntry {
+        host: field("ip")?.clone(),
+        port: field("port")?.parse().map_err(|_| {
+            RedisError::from((ErrorKind::Parse, "SENTINEL MASTER: bad port", String::new()))
+        })?,
+        config_epoch: field("config-epoch")?.parse().unwrap_or(0),
+    })
+}
+
 /// A replica Sentinel lists as up and linked to its master.
 fn is_fit(replica: &HashMap<String, String>) -> bool {
     let flags = replica.get("flags").map(String::as_str).unwrap_or("");
     !flags.split(',').any(|f| UNFIT_FLAGS.contains(&f))
-        && replica
-            .get("master-link-status")
-            .is_none_or(|s| s == "ok")
+        && replica.get("master-link-status").is_none_or(|s| s == "ok")
 }
 
 /// Whether `node` answers `ROLE` with `role` ("master" or "slave").

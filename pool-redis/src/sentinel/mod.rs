@@ -200,7 +200,8 @@ impl Manager {
         let template = redis::ConnectionAddr::Tcp("sentinel-discovered".to_owned(), 0)
             .into_connection_info()?
             .set_redis_settings(settings);
-        let inner = crate::Manager::followed(template, Arc::clone(&target), DEFAULT_COMMAND_TIMEOUT)?;
+        let inner =
+            crate::Manager::followed(template, Arc::clone(&target), DEFAULT_COMMAND_TIMEOUT)?;
         Ok(Self {
             inner,
             target,
@@ -253,7 +254,10 @@ impl Manager {
 }
 
 /// A client for `info`, with `certs` when given (TLS addresses only).
-fn client(info: redis::ConnectionInfo, certs: Option<&TlsCertificates>) -> RedisResult<redis::Client> {
+fn client(
+    info: redis::ConnectionInfo,
+    certs: Option<&TlsCertificates>,
+) -> RedisResult<redis::Client> {
     let tls = matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. });
     if tls {
         crate::tls::ensure_crypto_provider();

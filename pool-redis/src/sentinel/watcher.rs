@@ -21,13 +21,15 @@ const LIVENESS: Duration = Duration::from_secs(1);
 const ALL_FAILED_PAUSE: Duration = Duration::from_millis(500);
 
 /// Events after which the nodes are asked for again. The master pool needs
-/// only the switch; a replica pool also follows replicas going down,
-/// coming back, appearing, and being reconfigured.
+/// the promotion (the leading sentinel announces it seconds before its own
+/// `+switch-master`) and the switch; a replica pool also follows replicas
+/// going down, coming back, appearing, and being reconfigured.
 fn channels(server_type: SentinelServerType) -> &'static [&'static str] {
     match server_type {
-        SentinelServerType::Master => &["+switch-master"],
+        SentinelServerType::Master => &["+switch-master", "+promoted-slave"],
         SentinelServerType::Replica => &[
             "+switch-master",
+            "+promoted-slave",
             "+sdown",
             "-sdown",
             "+odown",
@@ -78,8 +80,12 @@ async fn watch(target: Weak<Target>, sentinels: Arc<Sentinels>) {
                     Ok(Some(msg)) => {
                         let payload: String = msg.get_payload().unwrap_or_default();
                         if concerns(&payload, &sentinels.master_name) {
-                            tracing::info!(event = msg.get_channel_name(), %payload, "sentinel event");
-                            refresh(&target).await;
+                            let event = msg.get_channel_name();
+                            tracing::info!(event, %payload, "sentinel event");
+                            match promoted(event, &payload, sentinels.server_type) {
+                                Some((host, port)) => adopt(&target, &sentinels, host, port).await,
+                                None => refresh(&target).await,
+                            }
                         }
                     }
                     Ok(None) => break, // the sentinel went away: the next one
@@ -107,6 +113,37 @@ fn concerns(payload: &str, master_name: &str) -> bool {
         || (words.first() == Some(&"master") && words.get(1) == Some(&master_name))
 }
 
+/// The node a `+promoted-slave` event names (`slave <ip>:<port> <ip>
+/// <port> @ <master name> <ip> <port>`), for a master pool.
+fn promoted<'a>(
+    event: &str,
+    payload: &'a str,
+    server_type: SentinelServerType,
+) -> Option<(&'a str, u16)> {
+    if event != "+promoted-slave" || server_type != SentinelServerType::Master {
+        return None;
+    }
+    let words: Vec<&str> = payload.split(' ').collect();
+    Some((words.get(2)?, words.get(3)?.parse().ok()?))
+}
+
+/// Moves the master pool to a promoted replica once it answers as master;
+/// a discovery otherwise.
+async fn adopt(target: &Weak<Target>, sentinels: &Sentinels, host: &str, port: u16) {
+    let Some(target) = target.upgrade() else {
+        return;
+    };
+    match sentinels.promoted(host, port).await {
+        Ok(node) => target.adopt(vec![node]).await,
+        Err(e) => {
+            tracing::debug!(error = %e, "promoted replica not usable yet: asking the sentinels");
+            if let Err(e) = target.refresh(target.refreshes()).await {
+                tracing::warn!(error = %e, "Redis node discovery after a sentinel event failed");
+            }
+        }
+    }
+}
+
 async fn refresh(target: &Weak<Target>) {
     let Some(target) = target.upgrade() else {
         return;
@@ -118,7 +155,24 @@ async fn refresh(target: &Weak<Target>) {
 
 #[cfg(test)]
 mod tests {
-    use super::concerns;
+    use super::{SentinelServerType, concerns, promoted};
+
+    #[test]
+    fn a_promotion_names_the_new_master() {
+        let payload = "slave 127.0.0.1:7001 127.0.0.1 7001 @ mymaster 127.0.0.1 7000";
+        assert_eq!(
+            promoted("+promoted-slave", payload, SentinelServerType::Master),
+            Some(("127.0.0.1", 7001))
+        );
+        assert_eq!(
+            promoted("+promoted-slave", payload, SentinelServerType::Replica),
+            None
+        );
+        assert_eq!(
+            promoted("+sdown", payload, SentinelServerType::Master),
+            None
+        );
+    }
 
     #[test]
     fn events_are_matched_by_master_name() {

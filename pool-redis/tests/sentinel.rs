@@ -1,0 +1,338 @@
+//! Sentinel against real processes: a master, two replicas and three
+//! sentinels (`redis-server sentinel.conf --sentinel`) on free loopback
+//! ports, one set-up for the whole file (so one test, its scenarios in
+//! order: each leaves the set-up settled for the next).
+//!
+//! The clock is the test's own subscription to `+switch-master`: Sentinel's
+//! election time is not the pool's doing. Figures are printed
+//! (`--nocapture`) for docs/benchmarks.md.
+
+#![cfg(feature = "sentinel")]
+
+use std::time::{Duration, Instant};
+
+use pool_redis::RedisPoolExt;
+use pool_redis::sentinel::{Config, Pool, PoolError, SentinelServerType};
+use redis_harness::failover::{Outcome, Report, SwitchClock, Writers, pool_clients};
+use redis_harness::{MASTER_NAME, SentinelSet, calls, query_sentinel};
+
+const TASKS: usize = 16;
+/// From the switch to the first write the new master acknowledges.
+const FIRST_SUCCESS_BOUND: Duration = Duration::from_secs(2);
+/// After the first success, this long without a single error.
+const QUIET: Duration = Duration::from_secs(5);
+/// The old master must not see the pool's connections, nor acknowledge its
+/// writes, this long after the switch.
+const CLOSE_BOUND: Duration = Duration::from_secs(1);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sentinel_failover() {
+    let mut set = tokio::task::spawn_blocking(|| SentinelSet::start(2, 3))
+        .await
+        .unwrap();
+    basics(&set).await;
+    planned_failover(&mut set).await;
+    master_killed(&mut set).await;
+    replica_killed(&mut set).await;
+    sentinel_killed(&mut set).await;
+}
+
+fn pool(set: &SentinelSet, server_type: SentinelServerType) -> Pool {
+    let mut cfg = Config::from_urls(set.sentinel_urls(), MASTER_NAME.to_owned(), server_type);
+    cfg.pool = Some(pool_redis::PoolConfig {
+        max_size: TASKS,
+        timeouts: pool_redis::Timeouts {
+            wait: Some(Duration::from_secs(2)),
+            create: Some(Duration::from_secs(1)),
+            recycle: Some(Duration::from_secs(1)),
+        },
+        ..Default::default()
+    });
+    cfg.create_pool(None).expect("a Sentinel pool")
+}
+
+/// A write (`INCR`) and the port of the node that acknowledged it, on one
+/// connection: a non-atomic pipeline is answered by one node.
+fn write_cmd() -> redis::Pipeline {
+    let mut pipe = redis::pipe();
+    pipe.incr("failover:counter", 1)
+        .ignore()
+        .cmd("CONFIG")
+        .arg("GET")
+        .arg("port");
+    pipe
+}
+
+fn read_cmd() -> redis::Pipeline {
+    let mut pipe = redis::pipe();
+    pipe.get("failover:counter")
+        .ignore()
+        .cmd("CONFIG")
+        .arg("GET")
+        .arg("port");
+    pipe
+}
+
+fn kind(e: &redis::RedisError) -> String {
+    e.code().unwrap_or(e.category()).to_owned()
+}
+
+fn pool_kind(e: &PoolError) -> String {
+    match e {
+        PoolError::Backend(e) => kind(e),
+        PoolError::Timeout(t) => format!("pool timeout ({t:?})"),
+        PoolError::Unavailable { .. } => "pool unavailable (breaker open)".to_owned(),
+        other => format!("{other}"),
+    }
+}
+
+async fn exclusive(pool: &Pool, pipe: &redis::Pipeline) -> Result<u16, String> {
+    let mut conn = pool.get().await.map_err(|e| pool_kind(&e))?;
+    let ((_, port),): ((String, u16),) = pipe.query_async(&mut conn).await.map_err(|e| kind(&e))?;
+    Ok(port)
+}
+
+async fn shared(
+    conn: &mut pool_redis::SharedConnection,
+    pipe: &redis::Pipeline,
+) -> Result<u16, String> {
+    let ((_, port),): ((String, u16),) = pipe.query_async(conn).await.map_err(|e| kind(&e))?;
+    Ok(port)
+}
+
+/// 16 exclusive and 16 shared-mode writers.
+fn writers(pool: &Pool) -> (Writers, Writers) {
+    let p = pool.clone();
+    let exclusive = Writers::start(TASKS, move || {
+        let p = p.clone();
+        async move { exclusive(&p, &write_cmd()).await }
+    });
+    let handle = pool.shared();
+    let shared = Writers::start(TASKS, move || {
+        let mut conn = handle.clone();
+        async move { shared(&mut conn, &write_cmd()).await }
+    });
+    (exclusive, shared)
+}
+
+async fn role(port: u16) -> String {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let role: redis::Value = redis::cmd("ROLE").query_async(&mut conn).await.unwrap();
+    match role {
+        redis::Value::Array(items) => match items.first() {
+            Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+            other => format!("{other:?}"),
+        },
+        other => format!("{other:?}"),
+    }
+}
+
+async fn settle(set: &SentinelSet) {
+    std::thread::scope(|s| {
+        s.spawn(|| set.wait_until_settled(Duration::from_secs(40)));
+    });
+}
+
+fn sentinel_failover_command(sentinel_port: u16) {
+    let _: String = query_sentinel(
+        sentinel_port,
+        redis::cmd("SENTINEL").arg("FAILOVER").arg(MASTER_NAME),
+    )
+    .expect("SENTINEL FAILOVER accepted");
+}
+
+fn check(name: &str, mode: &str, report: &Report) {
+    println!("{name} / {mode}: {report:?}");
+    let first = report
+        .first_success
+        .unwrap_or_else(|| panic!("{name} / {mode}: no write reached the new master: {report:?}"));
+    assert!(
+        first <= FIRST_SUCCESS_BOUND,
+        "{name} / {mode}: first write on the new master {first:?} after the switch: {report:?}"
+    );
+    assert_eq!(
+        report.errors_after_first_success, 0,
+        "{name} / {mode}: errors in the {QUIET:?} after the first success: {report:?}"
+    );
+    assert_eq!(
+        report.late_old_master_acks, 0,
+        "{name} / {mode}: the old master acknowledged writes {CLOSE_BOUND:?} after the switch: {report:?}"
+    );
+}
+
+/// Drop-in behaviour beyond deadpool-redis's own tests: no health check per
+/// checkout, shared mode and pub/sub on the master.
+async fn basics(set: &SentinelSet) {
+    let master = set.master_port();
+    let pool = pool(set, SentinelServerType::Master);
+    assert_eq!(exclusive(&pool, &write_cmd()).await, Ok(master));
+    assert_eq!(pool.manager().nodes(), vec![format!("127.0.0.1:{master}")]);
+    // Sentinels PING the master themselves; the pool's check is UNWATCH +
+    // PING, so count UNWATCH.
+    let client = redis::Client::open(format!("redis://127.0.0.1:{master}")).unwrap();
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let before = calls(&mut admin, "unwatch").await;
+    for _ in 0..20 {
+        assert_eq!(exclusive(&pool, &write_cmd()).await, Ok(master));
+    }
+    assert_eq!(
+        calls(&mut admin, "unwatch").await,
+        before,
+        "a checkout within the health-check interval sent a check"
+    );
+    let mut handle = pool.shared();
+    assert_eq!(shared(&mut handle, &write_cmd()).await, Ok(master));
+
+    let mut pubsub = pool.pubsub().await.expect("a pub/sub connection");
+    pubsub.subscribe("sentinel:news").await.unwrap();
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg("sentinel:news")
+        .arg("hello")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), {
+        use futures_util::StreamExt;
+        async move { pubsub.on_message().next().await }
+    })
+    .await
+    .expect("a message within 5 s")
+    .expect("a message");
+    assert_eq!(msg.get_payload::<String>().unwrap(), "hello");
+}
+
+/// Runs writers through a failover started by `trigger`; returns the
+/// reports of both modes and the old and new master.
+async fn through_failover(
+    set: &mut SentinelSet,
+    clock_sentinel: usize,
+    trigger: impl FnOnce(&mut SentinelSet),
+) -> (Report, Report, u16, u16) {
+    let old = set.master_port();
+    let baseline = pool_clients(old).await;
+    let pool = pool(set, SentinelServerType::Master);
+    let clock = SwitchClock::start(set.sentinels[clock_sentinel].port).await;
+    let (excl, shrd) = writers(&pool);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let from = Instant::now();
+    trigger(set);
+    let (switch, new) = clock.wait(Duration::from_secs(30)).await;
+    assert_ne!(new, old, "the switch names a new master");
+    tokio::time::sleep_until((switch + CLOSE_BOUND).into()).await;
+    assert_eq!(pool.manager().nodes(), vec![format!("127.0.0.1:{new}")]);
+    let ours: Vec<i64> = pool_clients(old)
+        .await
+        .into_iter()
+        .filter(|id| !baseline.contains(id))
+        .collect();
+    assert!(
+        ours.is_empty(),
+        "{CLOSE_BOUND:?} after the switch the old master still has the pool's connections {ours:?}"
+    );
+    assert_eq!(pool.manager().nodes(), vec![format!("127.0.0.1:{new}")]);
+    tokio::time::sleep_until((switch + QUIET + FIRST_SUCCESS_BOUND).into()).await;
+    let reports = [excl.stop().await, shrd.stop().await]
+        .map(|outcomes| Report::new(&outcomes, from, switch, old, new, QUIET, CLOSE_BOUND));
+    assert_eq!(
+        role(new).await,
+        "master",
+        "the node that acknowledged writes"
+    );
+    println!("pool saw {} node change(s)", pool.manager().node_changes());
+    let [a, b] = reports;
+    (a, b, old, new)
+}
+
+/// `SENTINEL FAILOVER` under writes.
+async fn planned_failover(set: &mut SentinelSet) {
+    let (excl, shrd, _, _) = through_failover(set, 0, |set| {
+        sentinel_failover_command(set.sentinels[0].port)
+    })
+    .await;
+    check("planned failover", "exclusive", &excl);
+    check("planned failover", "shared", &shrd);
+    settle(set).await;
+}
+
+/// The master killed under writes; brought back afterwards (it rejoins as
+/// a replica).
+async fn master_killed(set: &mut SentinelSet) {
+    let (excl, shrd, old, _) = through_failover(set, 2, |set| {
+        let old = set.master_port();
+        set.node(old).stop();
+    })
+    .await;
+    check("master killed", "exclusive", &excl);
+    check("master killed", "shared", &shrd);
+    set.node(old).start_again();
+    settle(set).await;
+}
+
+/// A replica pool under reads while one replica is killed: reads go on on
+/// the other replica (or the master), errors only inside the detection
+/// window.
+async fn replica_killed(set: &mut SentinelSet) {
+    const DETECTION: Duration = Duration::from_secs(2);
+    let master = set.master_port();
+    let pool = pool(set, SentinelServerType::Replica);
+    let p = pool.clone();
+    let readers = Writers::start(TASKS, move || {
+        let p = p.clone();
+        async move { exclusive(&p, &read_cmd()).await }
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let serving = pool.manager().nodes();
+    assert_eq!(serving.len(), 2, "both replicas serve: {serving:?}");
+    let victim: u16 = serving[0].rsplit(':').next().unwrap().parse().unwrap();
+    assert_ne!(victim, master);
+    let from = Instant::now();
+    set.node(victim).stop();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let outcomes = readers.stop().await;
+    let errors: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| o.at >= from && o.result.is_err())
+        .collect();
+    let late: Vec<&&Outcome> = errors.iter().filter(|o| o.at > from + DETECTION).collect();
+    let after: Vec<u16> = outcomes
+        .iter()
+        .filter(|o| o.at > from + DETECTION)
+        .filter_map(|o| o.result.clone().ok())
+        .collect();
+    println!(
+        "replica killed: {} errors, last {:?} after the kill, {} reads after {DETECTION:?}",
+        errors.len(),
+        errors.last().map(|o| o.at - from),
+        after.len()
+    );
+    assert!(
+        late.is_empty(),
+        "errors after the detection window: {late:?}"
+    );
+    assert!(!after.is_empty(), "reads went on");
+    assert!(!after.contains(&victim));
+    assert!(
+        !pool
+            .manager()
+            .nodes()
+            .contains(&format!("127.0.0.1:{victim}"))
+    );
+    set.node(victim).start_again();
+    settle(set).await;
+}
+
+/// The sentinel the pool listens to is killed; a failover through another
+/// sentinel is still followed, and a new pool still finds the master.
+async fn sentinel_killed(set: &mut SentinelSet) {
+    let (excl, shrd, _, new) = through_failover(set, 2, |set| {
+        set.sentinels[0].stop();
+        std::thread::sleep(Duration::from_millis(200));
+        sentinel_failover_command(set.sentinels[1].port);
+    })
+    .await;
+    check("sentinel killed", "exclusive", &excl);
+    check("sentinel killed", "shared", &shrd);
+    let fresh = pool(set, SentinelServerType::Master);
+    assert_eq!(exclusive(&fresh, &write_cmd()).await, Ok(new));
+}
