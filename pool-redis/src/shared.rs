@@ -229,6 +229,12 @@ impl SharedSet {
                 first_empty.get_or_insert(i);
                 continue;
             };
+            if live.is_stale() {
+                // Connected for a former view (its connect finished after
+                // the change was handled).
+                self.retire_former_node(live);
+                continue;
+            }
             let n = live.in_flight.load(Ordering::Relaxed);
             if n < self.depth {
                 return Some(Pick::of(live, current));
@@ -339,29 +345,35 @@ impl SharedSet {
     }
 
     /// The target's nodes changed: lanes connected to a node that is no
-    /// longer one of them are taken out now and reconnected, and their
-    /// connection is told to close (`QUIT`), so the old node stops
-    /// receiving this pool's commands even from handles that cached it.
+    /// longer one of them are taken out now and reconnected.
     pub(crate) fn retire_stale(self: &Arc<Self>) {
         for lane in &*self.lanes {
-            let guard = lane.live.load_full();
-            let Some(live) = guard else { continue };
-            if !live.is_stale() {
-                continue;
+            if let Some(live) = lane.live.load_full()
+                && live.is_stale()
+            {
+                self.retire_former_node(&live);
             }
-            live.retired.store(true, Ordering::Relaxed);
-            let prev = lane.live.compare_and_swap(Arc::as_ptr(&live), None);
-            if prev.as_ref().is_some_and(|p| Arc::ptr_eq(p, &live)) {
-                tracing::info!(
-                    lane = live.lane,
-                    "shared connection to a former node closed"
-                );
-                let mut conn = live.conn.clone();
-                tokio::spawn(async move {
-                    let _: RedisResult<()> = redis::cmd("QUIT").query_async(&mut conn).await;
-                });
-                self.connect_lane(live.lane);
-            }
+        }
+    }
+
+    /// Takes out `live`, whose node is no longer one of the target's, and
+    /// tells its connection to close (`QUIT`), so the node stops receiving
+    /// this pool's commands even from handles that cached it; then
+    /// reconnects the lane.
+    fn retire_former_node(self: &Arc<Self>, live: &Arc<Live>) {
+        live.retired.store(true, Ordering::Relaxed);
+        let lane = &self.lanes[live.lane];
+        let prev = lane.live.compare_and_swap(Arc::as_ptr(live), None);
+        if prev.as_ref().is_some_and(|p| Arc::ptr_eq(p, live)) {
+            tracing::info!(
+                lane = live.lane,
+                "shared connection to a former node closed"
+            );
+            let mut conn = live.conn.clone();
+            tokio::spawn(async move {
+                let _: RedisResult<()> = redis::cmd("QUIT").query_async(&mut conn).await;
+            });
+            self.connect_lane(live.lane);
         }
     }
 

@@ -37,10 +37,10 @@ async fn sentinel_failover() {
     sentinel_killed(&mut set).await;
 }
 
-fn pool(set: &SentinelSet, server_type: SentinelServerType) -> Pool {
+fn sentinel_pool(set: &SentinelSet, server_type: SentinelServerType) -> Pool {
     let mut cfg = Config::from_urls(set.sentinel_urls(), MASTER_NAME.to_owned(), server_type);
     cfg.pool = Some(pool_redis::PoolConfig {
-        max_size: TASKS,
+        max_size: TASKS + 1,
         timeouts: pool_redis::Timeouts {
             wait: Some(Duration::from_secs(2)),
             create: Some(Duration::from_secs(1)),
@@ -98,6 +98,24 @@ async fn shared(
 ) -> Result<u16, String> {
     let ((_, port),): ((String, u16),) = pipe.query_async(conn).await.map_err(|e| kind(&e))?;
     Ok(port)
+}
+
+/// One writer holding one checkout for the whole run: its connection must
+/// follow the master too.
+async fn held_writer(pool: &Pool) -> Writers {
+    let conn = pool.get().await.expect("a connection to hold");
+    let held = std::sync::Arc::new(tokio::sync::Mutex::new(conn));
+    Writers::start(1, move || {
+        let held = held.clone();
+        async move {
+            let mut conn = held.lock().await;
+            let ((_, port),): ((String, u16),) = write_cmd()
+                .query_async(&mut *conn)
+                .await
+                .map_err(|e| kind(&e))?;
+            Ok(port)
+        }
+    })
 }
 
 /// 16 exclusive and 16 shared-mode writers.
@@ -165,7 +183,7 @@ fn check(name: &str, mode: &str, report: &Report) {
 /// checkout, shared mode and pub/sub on the master.
 async fn basics(set: &SentinelSet) {
     let master = set.master_port();
-    let pool = pool(set, SentinelServerType::Master);
+    let pool = sentinel_pool(set, SentinelServerType::Master);
     assert_eq!(exclusive(&pool, &write_cmd()).await, Ok(master));
     assert_eq!(pool.manager().nodes(), vec![format!("127.0.0.1:{master}")]);
     // Sentinels PING the master themselves; the pool's check is UNWATCH +
@@ -211,9 +229,20 @@ async fn through_failover(
 ) -> (Report, Report, u16, u16) {
     let old = set.master_port();
     let baseline = pool_clients(old).await;
-    let pool = pool(set, SentinelServerType::Master);
+    let pool = sentinel_pool(set, SentinelServerType::Master);
+    // A pool that sits idle through the failover: its connections must be
+    // closed too, not only those the writers cycle through.
+    let idle = sentinel_pool(set, SentinelServerType::Master);
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(idle.get().await.expect("an idle pool's connection"));
+    }
+    drop(held);
+    assert_eq!(idle.status().available, 4);
+    assert_eq!(shared(&mut idle.shared(), &write_cmd()).await, Ok(old));
     let clock = SwitchClock::start(set.sentinels[clock_sentinel].port).await;
     let (excl, shrd) = writers(&pool);
+    let held = held_writer(&pool).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let from = Instant::now();
     trigger(set);
@@ -221,6 +250,7 @@ async fn through_failover(
     assert_ne!(new, old, "the switch names a new master");
     tokio::time::sleep_until((switch + CLOSE_BOUND).into()).await;
     assert_eq!(pool.manager().nodes(), vec![format!("127.0.0.1:{new}")]);
+    assert_eq!(idle.manager().nodes(), vec![format!("127.0.0.1:{new}")]);
     let ours: Vec<i64> = pool_clients(old)
         .await
         .into_iter()
@@ -232,7 +262,7 @@ async fn through_failover(
     );
     assert_eq!(pool.manager().nodes(), vec![format!("127.0.0.1:{new}")]);
     tokio::time::sleep_until((switch + QUIET + FIRST_SUCCESS_BOUND).into()).await;
-    let reports = [excl.stop().await, shrd.stop().await]
+    let reports = [excl.stop().await, shrd.stop().await, held.stop().await]
         .map(|outcomes| Report::new(&outcomes, from, switch, old, new, QUIET, CLOSE_BOUND));
     assert_eq!(
         role(new).await,
@@ -240,7 +270,8 @@ async fn through_failover(
         "the node that acknowledged writes"
     );
     println!("pool saw {} node change(s)", pool.manager().node_changes());
-    let [a, b] = reports;
+    check("held checkout", "exclusive", &reports[2]);
+    let [a, b, _] = reports;
     (a, b, old, new)
 }
 
@@ -275,7 +306,7 @@ async fn master_killed(set: &mut SentinelSet) {
 async fn replica_killed(set: &mut SentinelSet) {
     const DETECTION: Duration = Duration::from_secs(2);
     let master = set.master_port();
-    let pool = pool(set, SentinelServerType::Replica);
+    let pool = sentinel_pool(set, SentinelServerType::Replica);
     let p = pool.clone();
     let readers = Writers::start(TASKS, move || {
         let p = p.clone();
@@ -333,6 +364,6 @@ async fn sentinel_killed(set: &mut SentinelSet) {
     .await;
     check("sentinel killed", "exclusive", &excl);
     check("sentinel killed", "shared", &shrd);
-    let fresh = pool(set, SentinelServerType::Master);
+    let fresh = sentinel_pool(set, SentinelServerType::Master);
     assert_eq!(exclusive(&fresh, &write_cmd()).await, Ok(new));
 }

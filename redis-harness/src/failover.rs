@@ -120,6 +120,9 @@ impl SwitchClock {
 /// What a pool did through a failover, timed from the switch.
 #[derive(Debug)]
 pub struct Report {
+    /// From the trouble (the failover command, the kill) to the first
+    /// write the new master acknowledged: what the application saw.
+    pub resumed: Option<Duration>,
     /// From the switch to the first write the new master acknowledged.
     pub first_success: Option<Duration>,
     /// From the switch to the last failed write (zero: none failed after
@@ -160,7 +163,12 @@ impl Report {
                 last_error = Some(o.at);
             }
         }
+        let resumed = outcomes
+            .iter()
+            .find(|o| o.at >= from && o.result == Ok(new_port))
+            .map(|o| o.at - from);
         Self {
+            resumed,
             first_success: first.map(|t| t - switch),
             steady: last_error.map_or(Duration::ZERO, |t| t.saturating_duration_since(switch)),
             errors,
