@@ -226,6 +226,16 @@ impl Breaker {
         Transition::Opened { delay }
     }
 
+    /// The backend moved (a failover): failures against the old one say
+    /// nothing about the new one, so an open breaker lets its probe
+    /// through now instead of at the end of its delay.
+    pub(crate) fn on_backend_changed(&mut self, now: Instant) {
+        if let BreakerState::Open { until } = &mut self.state {
+            *until = (*until).min(now);
+        }
+        self.failing_since = None;
+    }
+
     /// A probe was abandoned (its `get()` was dropped): let another through.
     pub(crate) fn on_probe_cancelled(&mut self) {
         self.probe_in_flight = false;
@@ -285,6 +295,23 @@ mod tests {
             },
             42,
         )
+    }
+
+    #[test]
+    fn a_backend_change_lets_the_probe_through_at_once() {
+        let now = Instant::now();
+        let mut b = breaker(1);
+        assert!(matches!(
+            b.on_failure(now, false),
+            Transition::Opened { .. }
+        ));
+        assert!(matches!(b.admit(now), Admission::Refused { .. }));
+        b.on_backend_changed(now);
+        assert_eq!(b.admit(now), Admission::Probe);
+        // Closed breakers are left alone.
+        let mut closed = breaker(3);
+        closed.on_backend_changed(now);
+        assert_eq!(closed.admit(now), Admission::Allowed);
     }
 
     #[test]

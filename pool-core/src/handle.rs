@@ -310,6 +310,18 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
         }
     }
 
+    /// Tells the pool its backend moved (a failover to another server):
+    /// failures against the old one say nothing about the new one, so an
+    /// open breaker lets its probe create through now instead of at the
+    /// end of its backoff delay.
+    pub fn backend_changed(&self) {
+        self.inner
+            .breaker
+            .lock()
+            .breaker
+            .on_backend_changed(tokio::time::Instant::now());
+    }
+
     /// The create circuit breaker's state and counters.
     #[must_use]
     pub fn breaker(&self) -> BreakerSnapshot {

@@ -210,7 +210,7 @@ impl Manager {
                 let weak = Arc::downgrade(&set);
                 target.on_change(move || {
                     if let Some(set) = weak.upgrade() {
-                        set.retire_stale();
+                        set.target_changed();
                     }
                 });
             }
@@ -284,7 +284,8 @@ impl RedisManager for Manager {
 
 impl Manager {
     /// Closes the pool's idle connections to a former node whenever the
-    /// target's nodes change (registered once per manager).
+    /// target's nodes change, and lets a create through at once if the
+    /// breaker was open (registered once per manager).
     pub(crate) fn watch_idle<M: RedisManager>(
         &self,
         target: &Arc<Target>,
@@ -295,6 +296,9 @@ impl Manager {
         }
         target.on_change(move || {
             if let Some(pool) = pool.upgrade() {
+                // Creates that failed against the former node say nothing
+                // about the new one.
+                pool.backend_changed();
                 let mut closed = 0;
                 let result = pool.retain(|conn, _| {
                     let keep = !conn.stamp.as_ref().is_some_and(|s| s.no_longer_served());

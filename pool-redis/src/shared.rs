@@ -345,13 +345,23 @@ impl SharedSet {
     }
 
     /// The target's nodes changed: lanes connected to a node that is no
-    /// longer one of them are taken out now and reconnected.
-    pub(crate) fn retire_stale(self: &Arc<Self>) {
-        for lane in &*self.lanes {
-            if let Some(live) = lane.live.load_full()
-                && live.is_stale()
-            {
-                self.retire_former_node(&live);
+    /// longer one of them are taken out now and reconnected, and lanes
+    /// backing off after failed connects (to the former node) connect now.
+    pub(crate) fn target_changed(self: &Arc<Self>) {
+        self.backoff.lock().expect("backoff").failing_since = None;
+        for (i, lane) in self.lanes.iter().enumerate() {
+            match lane.live.load_full() {
+                Some(live) if live.is_stale() => self.retire_former_node(&live),
+                Some(_) => {}
+                None => {
+                    let backing_off = {
+                        let mut state = lane.state.lock().expect("lane state");
+                        state.retry_at.take().is_some()
+                    };
+                    if backing_off {
+                        self.connect_lane(i);
+                    }
+                }
             }
         }
     }
