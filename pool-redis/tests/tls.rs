@@ -294,3 +294,67 @@ async fn mutual_tls_and_a_restart_under_load() {
     assert!(pool.retry_stats().recovered > 0, "the restart was seen");
     assert!(connects <= 4 + 5 + 10, "{connects} TLS connects");
 }
+
+/// Sentinel over TLS: the pool asks a TLS-only sentinel (trusting the CA
+/// named in its URL) and connects to the TLS master it names, verifying its
+/// certificate with the same CA; a sentinel URL without the CA fails, naming
+/// the certificate problem.
+#[cfg(feature = "sentinel")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_over_tls_to_the_sentinels_and_the_nodes() {
+    use pool_redis::sentinel::{
+        Config as SentinelConfig, SentinelNodeConnectionInfo, SentinelServerType, TlsMode,
+    };
+    let certs = TestCerts::generate();
+    let master = TlsRedisServer::start(&certs.ca, &certs.server_cert, &certs.server_key, false);
+    let sentinel = redis_harness::start_tls_sentinel(
+        master.port,
+        &certs.ca,
+        &certs.server_cert,
+        &certs.server_key,
+    );
+    let tls_nodes = Some(SentinelNodeConnectionInfo {
+        tls_mode: Some(TlsMode::Secure),
+        redis_connection_info: None,
+    });
+    let url = format!(
+        "rediss://127.0.0.1:{}?tls_ca={}",
+        sentinel.port,
+        path(&certs.ca)
+    );
+    let pool = SentinelConfig::from_urls(
+        vec![url],
+        redis_harness::MASTER_NAME.to_owned(),
+        SentinelServerType::Master,
+    )
+    .with_node_connection_info(tls_nodes.clone())
+    .create_pool(None)
+    .expect("a Sentinel pool over TLS");
+    let mut conn = pool.get().await.expect("a TLS connection to the master");
+    conn.set::<_, _, ()>("sentinel:tls", 7).await.unwrap();
+    assert_eq!(conn.get::<_, i64>("sentinel:tls").await.unwrap(), 7);
+    assert_eq!(
+        pool.manager().nodes(),
+        vec![format!("127.0.0.1:{}", master.port)]
+    );
+    let mut shared = pool.shared();
+    assert_eq!(shared.get::<_, i64>("sentinel:tls").await.unwrap(), 7);
+
+    // Without the CA the sentinel's certificate is not trusted.
+    let untrusted = SentinelConfig::from_urls(
+        vec![format!("rediss://127.0.0.1:{}", sentinel.port)],
+        redis_harness::MASTER_NAME.to_owned(),
+        SentinelServerType::Master,
+    )
+    .with_node_connection_info(tls_nodes)
+    .create_pool(None)
+    .unwrap();
+    let error = match untrusted.get().await {
+        Ok(_) => panic!("an untrusted sentinel was used"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        error.contains("certificate") || error.contains("Certificate") || error.contains("TLS"),
+        "{error}"
+    );
+}

@@ -9,7 +9,7 @@ mod sentinel;
 mod tls;
 
 pub use proxy::PartitionProxy;
-pub use sentinel::{MASTER_NAME, SentinelProcess, SentinelSet, query_sentinel};
+pub use sentinel::{MASTER_NAME, SentinelProcess, SentinelSet, query_sentinel, start_tls_sentinel};
 #[cfg(feature = "tls")]
 pub use tls::{TestCerts, TlsRedisServer};
 

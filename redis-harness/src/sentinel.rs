@@ -181,7 +181,40 @@ pub fn query_sentinel<T: redis::FromRedisValue>(
     cmd.query(&mut conn)
 }
 
+/// A sentinel speaking only TLS (serving `cert`/`key`, trusting `ca`),
+/// monitoring the TLS master on `master_port` over TLS, quorum 1.
+pub fn start_tls_sentinel(
+    master_port: u16,
+    ca: &std::path::Path,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> SentinelProcess {
+    let tls = format!(
+        "port 0\ntls-port {{port}}\ntls-cert-file {}\ntls-key-file {}\n\
+         tls-ca-cert-file {}\ntls-auth-clients no\ntls-replication yes\n",
+        cert.display(),
+        key.display(),
+        ca.display()
+    );
+    spawn_sentinel(master_port, 1, &tls, |port| {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+}
+
 fn start_sentinel(master_port: u16) -> SentinelProcess {
+    spawn_sentinel(master_port, 2, "port {port}\n", |port| {
+        server_pid(port).is_some()
+    })
+}
+
+/// Starts a sentinel whose listening lines are `listen` (`{port}` replaced
+/// by a free port), waiting until `ready(port)`.
+fn spawn_sentinel(
+    master_port: u16,
+    quorum: u32,
+    listen: &str,
+    ready: impl Fn(u16) -> bool,
+) -> SentinelProcess {
     for _ in 0..10 {
         let port = free_port();
         let dir =
@@ -191,11 +224,12 @@ fn start_sentinel(master_port: u16) -> SentinelProcess {
         std::fs::write(
             &conf,
             format!(
-                "port {port}\nbind 127.0.0.1\ndir {dir}\n\
-                 sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n\
+                "{listen}bind 127.0.0.1\ndir {dir}\n\
+                 sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} {quorum}\n\
                  sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
                  sentinel failover-timeout {MASTER_NAME} 5000\n\
                  sentinel parallel-syncs {MASTER_NAME} 2\n",
+                listen = listen.replace("{port}", &port.to_string()),
                 dir = dir.display()
             ),
         )
@@ -219,8 +253,12 @@ fn start_sentinel(master_port: u16) -> SentinelProcess {
             if let Ok(Some(_)) = child.try_wait() {
                 break; // lost the port: try another
             }
-            if let Some(pid) = server_pid(port) {
-                if pid == child.id() {
+            if ready(port) {
+                // A plain sentinel proves it is ours by its pid; a TLS one
+                // by still running (it would have exited on a taken port).
+                if server_pid(port).is_none_or(|pid| pid == child.id())
+                    && matches!(child.try_wait(), Ok(None))
+                {
                     return SentinelProcess { child, port, dir };
                 }
                 let _ = child.kill();
