@@ -1,4 +1,4 @@
-//! The seeds' headline claims, measured: what the pool itself allocates per
+//! The memory claims of the Redis pooling guide, measured: what the pool itself allocates per
 //! slot (a counting allocator), and what 100 clients cost when they share
 //! one registry pool against 100 pools of their own: resident memory of
 //! the process and connections the server sees (`CLIENT LIST`).
@@ -121,7 +121,7 @@ fn client_scenario(url: &str, shared: bool) {
         .expect("runtime");
     rt.block_on(async {
         let registry = pool_redis::SharedPoolRegistry::new();
-        // The seeds' master pool: at most 10 connections.
+        // The balanced preset's master pool: at most 10 connections.
         let mut config = pool_redis::Config::from_url(url);
         config.pool = Some(pool_redis::PoolConfig::new(10));
         let (rss_before, vms_before) = statm().unwrap_or_default();

@@ -287,6 +287,9 @@ pub enum ConfigError {
     /// A TLS certificate or key could not be used (the message names the
     /// file or parameter and the problem).
     Tls(String),
+    /// A `redis+sentinel://` address that cannot be used (the message
+    /// names the part; never the password).
+    SentinelUrl(String),
 }
 
 impl From<RedisError> for ConfigError {
@@ -304,6 +307,7 @@ impl fmt::Display for ConfigError {
             Self::Redis(e) => write!(f, "Redis: {e}"),
             Self::UnsupportedAddress(addr) => write!(f, "unsupported connection address: {addr}"),
             Self::Tls(problem) => write!(f, "TLS: {problem}"),
+            Self::SentinelUrl(problem) => write!(f, "Sentinel address: {problem}"),
         }
     }
 }

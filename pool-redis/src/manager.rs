@@ -169,6 +169,7 @@ impl Manager {
 
     /// A manager whose connections go to `target`'s nodes, logging in and
     /// selecting the database as `settings` says.
+    #[cfg(feature = "sentinel")]
     pub(crate) fn followed(
         settings: redis::ConnectionInfo,
         target: Arc<Target>,

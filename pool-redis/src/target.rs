@@ -12,11 +12,16 @@
 //!   the sentinels again (`refreshes`).
 //! - The listeners (the pool's idle connections, the shared connections)
 //!   run after every change, never for the first view.
+//!
+//! Without the `sentinel` feature nothing makes a target, so connections
+//! carry no stamp and only the checks remain (one `None` test each).
+
+#![cfg_attr(not(feature = "sentinel"), allow(dead_code))]
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arc_swap::ArcSwapOption;
 use redis::{Client, RedisResult};
@@ -60,6 +65,10 @@ pub(crate) struct Target {
     listeners: Mutex<Vec<Listener>>,
     /// Changes of the view so far (the first view not counted).
     changes: AtomicU64,
+    /// Run once, at the first connection (in a runtime): starts whatever
+    /// tells the target about changes (Sentinel's event watcher).
+    on_first_use: OnceLock<Box<dyn Fn(&Arc<Target>) + Send + Sync>>,
+    used: AtomicBool,
 }
 
 struct View {
@@ -142,12 +151,25 @@ impl Target {
             suspected: AtomicBool::new(false),
             listeners: Mutex::new(Vec::new()),
             changes: AtomicU64::new(0),
+            on_first_use: OnceLock::new(),
+            used: AtomicBool::new(false),
         })
+    }
+
+    /// Sets what runs at the first connection (see `on_first_use`).
+    pub(crate) fn on_first_use(&self, start: impl Fn(&Arc<Target>) + Send + Sync + 'static) {
+        let _ = self.on_first_use.set(Box::new(start));
     }
 
     /// A node for a new connection (discovering the nodes first if none
     /// are known), with the stamp the connection carries.
     pub(crate) async fn node(self: &Arc<Self>) -> RedisResult<(Node, Stamp)> {
+        if !self.used.load(Ordering::Relaxed)
+            && !self.used.swap(true, Ordering::Relaxed)
+            && let Some(start) = self.on_first_use.get()
+        {
+            start(self);
+        }
         let view = match self.view.load_full() {
             Some(view) => view,
             None => {

@@ -1,4 +1,4 @@
-//! Role pools from the seeds' variables, against a real master and a real
+//! Role pools from the REDIS_*_POOL_* variables, against a real master and a real
 //! replica (`redis-server --replicaof`).
 
 mod common;

@@ -210,6 +210,8 @@ async fn basics(set: &SentinelSet) {
         .query_async(&mut admin)
         .await
         .unwrap();
+    role_pools(set).await;
+
     let msg = tokio::time::timeout(Duration::from_secs(5), {
         use futures_util::StreamExt;
         async move { pubsub.on_message().next().await }
@@ -218,6 +220,39 @@ async fn basics(set: &SentinelSet) {
     .expect("a message within 5 s")
     .expect("a message");
     assert_eq!(msg.get_payload::<String>().unwrap(), "hello");
+}
+
+/// The role pools take the master and the replicas from Sentinel when
+/// their addresses are `redis+sentinel://` ones.
+async fn role_pools(set: &SentinelSet) {
+    let master = set.master_port();
+    let sentinels: Vec<String> = set
+        .sentinels
+        .iter()
+        .map(|s| format!("127.0.0.1:{}", s.port))
+        .collect();
+    let url = format!("redis+sentinel://{}/{MASTER_NAME}", sentinels.join(","));
+    let pools = pool_redis::RolePools::from_vars(
+        [("REDIS_POOL_PRESET", "minimal")],
+        &pool_redis::RoleAddrs {
+            master: url.clone(),
+            replica: url,
+            local: format!("redis://127.0.0.1:{master}"),
+        },
+    )
+    .expect("role pools from Sentinel");
+    let ((_, port),): ((String, u16),) = read_cmd()
+        .query_async(&mut pools.writer().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(port, master, "writes go to the master Sentinel names");
+    let ((_, port),): ((String, u16),) = read_cmd()
+        .query_async(&mut pools.reader().await.unwrap())
+        .await
+        .unwrap();
+    assert_ne!(port, master, "reads go to a replica");
+    assert!(set.nodes.iter().any(|n| n.port == port));
+    assert_eq!(pools.read_fallbacks(), 0);
 }
 
 /// Runs writers through a failover started by `trigger`; returns the

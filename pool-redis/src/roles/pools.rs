@@ -8,9 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::Role;
 use super::env::{EnvError, RolePool, RoleSettings};
 use crate::secret::MaskedUrl;
-use crate::{Config, Connection, CreatePoolError, Pool, PoolConfig, PoolError};
+use crate::{Config, ConfigError, Connection, CreatePoolError, Pool, PoolConfig, PoolError};
 
-/// Where each role's server is (`redis://` URLs). `Debug` masks passwords.
+/// Where each role's server is: `redis://` URLs, or, with the `sentinel`
+/// feature, `redis+sentinel://host:26379,host2:26379/MASTER_NAME[/DB]`
+/// (the master and replica roles then follow the master and the replicas
+/// Sentinel names, failovers included; see `pool_redis::sentinel`).
+/// `Debug` masks passwords.
 #[derive(Clone)]
 pub struct RoleAddrs {
     /// Writes.
@@ -103,9 +107,8 @@ impl RolePools {
                 min_idle,
             } = settings.role(role);
             let refused = |error| RolePoolsError::Pool { role, error };
-            let manager = Config::from_url(url)
-                .manager()
-                .map_err(|e| refused(CreatePoolError::Config(e)))?;
+            let manager =
+                manager_for(role, url).map_err(|e| refused(CreatePoolError::Config(e)))?;
             let manager = if enabled {
                 manager
             } else {
@@ -168,4 +171,25 @@ impl RolePools {
     pub fn read_fallbacks(&self) -> u64 {
         self.read_fallbacks.load(Ordering::Relaxed)
     }
+}
+
+/// The manager for one role's address: a server, or the sentinels of a
+/// master (the replica role then serves from the replicas).
+fn manager_for(role: Role, url: &str) -> Result<crate::Manager, ConfigError> {
+    #[cfg(feature = "sentinel")]
+    if crate::sentinel::is_sentinel_url(url) {
+        let server_type = match role {
+            Role::Replica => crate::sentinel::SentinelServerType::Replica,
+            Role::Master | Role::Local => crate::sentinel::SentinelServerType::Master,
+        };
+        return crate::sentinel::manager_from_url(url, server_type);
+    }
+    #[cfg(not(feature = "sentinel"))]
+    if url.starts_with("redis+sentinel://") || url.starts_with("rediss+sentinel://") {
+        let _ = role;
+        return Err(ConfigError::SentinelUrl(
+            "a redis+sentinel:// address needs pool-redis's `sentinel` feature".to_owned(),
+        ));
+    }
+    Config::from_url(url).manager()
 }

@@ -228,3 +228,30 @@ impl From<SentinelNodeConnectionInfo> for redis::sentinel::SentinelNodeConnectio
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_password() {
+        let cfg = Config::from_urls(
+            vec!["redis://:s3cret@127.0.0.1:26379".to_owned()],
+            "mymaster".to_owned(),
+            SentinelServerType::Master,
+        )
+        .with_node_connection_info(Some(SentinelNodeConnectionInfo {
+            tls_mode: None,
+            redis_connection_info: Some(RedisConnectionInfo {
+                password: Some("n0de-s3cret".to_owned()),
+                ..RedisConnectionInfo::default()
+            }),
+        }));
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("127.0.0.1:26379"), "{shown}");
+        let manager = cfg.builder().unwrap().build().unwrap();
+        let shown = format!("{:?}", manager.manager());
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+}

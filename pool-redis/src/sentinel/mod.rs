@@ -23,9 +23,12 @@
 
 mod config;
 mod discovery;
+mod url;
 mod watcher;
 
-use std::sync::{Arc, OnceLock};
+pub(crate) use url::{is_sentinel_url, manager_from_url};
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::{IntoConnectionInfo, RedisError, RedisResult};
@@ -69,9 +72,6 @@ pub struct Manager {
     inner: crate::Manager,
     target: Arc<Target>,
     sentinels: Arc<Sentinels>,
-    /// The event watcher, started with the first connection (it needs a
-    /// runtime).
-    watching: OnceLock<()>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -116,6 +116,71 @@ impl Manager {
         Self::build(infos, service_name, node_connection_info, server_type, None)
     }
 
+    /// The sentinels' clients, the discovery, and the one-server manager
+    /// following it (`tls`: TLS to the nodes; `settings`: their login and
+    /// database).
+    pub(crate) fn follow(
+        sentinels: Vec<redis::ConnectionInfo>,
+        master_name: String,
+        tls: Option<TlsMode>,
+        settings: redis::RedisConnectionInfo,
+        server_type: SentinelServerType,
+        certs: Option<TlsCertificates>,
+    ) -> RedisResult<Self> {
+        if sentinels.is_empty() {
+            return Err(RedisError::from((
+                redis::ErrorKind::EmptySentinelList,
+                "no sentinel given",
+            )));
+        }
+        let clients = sentinels
+            .into_iter()
+            .map(|info| client(info, certs.as_ref()))
+            .collect::<RedisResult<Vec<_>>>()?;
+        if tls == Some(TlsMode::Insecure) {
+            tracing::warn!(
+                "TLS to the Redis nodes without certificate verification (TlsMode::Insecure): anyone on the path can read and change this pool's traffic"
+            );
+        }
+        let node_settings = settings.clone();
+        let node_client = move |host: &str, port: u16| {
+            let addr = match tls {
+                None => redis::ConnectionAddr::Tcp(host.to_owned(), port),
+                Some(mode) => redis::ConnectionAddr::TcpTls {
+                    host: host.to_owned(),
+                    port,
+                    insecure: mode == TlsMode::Insecure,
+                    tls_params: None,
+                },
+            };
+            let info = addr
+                .into_connection_info()?
+                .set_redis_settings(node_settings.clone());
+            client(info, certs.as_ref().filter(|_| tls.is_some()))
+        };
+        let sentinels = Arc::new(Sentinels::new(
+            clients,
+            master_name,
+            server_type,
+            node_client,
+        ));
+        let target = Target::new(Arc::clone(&sentinels));
+        let watched = Arc::clone(&sentinels);
+        target.on_first_use(move |target| watcher::spawn(target, Arc::clone(&watched)));
+        // The login and database every node connection uses; the address
+        // is the target's.
+        let template = redis::ConnectionAddr::Tcp("sentinel-discovered".to_owned(), 0)
+            .into_connection_info()?
+            .set_redis_settings(settings);
+        let inner =
+            crate::Manager::followed(template, Arc::clone(&target), DEFAULT_COMMAND_TIMEOUT)?;
+        Ok(Self {
+            inner,
+            target,
+            sentinels,
+        })
+    }
+
     /// As [`Manager::new`], with TLS certificates (a private CA, a client
     /// certificate) for the sentinels given as `rediss://` and for the
     /// nodes when `node_connection_info` asks for TLS.
@@ -150,64 +215,24 @@ impl Manager {
         server_type: SentinelServerType,
         certs: Option<TlsCertificates>,
     ) -> RedisResult<Self> {
-        if sentinels.is_empty() {
-            return Err(RedisError::from((
-                redis::ErrorKind::EmptySentinelList,
-                "no sentinel given",
-            )));
-        }
-        let clients = sentinels
-            .into_iter()
-            .map(|info| client(info, certs.as_ref()))
-            .collect::<RedisResult<Vec<_>>>()?;
         let node = node_connection_info.unwrap_or_default();
-        let settings: redis::RedisConnectionInfo = node
+        let settings = node
             .redis_connection_info
-            .clone()
             .map(Into::into)
             .unwrap_or_default();
-        let tls = node.tls_mode;
-        if tls == Some(TlsMode::Insecure) {
-            tracing::warn!(
-                "TLS to the Redis nodes without certificate verification (TlsMode::Insecure): anyone on the path can read and change this pool's traffic"
-            );
-        }
-        let node_settings = settings.clone();
-        let node_client = move |host: &str, port: u16| {
-            let addr = match tls {
-                None => redis::ConnectionAddr::Tcp(host.to_owned(), port),
-                Some(mode) => redis::ConnectionAddr::TcpTls {
-                    host: host.to_owned(),
-                    port,
-                    insecure: mode == TlsMode::Insecure,
-                    tls_params: None,
-                },
-            };
-            let info = addr
-                .into_connection_info()?
-                .set_redis_settings(node_settings.clone());
-            client(info, certs.as_ref().filter(|_| tls.is_some()))
-        };
-        let sentinels = Arc::new(Sentinels::new(
-            clients,
-            master_name,
-            server_type,
-            node_client,
-        ));
-        let target = Target::new(Arc::clone(&sentinels));
-        // The login and database every node connection uses; the address
-        // is the target's.
-        let template = redis::ConnectionAddr::Tcp("sentinel-discovered".to_owned(), 0)
-            .into_connection_info()?
-            .set_redis_settings(settings);
-        let inner =
-            crate::Manager::followed(template, Arc::clone(&target), DEFAULT_COMMAND_TIMEOUT)?;
-        Ok(Self {
-            inner,
-            target,
+        Self::follow(
             sentinels,
-            watching: OnceLock::new(),
-        })
+            master_name,
+            node.tls_mode,
+            settings,
+            server_type,
+            certs,
+        )
+    }
+
+    /// The one-server manager doing the work (it follows the sentinels).
+    pub(crate) fn into_inner(self) -> crate::Manager {
+        self.inner
     }
 
     /// How many times the pool saw the nodes change (failovers, replicas
@@ -244,12 +269,6 @@ impl Manager {
     pub fn read_retry(mut self, policy: crate::RetryPolicy) -> Self {
         self.inner = self.inner.read_retry(policy);
         self
-    }
-
-    fn start_watching(&self) {
-        if tokio::runtime::Handle::try_current().is_ok() && self.watching.set(()).is_ok() {
-            watcher::spawn(&self.target, Arc::clone(&self.sentinels));
-        }
     }
 }
 
@@ -288,7 +307,6 @@ impl pool_core::Manager for Manager {
     type Error = RedisError;
 
     async fn create(&self) -> Result<ManagedConnection, RedisError> {
-        self.start_watching();
         pool_core::Manager::create(&self.inner).await
     }
 
