@@ -50,6 +50,9 @@ impl<D: Discover> Discover for Arc<D> {
     }
 }
 
+/// What starts a target's change notifications (see `on_first_use`).
+type Starter = Box<dyn Fn(&Arc<Target>) + Send + Sync>;
+
 /// Something to run after the nodes changed.
 type Listener = Box<dyn Fn() + Send + Sync>;
 
@@ -67,7 +70,7 @@ pub(crate) struct Target {
     changes: AtomicU64,
     /// Run once, at the first connection (in a runtime): starts whatever
     /// tells the target about changes (Sentinel's event watcher).
-    on_first_use: OnceLock<Box<dyn Fn(&Arc<Target>) + Send + Sync>>,
+    on_first_use: OnceLock<Starter>,
     used: AtomicBool,
 }
 
