@@ -170,7 +170,7 @@ async fn main() {
         .await
         .unwrap();
     println!(
-        "columns: resumed = trigger to the first write the new master acknowledged; first@new = the same from the switch (negative never: 0 if before); steady = switch to the last failed write; old acks = writes the old master acknowledged after the switch"
+        "columns: resumed = trigger to the first write the new master acknowledged; first@new = from the switch this example saw to the first such write at or after it; steady = switch to the last failed write; old acks = writes the old master acknowledged after the switch"
     );
     for round in 1..=rounds {
         println!("\n== round {round}");
