@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The drop-in judge for pool-redis: deadpool-redis 0.23.1's own
-# tests/redis.rs, tests/redis_connection_config.rs and tests/redis_sentinel.rs,
-# from its crates.io package, with `deadpool_redis` renamed to `pool_redis`,
-# built in a scratch directory outside the repository, against servers this
-# script starts on free loopback ports (and stops): one redis-server, and a
-# Sentinel set-up (a master, a replica, three sentinels).
+# tests/redis.rs, tests/redis_connection_config.rs, tests/redis_sentinel.rs
+# and tests/redis_cluster.rs, from its crates.io package, with
+# `deadpool_redis` renamed to `pool_redis`, built in a scratch directory
+# outside the repository, against servers this script starts on free
+# loopback ports (and stops): one redis-server, a Sentinel set-up (a master,
+# a replica, three sentinels) and a cluster (three masters, three replicas).
 # Usage: scripts/dropin-deadpool-redis.sh [extra cargo test args]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,12 +40,13 @@ edition = "2024"
 publish = false
 [features]
 # The test files are gated on the judge crate's own features.
-default = ["serde", "sentinel"]
+default = ["serde", "sentinel", "cluster"]
 serde = []
 sentinel = []
+cluster = []
 [dependencies]
 # The features a typical deadpool-redis user enables.
-pool_redis = { package = "pool-redis", path = "$repo/pool-redis", features = ["serde", "acl", "streams", "script", "json", "sentinel"] }
+pool_redis = { package = "pool-redis", path = "$repo/pool-redis", features = ["serde", "acl", "streams", "script", "json", "sentinel", "cluster"] }
 [dev-dependencies]
 config = { version = "0.15", default-features = false, features = ["json"] }
 futures = "0.3"
@@ -53,7 +55,7 @@ serde = { version = "1", features = ["derive"] }
 tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
 TOML
 : > "$scratch/judge/src/lib.rs"
-for f in redis.rs redis_connection_config.rs redis_sentinel.rs; do
+for f in redis.rs redis_connection_config.rs redis_sentinel.rs redis_cluster.rs; do
   sed -e 's/\bdeadpool_redis\b/pool_redis/g' "$src/tests/$f" > "$scratch/judge/tests/$f"
 done
 
@@ -103,7 +105,33 @@ CONF
 done
 urls=$(IFS=,; echo "${sentinel_urls[*]}")
 
-echo "deadpool-redis 0.23.1 tests from $src, judged in $scratch/judge, redis-server on port $port, Sentinel master on $master, sentinels $urls" >&2
+# Cluster: six nodes, three masters with a replica each.
+command -v redis-cli >/dev/null || {
+  echo "redis-cli is missing: apt-get install -y redis-tools" >&2
+  exit 1
+}
+cluster_addrs=()
+for _ in 1 2 3 4 5 6; do
+  cp=$(free_port)
+  # The bus port too: by default it is port + 10000, out of range above 55535.
+  redis "$cp" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 1000 \
+    --cluster-port "$(free_port)"
+  cluster_addrs+=("127.0.0.1:$cp")
+done
+redis-cli --cluster create "${cluster_addrs[@]}" --cluster-replicas 1 --cluster-yes >/dev/null
+for _ in $(seq 300); do
+  ok=1
+  for a in "${cluster_addrs[@]}"; do
+    redis-cli -h 127.0.0.1 -p "${a#*:}" cluster info | grep -q 'cluster_state:ok' || ok=0
+  done
+  [ "$ok" = 1 ] && break
+  sleep 0.1
+done
+[ "$ok" = 1 ] || { echo "the cluster did not reach cluster_state:ok" >&2; exit 1; }
+cluster_urls=$(printf 'redis://%s,' "${cluster_addrs[@]}"); cluster_urls=${cluster_urls%,}
+
+echo "deadpool-redis 0.23.1 tests from $src, judged in $scratch/judge, redis-server on port $port, Sentinel master on $master, sentinels $urls, cluster $cluster_urls" >&2
 cd "$scratch/judge" && REDIS__URL="redis://127.0.0.1:$port" \
   REDIS_SENTINEL__URLS="$urls" REDIS_SENTINEL__MASTER_NAME=mymaster \
-  "$repo/scripts/judge-count.sh" "deadpool-redis 0.23.1 judge" 13 cargo test "$@"
+  REDIS_CLUSTER__URLS="$cluster_urls" \
+  "$repo/scripts/judge-count.sh" "deadpool-redis 0.23.1 judge" 18 cargo test "$@"

@@ -45,6 +45,9 @@ compile_error!(
 // `connection` the classifier; `manager` the connection and `shared`;
 // `config`, `roles` and `registry` build pools from managers; `ext` and
 // `pubsub` add to the built pool.
+#[cfg(feature = "cluster")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+pub mod cluster;
 mod commands;
 mod config;
 mod connection;
