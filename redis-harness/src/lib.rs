@@ -2,6 +2,7 @@
 //! pool-redis's tests and poolbench's Redis benches (which must not depend
 //! on a server someone left running).
 
+pub mod cluster;
 pub mod failover;
 mod proxy;
 mod sentinel;
@@ -25,6 +26,9 @@ pub struct RedisServer {
     /// The server's own working directory: a replica writes the RDB it
     /// receives there, and a server loads one it finds at start.
     dir: std::path::PathBuf,
+    /// The extra arguments it was started with, used again by a restart
+    /// (a cluster node stays one).
+    args: Vec<String>,
 }
 
 impl RedisServer {
@@ -65,7 +69,13 @@ impl RedisServer {
             }
             if let Some(pid) = server_pid(port) {
                 if pid == child.id() {
-                    return Some(Self { child, port, dir });
+                    let args = extra.iter().map(|a| (*a).to_owned()).collect();
+                    return Some(Self {
+                        child,
+                        port,
+                        dir,
+                        args,
+                    });
                 }
                 let _ = child.kill();
                 let _ = child.wait();
@@ -100,7 +110,8 @@ impl RedisServer {
         let port = self.port;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let mut child = spawn(self.port, &self.dir, &[]);
+            let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+            let mut child = spawn(self.port, &self.dir, &args);
             while server_pid(self.port).is_none() {
                 if let Ok(Some(_)) = child.try_wait() {
                     break; // the port is not free yet: try again

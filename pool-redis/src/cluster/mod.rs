@@ -255,7 +255,10 @@ impl Manager {
     ///
     /// # Errors
     /// The redis crate's error for unusable addresses.
-    pub fn new<T: IntoConnectionInfo>(params: Vec<T>, read_from_replicas: bool) -> RedisResult<Self> {
+    pub fn new<T: IntoConnectionInfo>(
+        params: Vec<T>,
+        read_from_replicas: bool,
+    ) -> RedisResult<Self> {
         Self::with_settings(
             params,
             &ClusterSettings {
@@ -409,6 +412,31 @@ impl ClusterShared {
     }
 }
 
+/// Times a shared-mode request refused with a redirect is sent again.
+const REDIRECT_RESENDS: u32 = 10;
+
+/// Whether the cluster refused the request without running it, pointing
+/// elsewhere (`ASK`, `MOVED`) or asking to retry (`TRYAGAIN`) — what
+/// redis-rs gives up with when its redirect lost a race on a shared
+/// connection: it sends `ASKING` and then the command as two requests, and
+/// another task's request between them takes the `ASKING` (seen under
+/// load during a slot migration).
+fn refused_by_redirect(e: &RedisError) -> bool {
+    matches!(e.code(), Some("ASK" | "MOVED" | "TRYAGAIN"))
+}
+
+/// Whether to send a request refused with `e` again (the `resends`-th
+/// time), and after which pause. Safe: a redirect reply means no node ran
+/// the request.
+fn resend_after(e: &RedisError, resends: &mut u32) -> Option<Duration> {
+    if !refused_by_redirect(e) || *resends >= REDIRECT_RESENDS {
+        return None;
+    }
+    *resends += 1;
+    tracing::debug!(error = %e, resends = *resends, "shared cluster request redirected: sending again");
+    Some(Duration::from_millis(5 * u64::from(*resends)))
+}
+
 impl ConnectionLike for ClusterShared {
     fn req_packed_command<'a>(
         &'a mut self,
@@ -416,7 +444,17 @@ impl ConnectionLike for ClusterShared {
     ) -> redis::RedisFuture<'a, redis::Value> {
         Box::pin(async move {
             refuse_single(cmd)?;
-            self.connection().await?.req_packed_command(cmd).await
+            let conn = self.connection().await?;
+            let mut resends = 0;
+            loop {
+                match conn.req_packed_command(cmd).await {
+                    Err(e) => match resend_after(&e, &mut resends) {
+                        Some(pause) => tokio::time::sleep(pause).await,
+                        None => return Err(e),
+                    },
+                    ok => return ok,
+                }
+            }
         })
     }
 
@@ -428,10 +466,17 @@ impl ConnectionLike for ClusterShared {
     ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
         Box::pin(async move {
             refuse_pipeline(pipeline)?;
-            self.connection()
-                .await?
-                .req_packed_commands(pipeline, offset, count)
-                .await
+            let conn = self.connection().await?;
+            let mut resends = 0;
+            loop {
+                match conn.req_packed_commands(pipeline, offset, count).await {
+                    Err(e) => match resend_after(&e, &mut resends) {
+                        Some(pause) => tokio::time::sleep(pause).await,
+                        None => return Err(e),
+                    },
+                    ok => return ok,
+                }
+            }
         })
     }
 

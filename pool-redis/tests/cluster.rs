@@ -1,0 +1,431 @@
+//! Redis Cluster against real processes: six nodes (three masters with a
+//! replica each) created with `redis-cli --cluster create`, one cluster for
+//! the whole file (one test; its scenarios run in order, each leaving the
+//! cluster healthy for the next).
+
+#![cfg(feature = "cluster")]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use pool_redis::cluster::{
+    ClusterPoolExt, Config, DEFAULT_CLUSTER_OVERALL_TIMEOUT, Pool, PoolError,
+};
+use pool_redis::redis::{self, AsyncCommands};
+use redis_harness::calls;
+use redis_harness::cluster::{ClusterSet, query};
+
+const TASKS: usize = 16;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_scenarios() {
+    let mut set = tokio::task::spawn_blocking(ClusterSet::start)
+        .await
+        .unwrap();
+    let keys = keys_on_every_master(&set);
+    connections_per_node(&set, &keys).await;
+    sessions_and_checks(&set).await;
+    slot_migration(&set, &keys).await;
+    failover(&mut set, &keys, false).await;
+    failover(&mut set, &keys, true).await;
+}
+
+fn pool(set: &ClusterSet, size: usize) -> Pool {
+    let mut cfg = Config::from_urls(set.urls());
+    cfg.pool = Some(pool_redis::PoolConfig::new(size));
+    cfg.create_pool(None).expect("a cluster pool")
+}
+
+/// For each master, a key whose slot it serves (`CLUSTER KEYSLOT` against
+/// `CLUSTER SLOTS`), so every master gets traffic.
+fn keys_on_every_master(set: &ClusterSet) -> Vec<String> {
+    let port = set.nodes[0].port;
+    let slots: Vec<(i64, i64, u16)> = {
+        let value: redis::Value = query(port, redis::cmd("CLUSTER").arg("SLOTS")).unwrap();
+        let redis::Value::Array(ranges) = value else {
+            panic!("CLUSTER SLOTS: {value:?}")
+        };
+        ranges
+            .iter()
+            .map(|r| {
+                let redis::Value::Array(items) = r else {
+                    panic!("{r:?}")
+                };
+                let int = |v: &redis::Value| match v {
+                    redis::Value::Int(i) => *i,
+                    other => panic!("{other:?}"),
+                };
+                let redis::Value::Array(master) = &items[2] else {
+                    panic!()
+                };
+                (int(&items[0]), int(&items[1]), int(&master[1]) as u16)
+            })
+            .collect()
+    };
+    let mut by_master: BTreeMap<u16, String> = BTreeMap::new();
+    for i in 0.. {
+        let key = format!("cluster:key:{i}");
+        let slot: i64 = query(port, redis::cmd("CLUSTER").arg("KEYSLOT").arg(&key)).unwrap();
+        let (_, _, master) = slots
+            .iter()
+            .find(|(lo, hi, _)| (*lo..=*hi).contains(&slot))
+            .expect("every slot served");
+        by_master.entry(*master).or_insert(key);
+        if by_master.len() == 3 {
+            break;
+        }
+    }
+    by_master.into_values().collect()
+}
+
+/// Normal client connections on `port` other than the caller's own
+/// inspection connection.
+fn clients(port: u16) -> usize {
+    let list: String = query(port, redis::cmd("CLIENT").arg("LIST")).unwrap();
+    list.lines()
+        .filter(|l| l.contains(" flags=N ") && !l.contains(" cmd=client|list "))
+        .count()
+}
+
+/// An exclusive pool of N holds N connections per master; shared mode one.
+async fn connections_per_node(set: &ClusterSet, keys: &[String]) {
+    let masters = set.masters();
+    let before: Vec<usize> = masters.iter().map(|&p| clients(p)).collect();
+    let exclusive = pool(set, 4);
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut conn = exclusive.get().await.unwrap();
+        for key in keys {
+            let _: () = conn.set(key, 1).await.unwrap();
+        }
+        held.push(conn);
+    }
+    let with_exclusive: Vec<usize> = masters.iter().map(|&p| clients(p)).collect();
+    drop(held);
+    let shared_pool = pool(set, 4);
+    let mut handles: Vec<_> = (0..8).map(|_| shared_pool.shared()).collect();
+    for h in &mut handles {
+        for key in keys {
+            let _: () = h.set(key, 2).await.unwrap();
+        }
+    }
+    let with_shared: Vec<usize> = masters.iter().map(|&p| clients(p)).collect();
+    println!(
+        "connections per master: before {before:?}, exclusive pool of 4 {with_exclusive:?}, plus shared mode (8 handles) {with_shared:?}"
+    );
+    for i in 0..masters.len() {
+        assert_eq!(with_exclusive[i] - before[i], 4, "exclusive: 4 per master");
+        assert_eq!(
+            with_shared[i] - with_exclusive[i],
+            1,
+            "shared: 1 per master"
+        );
+    }
+}
+
+/// No PING per checkout; a bare MULTI or a WATCH closes the connection at
+/// return; shared mode refuses session commands.
+async fn sessions_and_checks(set: &ClusterSet) {
+    let pool = pool(set, 2);
+    let masters = set.masters();
+    let mut admins = Vec::new();
+    for &port in &masters {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        admins.push(client.get_multiplexed_async_connection().await.unwrap());
+    }
+    {
+        let mut conn = pool.get().await.unwrap();
+        let _: () = conn.set("cluster:ttl", 1).await.unwrap();
+    }
+    let mut before = 0;
+    for a in &mut admins {
+        before += calls(a, "ping").await;
+    }
+    let first = pool_redis::cluster::Connection::id(&pool.get().await.unwrap());
+    for _ in 0..20 {
+        let mut conn = pool.get().await.unwrap();
+        let _: () = conn.set("cluster:ttl", 1).await.unwrap();
+    }
+    let mut after = 0;
+    for a in &mut admins {
+        after += calls(a, "ping").await;
+    }
+    assert_eq!(
+        after, before,
+        "a checkout within the health-check interval sent a PING"
+    );
+    let again = pool_redis::cluster::Connection::id(&pool.get().await.unwrap());
+    assert_eq!(first, again, "connections are reused");
+
+    for session in [redis::cmd("MULTI"), {
+        let mut watch = redis::cmd("WATCH");
+        watch.arg("cluster:ttl");
+        watch
+    }] {
+        let id = {
+            let mut conn = pool.get().await.unwrap();
+            let _: redis::Value = session.query_async(&mut *conn).await.unwrap();
+            pool_redis::cluster::Connection::id(&conn)
+        };
+        let next = pool_redis::cluster::Connection::id(&pool.get().await.unwrap());
+        assert_ne!(id, next, "a connection left in a session was reused");
+    }
+
+    let mut shared = pool.shared();
+    let refused: redis::RedisResult<()> =
+        redis::cmd("WATCH").arg("k").query_async(&mut shared).await;
+    assert!(refused.unwrap_err().to_string().contains("WATCH"));
+    let refused: redis::RedisResult<()> = redis::cmd("BLPOP")
+        .arg("k")
+        .arg(1)
+        .query_async(&mut shared)
+        .await;
+    assert!(refused.unwrap_err().to_string().contains("BLPOP"));
+    let atomic: (i64,) = redis::pipe()
+        .atomic()
+        .incr("{cluster:tx}a", 1)
+        .query_async(&mut shared)
+        .await
+        .unwrap();
+    assert!(atomic.0 >= 1);
+}
+
+/// Tasks doing SET/GET on `keys` through exclusive checkouts and shared
+/// mode until stopped; each records (end time, how long it took, error).
+struct Load {
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<Vec<(Instant, Duration, Option<String>)>>>,
+}
+
+impl Load {
+    fn start(pool: &Pool, keys: &[String]) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let tasks = (0..TASKS)
+            .map(|i| {
+                let pool = pool.clone();
+                let stop = stop.clone();
+                let key = keys[i % keys.len()].clone();
+                let mut shared = (i % 2 == 1).then(|| pool.shared());
+                tokio::spawn(async move {
+                    let mut out = Vec::new();
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        let start = Instant::now();
+                        let result: Result<(), String> = async {
+                            match &mut shared {
+                                Some(shared) => {
+                                    let _: () =
+                                        shared.set(&key, n).await.map_err(|e| e.to_string())?;
+                                    let _: u64 =
+                                        shared.get(&key).await.map_err(|e| e.to_string())?;
+                                }
+                                None => {
+                                    let mut conn =
+                                        pool.get().await.map_err(|e: PoolError| e.to_string())?;
+                                    let _: () =
+                                        conn.set(&key, n).await.map_err(|e| e.to_string())?;
+                                    let _: u64 = conn.get(&key).await.map_err(|e| e.to_string())?;
+                                }
+                            }
+                            Ok(())
+                        }
+                        .await;
+                        let mode = if shared.is_some() {
+                            "shared"
+                        } else {
+                            "exclusive"
+                        };
+                        out.push((
+                            Instant::now(),
+                            start.elapsed(),
+                            result.err().map(|e| format!("{mode}: {e}")),
+                        ));
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    out
+                })
+            })
+            .collect();
+        Self { stop, tasks }
+    }
+
+    async fn stop(self) -> Vec<(Instant, Duration, Option<String>)> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut all = Vec::new();
+        for t in self.tasks {
+            all.extend(t.await.unwrap());
+        }
+        all.sort_by_key(|o| o.0);
+        all
+    }
+}
+
+fn node_id(port: u16) -> String {
+    query(port, redis::cmd("CLUSTER").arg("MYID")).unwrap()
+}
+
+/// A slot moved from its master to another with `MIGRATING`/`IMPORTING` and
+/// `MIGRATE` under load: callers see no error (redis-rs follows `ASK` and
+/// `MOVED` inside the request).
+async fn slot_migration(set: &ClusterSet, keys: &[String]) {
+    let pool = pool(set, TASKS);
+    let load = Load::start(&pool, keys);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let key = keys[0].clone();
+    let masters = set.masters();
+    let port = set.nodes[0].port;
+    let slot: i64 = query(port, redis::cmd("CLUSTER").arg("KEYSLOT").arg(&key)).unwrap();
+    let owner = masters
+        .iter()
+        .copied()
+        .find(|&m| {
+            query::<Vec<String>>(
+                m,
+                redis::cmd("CLUSTER").arg("GETKEYSINSLOT").arg(slot).arg(10),
+            )
+            .is_ok_and(|k| k.contains(&key))
+        })
+        .expect("the key's master");
+    let dest = masters.iter().copied().find(|&m| m != owner).unwrap();
+    let (owner_id, dest_id) = (node_id(owner), node_id(dest));
+    tokio::task::spawn_blocking(move || {
+        let set_slot = |port: u16, how: &str, id: &str| {
+            let _: () = query(
+                port,
+                redis::cmd("CLUSTER")
+                    .arg("SETSLOT")
+                    .arg(slot)
+                    .arg(how)
+                    .arg(id),
+            )
+            .unwrap();
+        };
+        set_slot(dest, "IMPORTING", &owner_id);
+        set_slot(owner, "MIGRATING", &dest_id);
+        std::thread::sleep(Duration::from_millis(300));
+        loop {
+            let keys: Vec<String> = query(
+                owner,
+                redis::cmd("CLUSTER")
+                    .arg("GETKEYSINSLOT")
+                    .arg(slot)
+                    .arg(100),
+            )
+            .unwrap();
+            if keys.is_empty() {
+                break;
+            }
+            let _: () = query(
+                owner,
+                redis::cmd("MIGRATE")
+                    .arg("127.0.0.1")
+                    .arg(dest)
+                    .arg("")
+                    .arg(0)
+                    .arg(5000)
+                    .arg("KEYS")
+                    .arg(&keys),
+            )
+            .unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        for port in [dest, owner] {
+            set_slot(port, "NODE", &dest_id);
+        }
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let outcomes = load.stop().await;
+    let errors: Vec<_> = outcomes.iter().filter(|o| o.2.is_some()).collect();
+    println!(
+        "slot {slot} migrated from {owner} to {dest}: {} requests, {} errors",
+        outcomes.len(),
+        errors.len()
+    );
+    assert!(
+        errors.is_empty(),
+        "errors during the migration: {:?}",
+        &errors[..errors.len().min(5)]
+    );
+    set.wait_until_ok(Duration::from_secs(30));
+}
+
+/// A master's replica takes over (`CLUSTER FAILOVER`), or the master is
+/// killed: no caller waits more than the overall timeout (plus slack), and
+/// no error 3 s after the replica took over.
+async fn failover(set: &mut ClusterSet, keys: &[String], kill: bool) {
+    let pool = pool(set, TASKS);
+    let load = Load::start(&pool, keys);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let old = set.masters()[0];
+    let old_id = node_id(old);
+    let replica = set
+        .nodes
+        .iter()
+        .map(|n| n.port)
+        .find(|&p| {
+            query::<String>(p, redis::cmd("INFO").arg("replication")).is_ok_and(|i| {
+                i.contains("role:slave") && i.contains(&format!("master_port:{old}"))
+            })
+        })
+        .expect("the master's replica");
+    let from = Instant::now();
+    if kill {
+        set.node(old).stop();
+    } else {
+        let _: () = query(replica, redis::cmd("CLUSTER").arg("FAILOVER")).unwrap();
+    }
+    // The replica took over when it says so.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !query::<String>(replica, redis::cmd("INFO").arg("replication"))
+        .is_ok_and(|i| i.contains("role:master"))
+    {
+        assert!(Instant::now() < deadline, "the replica never took over");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took_over = Instant::now();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let outcomes = load.stop().await;
+    let errors: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o.2.is_some() && o.0 >= from)
+        .collect();
+    let late: Vec<_> = errors
+        .iter()
+        .filter(|o| o.0 > took_over + Duration::from_secs(3))
+        .collect();
+    let longest = outcomes.iter().map(|o| o.1).max().unwrap_or_default();
+    let last_error = errors
+        .last()
+        .map(|o| o.0.saturating_duration_since(took_over));
+    println!(
+        "{}: replica took over {:?} after the trigger; {} errors, the last {:?} after the takeover; longest request {:?}",
+        if kill {
+            "master killed"
+        } else {
+            "CLUSTER FAILOVER"
+        },
+        took_over - from,
+        errors.len(),
+        last_error,
+        longest
+    );
+    assert!(
+        late.is_empty(),
+        "errors 3 s after the takeover: {:?}",
+        &late[..late.len().min(5)]
+    );
+    assert!(
+        longest <= DEFAULT_CLUSTER_OVERALL_TIMEOUT * 2 + Duration::from_secs(1),
+        "a request took {longest:?}"
+    );
+    let _ = old_id;
+    if kill {
+        set.node(old).start_again();
+    }
+    set.wait_until_ok(Duration::from_secs(60));
+}
