@@ -32,18 +32,19 @@ step module-cycles sh -c 'python3 ci/module-cycles.py pool-core/src && python3 c
 step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 # The whole suite with the default store (fast-acquire: lock-free); the
 # pool-redis tests start their own redis-server (the binary must exist)...
-# (The Sentinel failover test runs once, in its own step below.)
-step test-lockfree cargo test --workspace --locked -- --skip sentinel_failover
+# (The Sentinel and Cluster tests run once, in their own step below.)
+step test-lockfree cargo test --workspace --locked -- --skip sentinel_failover --skip cluster_scenarios
 # ...and again with the mutex store as the default.
 step test-mutex cargo test -p pool-core --no-default-features --locked
-# TLS against real TLS redis-servers (certificates made by the test), and
-# Sentinel failover against a master, two replicas and three sentinels
-# (one build for both; the count proves neither was skipped by a feature).
-step test-tls-sentinel env COUNT_ENFORCE=1 scripts/judge-count.sh "TLS and Sentinel tests" 5 \
-  cargo test -p pool-redis --features tls-rustls-insecure,sentinel --locked --test tls --test sentinel
+# TLS against real TLS redis-servers (certificates made by the test),
+# Sentinel failover against a master, two replicas and three sentinels, and
+# Cluster against six nodes (one build for all three; the count proves none
+# was skipped by a feature gate).
+step test-tls-sentinel-cluster env COUNT_ENFORCE=1 scripts/judge-count.sh "TLS, Sentinel and Cluster tests" 6 \
+  cargo test -p pool-redis --features tls-rustls-insecure,sentinel,cluster --locked --test tls --test sentinel --test cluster
 # The optional features: the Prometheus scrape test and their lints.
 step test-metrics cargo test -p pool-core --features metrics,serde --locked --test prometheus
-step clippy-features cargo clippy -p pool-core -p pool-redis --all-targets --features pool-core/metrics,pool-core/serde,pool-redis/serde,pool-redis/tls-rustls-insecure,pool-redis/sentinel --locked -- -D warnings
+step clippy-features cargo clippy -p pool-core -p pool-redis --all-targets --features pool-core/metrics,pool-core/serde,pool-redis/serde,pool-redis/tls-rustls-insecure,pool-redis/sentinel,pool-redis/cluster --locked -- -D warnings
 if [ "$quick" = 0 ]; then
   step loom ci/loom.sh
   # Drop-in judge: deadpool 0.13.1's own managed tests against pool-core,

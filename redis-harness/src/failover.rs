@@ -17,6 +17,8 @@ use crate::sentinel::MASTER_NAME;
 #[derive(Clone, Debug)]
 pub struct Outcome {
     pub at: Instant,
+    /// How long the write took.
+    pub took: Duration,
     pub result: Result<u16, String>,
 }
 
@@ -44,9 +46,11 @@ impl Writers {
                 tokio::spawn(async move {
                     let mut outcomes = Vec::new();
                     while !stop.load(Ordering::Relaxed) {
+                        let start = Instant::now();
                         let result = write().await;
                         outcomes.push(Outcome {
                             at: Instant::now(),
+                            took: start.elapsed(),
                             result,
                         });
                         tokio::time::sleep(Duration::from_millis(1)).await;
