@@ -82,18 +82,22 @@ async fn report(name: &str, writers: Vec<(&str, Writers)>, from: Instant, settle
         let mut kinds = std::collections::BTreeMap::new();
         for e in &errors {
             let msg = e.result.clone().unwrap_err();
-            let kind: String = msg.split(':').next().unwrap_or("").chars().take(40).collect();
+            let kind: String = msg
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(40)
+                .collect();
             *kinds.entry(kind).or_insert(0) += 1;
         }
-        let last = errors
-            .last()
-            .map_or("none".to_owned(), |o| {
-                if o.at >= settled {
-                    format!("+{:.0} ms", (o.at - settled).as_secs_f64() * 1e3)
-                } else {
-                    format!("-{:.0} ms", (settled - o.at).as_secs_f64() * 1e3)
-                }
-            });
+        let last = errors.last().map_or("none".to_owned(), |o| {
+            if o.at >= settled {
+                format!("+{:.0} ms", (o.at - settled).as_secs_f64() * 1e3)
+            } else {
+                format!("-{:.0} ms", (settled - o.at).as_secs_f64() * 1e3)
+            }
+        });
         let longest = outcomes.iter().map(|o| o.took).max().unwrap_or_default();
         println!(
             "{pool:<22} {:>8} {:>8} {last:>14} {:>9.0} ms  {kinds:?}",
@@ -123,15 +127,28 @@ fn migrate_one_slot(set: &ClusterSet) {
     let id = |p: u16| -> String { query(p, redis::cmd("CLUSTER").arg("MYID")).unwrap() };
     let (owner_id, dest_id) = (id(owner), id(dest));
     let set_slot = |port: u16, how: &str, node: &str| {
-        let _: () =
-            query(port, redis::cmd("CLUSTER").arg("SETSLOT").arg(slot).arg(how).arg(node)).unwrap();
+        let _: () = query(
+            port,
+            redis::cmd("CLUSTER")
+                .arg("SETSLOT")
+                .arg(slot)
+                .arg(how)
+                .arg(node),
+        )
+        .unwrap();
     };
     set_slot(dest, "IMPORTING", &owner_id);
     set_slot(owner, "MIGRATING", &dest_id);
     std::thread::sleep(Duration::from_millis(300));
     loop {
-        let keys: Vec<String> =
-            query(owner, redis::cmd("CLUSTER").arg("GETKEYSINSLOT").arg(slot).arg(100)).unwrap();
+        let keys: Vec<String> = query(
+            owner,
+            redis::cmd("CLUSTER")
+                .arg("GETKEYSINSLOT")
+                .arg(slot)
+                .arg(100),
+        )
+        .unwrap();
         if keys.is_empty() {
             break;
         }
@@ -155,7 +172,9 @@ fn migrate_one_slot(set: &ClusterSet) {
 
 #[tokio::main]
 async fn main() {
-    let mut set = tokio::task::spawn_blocking(ClusterSet::start).await.unwrap();
+    let mut set = tokio::task::spawn_blocking(ClusterSet::start)
+        .await
+        .unwrap();
     let urls = set.urls();
 
     let w = start(&urls);
@@ -195,7 +214,11 @@ async fn main() {
         let settled = Instant::now();
         tokio::time::sleep(Duration::from_secs(5)).await;
         report(
-            if kill { "master killed (\"last error\" from the replica's takeover)" } else { "CLUSTER FAILOVER (\"last error\" from the replica's takeover)" },
+            if kill {
+                "master killed (\"last error\" from the replica's takeover)"
+            } else {
+                "CLUSTER FAILOVER (\"last error\" from the replica's takeover)"
+            },
             w,
             from,
             settled,

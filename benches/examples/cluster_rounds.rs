@@ -3,7 +3,9 @@
 //! cluster pool, and one `ClusterConnection` cloned into every task, on a
 //! three-master cluster this example starts (six nodes).
 //!
-//! `cargo run --release -p pool-benches --example cluster_rounds -- [ROUNDS] [SECONDS] [TASKS,..] [get|set]`
+//! `cargo run --release -p pool-benches --example cluster_rounds -- [ROUNDS] [SECONDS] [TASKS,..] [get|set] [all|shared]`
+//! (`shared`: only pool-redis shared mode and one `ClusterConnection`, for
+//! more rounds of the pair whose ratio is closest to 1).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,11 +16,12 @@ use redis::AsyncCommands;
 use redis_harness::cluster::ClusterSet;
 
 const KEYS: u64 = 1000;
-const CONTENDERS: [&str; 4] = [
+const CONTENDERS: [&str; 5] = [
     "pool-redis exclusive",
     "pool-redis shared",
     "deadpool-redis",
     "one ClusterConnection",
+    "one, pool-redis's timeouts",
 ];
 
 #[derive(Clone)]
@@ -103,15 +106,39 @@ async fn handle(name: &str, urls: &[String], tasks: usize) -> Handle {
         "deadpool-redis" => {
             let mut cfg = deadpool_redis::cluster::Config::from_urls(urls.to_vec());
             cfg.pool = Some(deadpool_redis::PoolConfig::new(tasks));
-            Handle::Theirs(cfg.create_pool(Some(deadpool_redis::Runtime::Tokio1)).unwrap())
+            Handle::Theirs(
+                cfg.create_pool(Some(deadpool_redis::Runtime::Tokio1))
+                    .unwrap(),
+            )
         }
-        _ => Handle::One(
+        "one ClusterConnection" => Handle::One(
             redis::cluster::ClusterClient::new(urls.to_vec())
                 .unwrap()
                 .get_async_connection()
                 .await
                 .unwrap(),
         ),
+        // The same client settings as pool-redis's (ClusterSettings'
+        // defaults: a response timeout per attempt and overall), so the
+        // ratio to it is shared mode's own overhead.
+        _ => {
+            use pool_redis::cluster as c;
+            let (min_wait, max_wait) = c::DEFAULT_CLUSTER_RETRY_WAIT;
+            Handle::One(
+                redis::cluster::ClusterClientBuilder::new(urls.to_vec())
+                    .connection_timeout(c::DEFAULT_CLUSTER_CONNECTION_TIMEOUT)
+                    .response_timeout(c::DEFAULT_CLUSTER_RESPONSE_TIMEOUT)
+                    .overall_response_timeout(Some(c::DEFAULT_CLUSTER_OVERALL_TIMEOUT))
+                    .retries(c::DEFAULT_CLUSTER_RETRIES)
+                    .min_retry_wait(min_wait.as_millis() as u64)
+                    .max_retry_wait(max_wait.as_millis() as u64)
+                    .build()
+                    .unwrap()
+                    .get_async_connection()
+                    .await
+                    .unwrap(),
+            )
+        }
     }
 }
 
@@ -136,13 +163,20 @@ async fn main() {
         "set" => true,
         other => panic!("operation must be get or set, not {other:?}"),
     };
-    let cluster = tokio::task::spawn_blocking(ClusterSet::start).await.unwrap();
+    let only_shared = args.next().as_deref() == Some("shared");
+    let cluster = tokio::task::spawn_blocking(ClusterSet::start)
+        .await
+        .unwrap();
     let urls = cluster.urls();
     for &n in &tasks {
         let mut rates: Vec<Vec<f64>> = vec![Vec::new(); CONTENDERS.len()];
         for round in 0..rounds {
             for k in 0..CONTENDERS.len() {
                 let c = (round + k) % CONTENDERS.len();
+                if only_shared && (c == 0 || c == 2) {
+                    rates[c].push(f64::NAN);
+                    continue;
+                }
                 let h = handle(CONTENDERS[c], &urls, n).await;
                 rates[c].push(measure(h, n, secs, set).await);
             }
@@ -164,8 +198,9 @@ async fn main() {
             };
             let (dm, dlo, dhi) = vs(2);
             let (om, olo, ohi) = vs(3);
+            let (bm, blo, bhi) = vs(4);
             println!(
-                "{name:<22} {m:>9.0} ({lo:.0}-{hi:.0})  vs deadpool-redis {dm:.2}x ({dlo:.2}-{dhi:.2})  vs one ClusterConnection {om:.2}x ({olo:.2}-{ohi:.2})"
+                "{name:<27} {m:>9.0} ({lo:.0}-{hi:.0})  vs deadpool-redis {dm:.2}x ({dlo:.2}-{dhi:.2})  vs one ClusterConnection {om:.2}x ({olo:.2}-{ohi:.2})  vs one with pool-redis's timeouts {bm:.2}x ({blo:.2}-{bhi:.2})"
             );
         }
     }
