@@ -192,11 +192,14 @@ async fn sessions_and_checks(set: &ClusterSet) {
     assert!(atomic.0 >= 1);
 }
 
+/// When a request ended, how long it took, and its error.
+type Outcome = (Instant, Duration, Option<String>);
+
 /// Tasks doing SET/GET on `keys` through exclusive checkouts and shared
 /// mode until stopped; each records (end time, how long it took, error).
 struct Load {
     stop: Arc<AtomicBool>,
-    tasks: Vec<tokio::task::JoinHandle<Vec<(Instant, Duration, Option<String>)>>>,
+    tasks: Vec<tokio::task::JoinHandle<Vec<Outcome>>>,
 }
 
 impl Load {
@@ -252,7 +255,7 @@ impl Load {
         Self { stop, tasks }
     }
 
-    async fn stop(self) -> Vec<(Instant, Duration, Option<String>)> {
+    async fn stop(self) -> Vec<Outcome> {
         self.stop.store(true, Ordering::Relaxed);
         let mut all = Vec::new();
         for t in self.tasks {

@@ -168,7 +168,6 @@ impl Connection {
     }
 
     /// The pooled object's metrics.
-    #[must_use]
     pub fn metrics(this: &Self) -> &Metrics {
         Object::metrics(&this.conn)
     }
@@ -240,7 +239,13 @@ pub struct Manager {
     client: ClusterClient,
     ping_number: AtomicUsize,
     /// The shared-mode connection, made at its first command.
-    shared: Arc<tokio::sync::OnceCell<ClusterConnection>>,
+    shared: Arc<SharedCluster>,
+}
+
+/// A cluster pool's shared connection and where it comes from.
+struct SharedCluster {
+    client: ClusterClient,
+    conn: tokio::sync::OnceCell<ClusterConnection>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -306,10 +311,14 @@ impl Manager {
                 "enable pool-redis's `tls-rustls` feature (or `tls-native-tls`)".to_owned(),
             )));
         }
+        let client = builder.build()?;
         Ok(Self {
-            client: builder.build()?,
+            shared: Arc::new(SharedCluster {
+                client: client.clone(),
+                conn: tokio::sync::OnceCell::new(),
+            }),
+            client,
             ping_number: AtomicUsize::new(0),
-            shared: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 }
@@ -373,8 +382,7 @@ pub trait ClusterPoolExt {
 impl ClusterPoolExt for Pool {
     fn shared(&self) -> ClusterShared {
         ClusterShared {
-            client: self.manager().client.clone(),
-            cell: Arc::clone(&self.manager().shared),
+            shared: Arc::clone(&self.manager().shared),
             conn: None,
         }
     }
@@ -384,8 +392,7 @@ impl ClusterPoolExt for Pool {
 /// [`ClusterPoolExt::shared`]).
 #[derive(Clone)]
 pub struct ClusterShared {
-    client: ClusterClient,
-    cell: Arc<tokio::sync::OnceCell<ClusterConnection>>,
+    shared: Arc<SharedCluster>,
     /// This handle's clone of the connection, once made.
     conn: Option<ClusterConnection>,
 }
@@ -393,7 +400,7 @@ pub struct ClusterShared {
 impl std::fmt::Debug for ClusterShared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClusterShared")
-            .field("connected", &self.cell.initialized())
+            .field("connected", &self.shared.conn.initialized())
             .finish_non_exhaustive()
     }
 }
@@ -401,10 +408,10 @@ impl std::fmt::Debug for ClusterShared {
 impl ClusterShared {
     async fn connection(&mut self) -> RedisResult<&mut ClusterConnection> {
         if self.conn.is_none() {
-            let client = &self.client;
-            let conn = self
-                .cell
-                .get_or_try_init(|| client.get_async_connection())
+            let shared = &*self.shared;
+            let conn = shared
+                .conn
+                .get_or_try_init(|| shared.client.get_async_connection())
                 .await?;
             self.conn = Some(conn.clone());
         }
