@@ -391,8 +391,32 @@ async fn failover(set: &mut ClusterSet, keys: &[String], kill: bool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let took_over = Instant::now();
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // A demoted master (still running) must stop receiving the pool's
+    // commands: from 1 s after the takeover, its SET and GET counts stay.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let served = |port: u16| -> u64 {
+        let info: String = query(port, redis::cmd("INFO").arg("commandstats")).unwrap_or_default();
+        ["cmdstat_set:calls=", "cmdstat_get:calls="]
+            .iter()
+            .filter_map(|key| {
+                info.lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .and_then(|rest| rest.split(',').next()?.parse::<u64>().ok())
+            })
+            .sum()
+    };
+    let before = (!kill).then(|| served(old));
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let outcomes = load.stop().await;
+    if let Some(before) = before {
+        let after = served(old);
+        assert_eq!(
+            after,
+            before,
+            "the demoted master still served {} of the pool's commands after the takeover",
+            after - before
+        );
+    }
     let errors: Vec<_> = outcomes
         .iter()
         .filter(|o| o.2.is_some() && o.0 >= from)
