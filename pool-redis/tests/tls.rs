@@ -358,3 +358,44 @@ async fn sentinel_over_tls_to_the_sentinels_and_the_nodes() {
         "{error}"
     );
 }
+
+/// Cluster over TLS: six TLS-only nodes (bus and replication over TLS too);
+/// the pool verifies them with the private CA given in `ClusterSettings`,
+/// in exclusive and shared mode; without the CA it is refused.
+#[cfg(feature = "cluster")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_over_tls_with_a_private_ca() {
+    use pool_redis::cluster::{ClusterPoolExt, ClusterSettings, Config as ClusterConfig};
+    let certs = TestCerts::generate();
+    let set = redis_harness::TlsClusterSet::start(&certs.ca, &certs.server_cert, &certs.server_key);
+    let mut settings = ClusterSettings::default();
+    settings.certificates = Some(TlsCertificates {
+        root_cert: Some(std::fs::read(&certs.ca).unwrap()),
+        ..TlsCertificates::default()
+    });
+    let pool = ClusterConfig::from_urls(set.urls())
+        .builder_with(&settings)
+        .expect("a TLS cluster pool")
+        .build()
+        .unwrap();
+    let mut conn = pool.get().await.expect("a verified TLS cluster connection");
+    for i in 0..30 {
+        let key = format!("tls:cluster:{i}");
+        conn.set::<_, _, ()>(&key, i).await.unwrap();
+        assert_eq!(conn.get::<_, i64>(&key).await.unwrap(), i);
+    }
+    let mut shared = pool.shared();
+    assert_eq!(shared.get::<_, i64>("tls:cluster:7").await.unwrap(), 7);
+
+    let untrusted = ClusterConfig::from_urls(set.urls())
+        .create_pool(None)
+        .unwrap();
+    let error = match untrusted.get().await {
+        Ok(_) => panic!("an untrusted cluster was used"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        error.to_lowercase().contains("certificate") || error.contains("TLS"),
+        "{error}"
+    );
+}

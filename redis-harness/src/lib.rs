@@ -12,7 +12,7 @@ mod tls;
 pub use proxy::PartitionProxy;
 pub use sentinel::{MASTER_NAME, SentinelProcess, SentinelSet, query_sentinel, start_tls_sentinel};
 #[cfg(feature = "tls")]
-pub use tls::{TestCerts, TlsRedisServer};
+pub use tls::{TestCerts, TlsClusterSet, TlsRedisServer};
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

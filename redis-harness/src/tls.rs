@@ -112,7 +112,12 @@ impl TlsRedisServer {
     /// Serves `cert`/`key`, trusting `ca` for client certificates, which it
     /// asks for when `mutual` is set.
     pub fn start(ca: &Path, cert: &Path, key: &Path, mutual: bool) -> Self {
-        let args = vec![
+        Self::start_with(ca, cert, key, mutual, &[])
+    }
+
+    /// As [`TlsRedisServer::start`], with extra arguments.
+    pub fn start_with(ca: &Path, cert: &Path, key: &Path, mutual: bool, extra: &[&str]) -> Self {
+        let mut args = vec![
             "--port".into(),
             "0".into(),
             "--tls-cert-file".into(),
@@ -124,6 +129,7 @@ impl TlsRedisServer {
             "--tls-auth-clients".into(),
             if mutual { "yes" } else { "no" }.into(),
         ];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
         for _ in 0..10 {
             let port = TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
@@ -216,4 +222,106 @@ fn spawn(port: u16, dir: &Path, args: &[String]) -> Child {
                  TLS. Install it with `apt-get install -y redis-server` (Debian/Ubuntu)"
             )
         })
+}
+
+/// A Redis Cluster speaking only TLS (nodes, cluster bus and replication):
+/// six nodes serving `cert`/`key` and trusting `ca`, three masters with a
+/// replica each, created with `redis-cli --cluster create --tls`.
+#[derive(Debug)]
+pub struct TlsClusterSet {
+    pub nodes: Vec<TlsRedisServer>,
+}
+
+impl TlsClusterSet {
+    pub fn start(ca: &Path, cert: &Path, key: &Path) -> Self {
+        let nodes: Vec<TlsRedisServer> = (0..6)
+            .map(|_| {
+                let bus = crate::free_port().to_string();
+                TlsRedisServer::start_with(
+                    ca,
+                    cert,
+                    key,
+                    false,
+                    &[
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                        "--cluster-node-timeout",
+                        "1000",
+                        "--cluster-port",
+                        &bus,
+                        "--tls-cluster",
+                        "yes",
+                        "--tls-replication",
+                        "yes",
+                    ],
+                )
+            })
+            .collect();
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let output = Command::new("redis-cli")
+            .args(["--tls", "--cacert"])
+            .arg(ca)
+            .args(["--cert"])
+            .arg(cert)
+            .args(["--key"])
+            .arg(key)
+            .arg("--cluster")
+            .arg("create")
+            .args(&addrs)
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run redis-cli ({e}): install it with `apt-get install -y redis-tools`"
+                )
+            });
+        assert!(
+            output.status.success(),
+            "redis-cli --tls --cluster create failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let set = Self { nodes };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !set.all_ok(ca, cert, key) {
+            assert!(
+                Instant::now() < deadline,
+                "the TLS cluster did not reach cluster_state:ok"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        set
+    }
+
+    /// `rediss://127.0.0.1:<port>` of every node.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(TlsRedisServer::url).collect()
+    }
+
+    fn all_ok(&self, ca: &Path, cert: &Path, key: &Path) -> bool {
+        self.nodes.iter().all(|n| {
+            Command::new("redis-cli")
+                .args(["--tls", "--cacert"])
+                .arg(ca)
+                .args(["--cert"])
+                .arg(cert)
+                .args(["--key"])
+                .arg(key)
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &n.port.to_string(),
+                    "cluster",
+                    "info",
+                ])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
+        })
+    }
 }
