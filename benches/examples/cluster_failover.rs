@@ -108,68 +108,6 @@ async fn report(name: &str, writers: Vec<(&str, Writers)>, from: Instant, settle
     }
 }
 
-fn info(port: u16) -> String {
-    query(port, redis::cmd("INFO").arg("replication")).unwrap_or_default()
-}
-
-fn migrate_one_slot(set: &ClusterSet) {
-    let masters = set.masters();
-    let probe = set.nodes[0].port;
-    let slot: i64 = query(probe, redis::cmd("CLUSTER").arg("KEYSLOT").arg(key(0))).unwrap();
-    let owner = *masters
-        .iter()
-        .find(|&&m| {
-            query::<i64>(m, redis::cmd("CLUSTER").arg("COUNTKEYSINSLOT").arg(slot))
-                .is_ok_and(|n| n > 0)
-        })
-        .expect("the slot's owner");
-    let dest = *masters.iter().find(|&&m| m != owner).unwrap();
-    let id = |p: u16| -> String { query(p, redis::cmd("CLUSTER").arg("MYID")).unwrap() };
-    let (owner_id, dest_id) = (id(owner), id(dest));
-    let set_slot = |port: u16, how: &str, node: &str| {
-        let _: () = query(
-            port,
-            redis::cmd("CLUSTER")
-                .arg("SETSLOT")
-                .arg(slot)
-                .arg(how)
-                .arg(node),
-        )
-        .unwrap();
-    };
-    set_slot(dest, "IMPORTING", &owner_id);
-    set_slot(owner, "MIGRATING", &dest_id);
-    std::thread::sleep(Duration::from_millis(300));
-    loop {
-        let keys: Vec<String> = query(
-            owner,
-            redis::cmd("CLUSTER")
-                .arg("GETKEYSINSLOT")
-                .arg(slot)
-                .arg(100),
-        )
-        .unwrap();
-        if keys.is_empty() {
-            break;
-        }
-        let _: () = query(
-            owner,
-            redis::cmd("MIGRATE")
-                .arg("127.0.0.1")
-                .arg(dest)
-                .arg("")
-                .arg(0)
-                .arg(5000)
-                .arg("KEYS")
-                .arg(&keys),
-        )
-        .unwrap();
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    set_slot(dest, "NODE", &dest_id);
-    set_slot(owner, "NODE", &dest_id);
-}
-
 #[tokio::main]
 async fn main() {
     let mut set = tokio::task::spawn_blocking(ClusterSet::start)
@@ -182,7 +120,7 @@ async fn main() {
     let from = Instant::now();
     let set_ref = &set;
     std::thread::scope(|s| {
-        s.spawn(|| migrate_one_slot(set_ref));
+        s.spawn(|| set_ref.migrate_slot_of(&key(0)));
     });
     let settled = Instant::now();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -193,22 +131,14 @@ async fn main() {
         let w = start(&urls);
         tokio::time::sleep(Duration::from_secs(1)).await;
         let old = set.masters()[0];
-        let replica = set
-            .nodes
-            .iter()
-            .map(|n| n.port)
-            .find(|&p| {
-                let i = info(p);
-                i.contains("role:slave") && i.contains(&format!("master_port:{old}"))
-            })
-            .unwrap();
+        let replica = set.replica_of(old);
         let from = Instant::now();
         if kill {
             set.node(old).stop();
         } else {
             let _: () = query(replica, redis::cmd("CLUSTER").arg("FAILOVER")).unwrap();
         }
-        while !info(replica).contains("role:master") {
+        while redis_harness::role(replica).as_deref() != Some("master") {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let settled = Instant::now();

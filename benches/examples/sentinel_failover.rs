@@ -9,21 +9,11 @@
 use std::time::{Duration, Instant};
 
 use pool_redis::RedisPoolExt;
-use redis_harness::failover::{Report, SwitchClock, Writers};
+use redis_harness::failover::{Report, SwitchClock, Writers, write_naming_node};
 use redis_harness::{MASTER_NAME, SentinelSet, query_sentinel};
 
 const TASKS: usize = 16;
 const AFTER_SWITCH: Duration = Duration::from_secs(7);
-
-fn write_cmd() -> redis::Pipeline {
-    let mut pipe = redis::pipe();
-    pipe.incr("failover:counter", 1)
-        .ignore()
-        .cmd("CONFIG")
-        .arg("GET")
-        .arg("port");
-    pipe
-}
 
 fn kind(e: &redis::RedisError) -> String {
     e.code().unwrap_or(e.category()).to_owned()
@@ -59,7 +49,7 @@ fn start_writers(set: &SentinelSet) -> Vec<(&'static str, Writers)> {
                 pool_redis::sentinel::PoolError::Timeout(t) => format!("wait timeout ({t:?})"),
                 other => format!("pool: {other}"),
             })?;
-            let ((_, port),): ((String, u16),) = write_cmd()
+            let ((_, port),): ((String, u16),) = write_naming_node()
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| kind(&e))?;
@@ -70,7 +60,7 @@ fn start_writers(set: &SentinelSet) -> Vec<(&'static str, Writers)> {
     let shared = Writers::start(TASKS, move || {
         let mut conn = handle.clone();
         async move {
-            let ((_, port),): ((String, u16),) = write_cmd()
+            let ((_, port),): ((String, u16),) = write_naming_node()
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| kind(&e))?;
@@ -85,7 +75,7 @@ fn start_writers(set: &SentinelSet) -> Vec<(&'static str, Writers)> {
                 deadpool_redis::sentinel::PoolError::Timeout(t) => format!("wait timeout ({t:?})"),
                 other => format!("pool: {other}"),
             })?;
-            let ((_, port),): ((String, u16),) = write_cmd()
+            let ((_, port),): ((String, u16),) = write_naming_node()
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| kind(&e))?;

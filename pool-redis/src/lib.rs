@@ -41,6 +41,33 @@ compile_error!(
      (on by default)"
 );
 
+/// deadpool's pool type aliases for one manager, its checkout type and
+/// its configuration error (the crate root, `sentinel`, `cluster`).
+macro_rules! pool_aliases {
+    ($manager:ty, $connection:ty, $config_error:ty) => {
+        /// A pool of connections.
+        pub type Pool = pool_core::Pool<$manager, $connection>;
+        /// A weak handle to a [`Pool`].
+        pub type WeakPool = pool_core::WeakPool<$manager, $connection>;
+        /// Builder of a [`Pool`].
+        pub type PoolBuilder = pool_core::PoolBuilder<$manager, $connection>;
+        /// Why a pool could not be built.
+        pub type BuildError = pool_core::BuildError;
+        /// Why a configuration could not become a pool.
+        pub type CreatePoolError = pool_core::CreatePoolError<$config_error>;
+        /// Why `get()` failed.
+        pub type PoolError = pool_core::PoolError<redis::RedisError>;
+        /// A pooled connection as pool-core sees it (prefer the checkout type).
+        pub type Object = pool_core::Object<$manager>;
+        /// A hook run on connections.
+        pub type Hook = pool_core::Hook<$manager>;
+        /// Error of a hook.
+        pub type HookError = pool_core::HookError<redis::RedisError>;
+        /// Reuse order of idle connections.
+        pub type QueueMode = pool_core::QueueMode;
+    };
+}
+
 // The map, leaves first: `commands` and `secret` use nothing of the crate;
 // `connection` the classifier; `manager` the connection and `shared`;
 // `config`, `roles` and `registry` build pools from managers; `ext` and
@@ -66,7 +93,7 @@ mod shared;
 mod target;
 mod tls;
 
-use redis::{RedisError, RedisResult};
+use redis::RedisResult;
 
 pub use pool_core;
 pub use pool_core::managed::reexports::*;
@@ -91,23 +118,4 @@ pub use self::config::{
     DEFAULT_HEALTH_CHECK_INTERVAL, ProtocolVersion, RedisConnectionInfo,
 };
 
-/// A pool of Redis connections.
-pub type Pool = pool_core::Pool<Manager, Connection>;
-/// A weak handle to a [`Pool`].
-pub type WeakPool = pool_core::WeakPool<Manager, Connection>;
-/// Builder of a [`Pool`].
-pub type PoolBuilder = pool_core::PoolBuilder<Manager, Connection>;
-/// Why a pool could not be built.
-pub type BuildError = pool_core::BuildError;
-/// Why a [`Config`] could not become a pool.
-pub type CreatePoolError = pool_core::CreatePoolError<ConfigError>;
-/// Why `get()` failed.
-pub type PoolError = pool_core::PoolError<RedisError>;
-/// A pooled connection as pool-core sees it (prefer [`Connection`]).
-pub type Object = pool_core::Object<Manager>;
-/// A hook run on connections.
-pub type Hook = pool_core::Hook<Manager>;
-/// Error of a hook.
-pub type HookError = pool_core::HookError<RedisError>;
-/// Reuse order of idle connections.
-pub type QueueMode = pool_core::QueueMode;
+pool_aliases!(Manager, Connection, ConfigError);

@@ -266,10 +266,6 @@ impl Load {
     }
 }
 
-fn node_id(port: u16) -> String {
-    query(port, redis::cmd("CLUSTER").arg("MYID")).unwrap()
-}
-
 /// A slot moved from its master to another with `MIGRATING`/`IMPORTING` and
 /// `MIGRATE` under load: callers see no error (redis-rs follows `ASK` and
 /// `MOVED` inside the request).
@@ -278,69 +274,8 @@ async fn slot_migration(set: &ClusterSet, keys: &[String]) {
     let load = Load::start(&pool, keys);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let key = keys[0].clone();
-    let masters = set.masters();
-    let port = set.nodes[0].port;
-    let slot: i64 = query(port, redis::cmd("CLUSTER").arg("KEYSLOT").arg(&key)).unwrap();
-    let owner = masters
-        .iter()
-        .copied()
-        .find(|&m| {
-            query::<Vec<String>>(
-                m,
-                redis::cmd("CLUSTER").arg("GETKEYSINSLOT").arg(slot).arg(10),
-            )
-            .is_ok_and(|k| k.contains(&key))
-        })
-        .expect("the key's master");
-    let dest = masters.iter().copied().find(|&m| m != owner).unwrap();
-    let (owner_id, dest_id) = (node_id(owner), node_id(dest));
-    tokio::task::spawn_blocking(move || {
-        let set_slot = |port: u16, how: &str, id: &str| {
-            let _: () = query(
-                port,
-                redis::cmd("CLUSTER")
-                    .arg("SETSLOT")
-                    .arg(slot)
-                    .arg(how)
-                    .arg(id),
-            )
-            .unwrap();
-        };
-        set_slot(dest, "IMPORTING", &owner_id);
-        set_slot(owner, "MIGRATING", &dest_id);
-        std::thread::sleep(Duration::from_millis(300));
-        loop {
-            let keys: Vec<String> = query(
-                owner,
-                redis::cmd("CLUSTER")
-                    .arg("GETKEYSINSLOT")
-                    .arg(slot)
-                    .arg(100),
-            )
-            .unwrap();
-            if keys.is_empty() {
-                break;
-            }
-            let _: () = query(
-                owner,
-                redis::cmd("MIGRATE")
-                    .arg("127.0.0.1")
-                    .arg(dest)
-                    .arg("")
-                    .arg(0)
-                    .arg(5000)
-                    .arg("KEYS")
-                    .arg(&keys),
-            )
-            .unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(300));
-        for port in [dest, owner] {
-            set_slot(port, "NODE", &dest_id);
-        }
-    })
-    .await
-    .unwrap();
+    let (slot, owner, dest) =
+        std::thread::scope(|s| s.spawn(|| set.migrate_slot_of(&key)).join().unwrap());
     tokio::time::sleep(Duration::from_millis(500)).await;
     let outcomes = load.stop().await;
     let errors: Vec<_> = outcomes.iter().filter(|o| o.2.is_some()).collect();
@@ -365,17 +300,7 @@ async fn failover(set: &mut ClusterSet, keys: &[String], kill: bool) {
     let load = Load::start(&pool, keys);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let old = set.masters()[0];
-    let old_id = node_id(old);
-    let replica = set
-        .nodes
-        .iter()
-        .map(|n| n.port)
-        .find(|&p| {
-            query::<String>(p, redis::cmd("INFO").arg("replication")).is_ok_and(|i| {
-                i.contains("role:slave") && i.contains(&format!("master_port:{old}"))
-            })
-        })
-        .expect("the master's replica");
+    let replica = set.replica_of(old);
     let from = Instant::now();
     if kill {
         set.node(old).stop();
@@ -384,9 +309,7 @@ async fn failover(set: &mut ClusterSet, keys: &[String], kill: bool) {
     }
     // The replica took over when it says so.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !query::<String>(replica, redis::cmd("INFO").arg("replication"))
-        .is_ok_and(|i| i.contains("role:master"))
-    {
+    while redis_harness::role(replica).as_deref() != Some("master") {
         assert!(Instant::now() < deadline, "the replica never took over");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -450,7 +373,6 @@ async fn failover(set: &mut ClusterSet, keys: &[String], kill: bool) {
         longest <= DEFAULT_CLUSTER_OVERALL_TIMEOUT * 2 + Duration::from_secs(1),
         "a request took {longest:?}"
     );
-    let _ = old_id;
     if kill {
         set.node(old).start_again();
     }

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use pool_redis::RedisPoolExt;
 use pool_redis::sentinel::{Config, Pool, PoolError, SentinelServerType};
-use redis_harness::failover::{Outcome, Report, SwitchClock, Writers, pool_clients};
+use redis_harness::failover::{
+    Outcome, Report, SwitchClock, Writers, pool_clients, read_naming_node, write_naming_node,
+};
 use redis_harness::{MASTER_NAME, SentinelSet, calls, query_sentinel};
 
 const TASKS: usize = 16;
@@ -53,26 +55,6 @@ fn sentinel_pool(set: &SentinelSet, server_type: SentinelServerType) -> Pool {
 
 /// A write (`INCR`) and the port of the node that acknowledged it, on one
 /// connection: a non-atomic pipeline is answered by one node.
-fn write_cmd() -> redis::Pipeline {
-    let mut pipe = redis::pipe();
-    pipe.incr("failover:counter", 1)
-        .ignore()
-        .cmd("CONFIG")
-        .arg("GET")
-        .arg("port");
-    pipe
-}
-
-fn read_cmd() -> redis::Pipeline {
-    let mut pipe = redis::pipe();
-    pipe.get("failover:counter")
-        .ignore()
-        .cmd("CONFIG")
-        .arg("GET")
-        .arg("port");
-    pipe
-}
-
 fn kind(e: &redis::RedisError) -> String {
     e.code().unwrap_or(e.category()).to_owned()
 }
@@ -109,7 +91,7 @@ async fn held_writer(pool: &Pool) -> Writers {
         let held = held.clone();
         async move {
             let mut conn = held.lock().await;
-            let ((_, port),): ((String, u16),) = write_cmd()
+            let ((_, port),): ((String, u16),) = write_naming_node()
                 .query_async(&mut *conn)
                 .await
                 .map_err(|e| kind(&e))?;
@@ -123,27 +105,14 @@ fn writers(pool: &Pool) -> (Writers, Writers) {
     let p = pool.clone();
     let exclusive = Writers::start(TASKS, move || {
         let p = p.clone();
-        async move { exclusive(&p, &write_cmd()).await }
+        async move { exclusive(&p, &write_naming_node()).await }
     });
     let handle = pool.shared();
     let shared = Writers::start(TASKS, move || {
         let mut conn = handle.clone();
-        async move { shared(&mut conn, &write_cmd()).await }
+        async move { shared(&mut conn, &write_naming_node()).await }
     });
     (exclusive, shared)
-}
-
-async fn role(port: u16) -> String {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let role: redis::Value = redis::cmd("ROLE").query_async(&mut conn).await.unwrap();
-    match role {
-        redis::Value::Array(items) => match items.first() {
-            Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
-            other => format!("{other:?}"),
-        },
-        other => format!("{other:?}"),
-    }
 }
 
 async fn settle(set: &SentinelSet) {
@@ -184,7 +153,7 @@ fn check(name: &str, mode: &str, report: &Report) {
 async fn basics(set: &SentinelSet) {
     let master = set.master_port();
     let pool = sentinel_pool(set, SentinelServerType::Master);
-    assert_eq!(exclusive(&pool, &write_cmd()).await, Ok(master));
+    assert_eq!(exclusive(&pool, &write_naming_node()).await, Ok(master));
     assert_eq!(pool.manager().nodes(), vec![format!("127.0.0.1:{master}")]);
     // Sentinels PING the master themselves; the pool's check is UNWATCH +
     // PING, so count UNWATCH.
@@ -192,7 +161,7 @@ async fn basics(set: &SentinelSet) {
     let mut admin = client.get_multiplexed_async_connection().await.unwrap();
     let before = calls(&mut admin, "unwatch").await;
     for _ in 0..20 {
-        assert_eq!(exclusive(&pool, &write_cmd()).await, Ok(master));
+        assert_eq!(exclusive(&pool, &write_naming_node()).await, Ok(master));
     }
     assert_eq!(
         calls(&mut admin, "unwatch").await,
@@ -200,7 +169,7 @@ async fn basics(set: &SentinelSet) {
         "a checkout within the health-check interval sent a check"
     );
     let mut handle = pool.shared();
-    assert_eq!(shared(&mut handle, &write_cmd()).await, Ok(master));
+    assert_eq!(shared(&mut handle, &write_naming_node()).await, Ok(master));
 
     let mut pubsub = pool.pubsub().await.expect("a pub/sub connection");
     pubsub.subscribe("sentinel:news").await.unwrap();
@@ -241,12 +210,12 @@ async fn role_pools(set: &SentinelSet) {
         },
     )
     .expect("role pools from Sentinel");
-    let ((_, port),): ((String, u16),) = read_cmd()
+    let ((_, port),): ((String, u16),) = read_naming_node()
         .query_async(&mut pools.writer().await.unwrap())
         .await
         .unwrap();
     assert_eq!(port, master, "writes go to the master Sentinel names");
-    let ((_, port),): ((String, u16),) = read_cmd()
+    let ((_, port),): ((String, u16),) = read_naming_node()
         .query_async(&mut pools.reader().await.unwrap())
         .await
         .unwrap();
@@ -274,7 +243,10 @@ async fn through_failover(
     }
     drop(held);
     assert_eq!(idle.status().available, 4);
-    assert_eq!(shared(&mut idle.shared(), &write_cmd()).await, Ok(old));
+    assert_eq!(
+        shared(&mut idle.shared(), &write_naming_node()).await,
+        Ok(old)
+    );
     let clock = SwitchClock::start(set.sentinels[clock_sentinel].port).await;
     let (excl, shrd) = writers(&pool);
     let held = held_writer(&pool).await;
@@ -300,8 +272,8 @@ async fn through_failover(
     let reports = [excl.stop().await, shrd.stop().await, held.stop().await]
         .map(|outcomes| Report::new(&outcomes, from, switch, old, new, QUIET, CLOSE_BOUND));
     assert_eq!(
-        role(new).await,
-        "master",
+        redis_harness::role(new).as_deref(),
+        Some("master"),
         "the node that acknowledged writes"
     );
     println!("pool saw {} node change(s)", pool.manager().node_changes());
@@ -345,7 +317,7 @@ async fn replica_killed(set: &mut SentinelSet) {
     let p = pool.clone();
     let readers = Writers::start(TASKS, move || {
         let p = p.clone();
-        async move { exclusive(&p, &read_cmd()).await }
+        async move { exclusive(&p, &read_naming_node()).await }
     });
     tokio::time::sleep(Duration::from_secs(1)).await;
     let serving = pool.manager().nodes();
@@ -400,5 +372,5 @@ async fn sentinel_killed(set: &mut SentinelSet) {
     check("sentinel killed", "exclusive", &excl);
     check("sentinel killed", "shared", &shrd);
     let fresh = sentinel_pool(set, SentinelServerType::Master);
-    assert_eq!(exclusive(&fresh, &write_cmd()).await, Ok(new));
+    assert_eq!(exclusive(&fresh, &write_naming_node()).await, Ok(new));
 }

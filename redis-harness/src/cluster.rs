@@ -6,6 +6,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::RedisServer;
+pub use crate::{query, role};
 
 /// How long a node may be unreachable before the cluster fails it over.
 pub const NODE_TIMEOUT_MS: u64 = 1000;
@@ -116,23 +117,84 @@ impl ClusterSet {
     }
 }
 
-/// `ROLE`'s first word on `port` (`None`: nothing answers).
-pub fn role(port: u16) -> Option<String> {
-    let value: redis::Value = query(port, &redis::cmd("ROLE")).ok()?;
-    match value {
-        redis::Value::Array(items) => match items.first()? {
-            redis::Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
-            redis::Value::SimpleString(s) => Some(s.clone()),
-            _ => None,
-        },
-        _ => None,
+impl ClusterSet {
+    /// Moves the slot of `key` from its master to another master the way an
+    /// operator reshards (`SETSLOT IMPORTING`/`MIGRATING`, `MIGRATE` of its
+    /// keys, `SETSLOT NODE` on both), pausing 300 ms around the key moves so
+    /// clients meet `ASK` redirects. Returns (slot, from port, to port).
+    /// Blocking: call it from a blocking thread.
+    pub fn migrate_slot_of(&self, key: &str) -> (i64, u16, u16) {
+        let masters = self.masters();
+        let slot: i64 = query(
+            self.nodes[0].port,
+            redis::cmd("CLUSTER").arg("KEYSLOT").arg(key),
+        )
+        .unwrap();
+        let owner = *masters
+            .iter()
+            .find(|&&m| {
+                query::<i64>(m, redis::cmd("CLUSTER").arg("COUNTKEYSINSLOT").arg(slot))
+                    .is_ok_and(|n| n > 0)
+            })
+            .expect("a master holding keys of the slot");
+        let dest = *masters.iter().find(|&&m| m != owner).unwrap();
+        let id = |p: u16| -> String { query(p, redis::cmd("CLUSTER").arg("MYID")).unwrap() };
+        let (owner_id, dest_id) = (id(owner), id(dest));
+        let set_slot = |port: u16, how: &str, node: &str| {
+            let _: () = query(
+                port,
+                redis::cmd("CLUSTER")
+                    .arg("SETSLOT")
+                    .arg(slot)
+                    .arg(how)
+                    .arg(node),
+            )
+            .unwrap();
+        };
+        set_slot(dest, "IMPORTING", &owner_id);
+        set_slot(owner, "MIGRATING", &dest_id);
+        std::thread::sleep(Duration::from_millis(300));
+        loop {
+            let keys: Vec<String> = query(
+                owner,
+                redis::cmd("CLUSTER")
+                    .arg("GETKEYSINSLOT")
+                    .arg(slot)
+                    .arg(100),
+            )
+            .unwrap();
+            if keys.is_empty() {
+                break;
+            }
+            let _: () = query(
+                owner,
+                redis::cmd("MIGRATE")
+                    .arg("127.0.0.1")
+                    .arg(dest)
+                    .arg("")
+                    .arg(0)
+                    .arg(5000)
+                    .arg("KEYS")
+                    .arg(&keys),
+            )
+            .unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        set_slot(dest, "NODE", &dest_id);
+        set_slot(owner, "NODE", &dest_id);
+        (slot, owner, dest)
     }
-}
 
-/// A reply from the node on `port` (plain connection, 2 s timeouts).
-pub fn query<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> redis::RedisResult<T> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
-    let mut conn = client.get_connection_with_timeout(Duration::from_secs(1))?;
-    conn.set_read_timeout(Some(Duration::from_secs(2)))?;
-    cmd.query(&mut conn)
+    /// The port of the replica of the master on `master`.
+    pub fn replica_of(&self, master: u16) -> u16 {
+        self.nodes
+            .iter()
+            .map(|n| n.port)
+            .find(|&p| {
+                query::<String>(p, redis::cmd("INFO").arg("replication")).is_ok_and(|i| {
+                    i.contains("role:slave") && i.contains(&format!("master_port:{master}"))
+                })
+            })
+            .unwrap_or_else(|| panic!("no replica of {master}"))
+    }
 }

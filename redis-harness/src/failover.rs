@@ -12,6 +12,28 @@ use std::time::{Duration, Instant};
 
 use crate::sentinel::MASTER_NAME;
 
+/// A write (`INCR failover:counter`) and `CONFIG GET port` in one
+/// non-atomic pipeline: one node answers both, so the reply (decoded as
+/// `((String, u16),)`) names the node that acknowledged the write.
+pub fn write_naming_node() -> redis::Pipeline {
+    naming_node(redis::cmd("INCR").arg("failover:counter").clone())
+}
+
+/// A read of the same key, naming the node that answered it.
+pub fn read_naming_node() -> redis::Pipeline {
+    naming_node(redis::cmd("GET").arg("failover:counter").clone())
+}
+
+fn naming_node(cmd: redis::Cmd) -> redis::Pipeline {
+    let mut pipe = redis::pipe();
+    pipe.add_command(cmd)
+        .ignore()
+        .cmd("CONFIG")
+        .arg("GET")
+        .arg("port");
+    pipe
+}
+
 /// One write: when it ended and which node acknowledged it (its port), or
 /// the kind of error it failed with.
 #[derive(Clone, Debug)]

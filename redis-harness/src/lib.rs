@@ -188,6 +188,29 @@ pub async fn calls(conn: &mut redis::aio::MultiplexedConnection, command: &str) 
         .unwrap_or(0)
 }
 
+/// A reply from the server (or sentinel) on `port`: a plain connection,
+/// 1 s to connect, 2 s to answer.
+pub fn query<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> redis::RedisResult<T> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
+    let mut conn = client.get_connection_with_timeout(Duration::from_secs(1))?;
+    conn.set_read_timeout(Some(Duration::from_secs(2)))?;
+    cmd.query(&mut conn)
+}
+
+/// `ROLE`'s first word on `port` (`master`, `slave`; `None`: nothing
+/// answers).
+pub fn role(port: u16) -> Option<String> {
+    let value: redis::Value = query(port, &redis::cmd("ROLE")).ok()?;
+    match value {
+        redis::Value::Array(items) => match items.first()? {
+            redis::Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            redis::Value::SimpleString(s) => Some(s.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// A loopback port free at the time of asking.
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

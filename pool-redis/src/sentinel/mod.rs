@@ -43,26 +43,7 @@ pub use pool_core::managed::reexports::*;
 
 use discovery::Sentinels;
 
-/// A pool of connections to the nodes the sentinels name.
-pub type Pool = pool_core::Pool<Manager, Connection>;
-/// A weak handle to a [`Pool`].
-pub type WeakPool = pool_core::WeakPool<Manager, Connection>;
-/// Builder of a [`Pool`].
-pub type PoolBuilder = pool_core::PoolBuilder<Manager, Connection>;
-/// Why a pool could not be built.
-pub type BuildError = pool_core::BuildError;
-/// Why a [`Config`] could not become a pool.
-pub type CreatePoolError = pool_core::CreatePoolError<ConfigError>;
-/// Why `get()` failed.
-pub type PoolError = pool_core::PoolError<RedisError>;
-/// A pooled connection as pool-core sees it (prefer [`Connection`]).
-pub type Object = pool_core::Object<Manager>;
-/// A hook run on connections.
-pub type Hook = pool_core::Hook<Manager>;
-/// Error of a hook.
-pub type HookError = pool_core::HookError<RedisError>;
-/// Reuse order of idle connections.
-pub type QueueMode = pool_core::QueueMode;
+pool_aliases!(Manager, Connection, ConfigError);
 /// A connection checked out of a Sentinel [`Pool`] (see
 /// [`crate::Connection`]).
 pub type Connection = crate::Connection<Manager>;
