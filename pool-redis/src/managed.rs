@@ -216,7 +216,7 @@ impl ManagedConnection {
                 why.to_owned(),
             ))
         };
-        if self.session || self.needs_reset || self.exposed || self.in_multi {
+        if self.carries_session() {
             return Err(moved(
                 "this connection carries session state and was closed; check out a new one",
             ));
@@ -244,7 +244,7 @@ impl ManagedConnection {
         limit: Option<Duration>,
     ) -> Option<RedisResult<redis::Value>> {
         let stamp = self.stamp.clone()?;
-        if self.session || self.needs_reset || self.exposed || self.in_multi {
+        if self.carries_session() {
             return None;
         }
         let pool = self.pool.as_deref()?;
@@ -279,6 +279,12 @@ impl ManagedConnection {
         Some(longest)
     }
 
+    /// Whether the connection carries state a fresh connection would lack
+    /// (so it cannot be silently swapped for one).
+    fn carries_session(&self) -> bool {
+        self.session || self.needs_reset || self.exposed || self.in_multi
+    }
+
     /// Whether the connection must not go back into the pool.
     pub(crate) fn unusable(&self) -> bool {
         self.broken || self.session || self.in_flight || self.in_multi
@@ -296,7 +302,7 @@ impl ManagedConnection {
     ) -> bool {
         !timed_out
             && connection_broke(error)
-            && !(self.session || self.needs_reset || self.exposed || self.in_multi)
+            && !self.carries_session()
             && self.pool.is_some()
             && read_only()
             && self.retry.policy().enabled()
