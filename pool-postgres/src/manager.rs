@@ -1,0 +1,205 @@
+//! `Manager`: connects, checks and resets connections for pool-core.
+
+use std::{fmt, future::Future, pin::Pin, time::Duration};
+
+use pool_core::{Metrics, RecycleError, RecycleResult};
+use tokio::task::JoinHandle;
+use tokio_postgres::{
+    Client as PgClient, Config as PgConfig, Error, Socket,
+    tls::{MakeTlsConnect, TlsConnect},
+};
+
+use crate::{
+    ClientWrapper, ManagerConfig, RecyclingMethod, config::DEFAULT_STATEMENT_CACHE_SIZE,
+    statement_cache::StatementCaches,
+};
+
+/// The health-check TTL of `Verified` (pool-core's
+/// `health_check_interval` when the pool config leaves it unset): a
+/// connection used, checked or created less than this long ago is handed
+/// out without the empty query. It still gets `is_closed()` and, if it may
+/// be inside a transaction, a `ROLLBACK`.
+pub const DEFAULT_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Opens a connection (deadpool-postgres's `Connect`): implement it to
+/// connect your own way.
+pub trait Connect: Sync + Send {
+    /// A client and the task driving its connection.
+    fn connect(
+        &self,
+        pg_config: &PgConfig,
+    ) -> BoxFuture<'_, Result<(PgClient, JoinHandle<()>), Error>>;
+}
+
+/// [`Connect`] through [`tokio_postgres::Config::connect`] with a TLS
+/// connector.
+#[derive(Debug)]
+pub struct ConfigConnectImpl<T>
+where
+    T: MakeTlsConnect<Socket> + Clone + Sync + Send + 'static,
+    T::Stream: Sync + Send,
+    T::TlsConnect: Sync + Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    /// The TLS connector (`tokio_postgres::NoTls` for none).
+    pub tls: T,
+}
+
+impl<T> Connect for ConfigConnectImpl<T>
+where
+    T: MakeTlsConnect<Socket> + Clone + Sync + Send + 'static,
+    T::Stream: Sync + Send,
+    T::TlsConnect: Sync + Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    fn connect(
+        &self,
+        pg_config: &PgConfig,
+    ) -> BoxFuture<'_, Result<(PgClient, JoinHandle<()>), Error>> {
+        let tls = self.tls.clone();
+        let pg_config = pg_config.clone();
+        Box::pin(async move {
+            let (client, connection) = pg_config.connect(tls).await?;
+            let task = tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(target: "pool_postgres", "connection ended: {e}");
+                }
+            });
+            Ok((client, task))
+        })
+    }
+}
+
+/// Creates and checks connections (deadpool-postgres's `Manager`).
+pub struct Manager {
+    config: ManagerConfig,
+    pg_config: PgConfig,
+    connect: Box<dyn Connect>,
+    cache_size: usize,
+    /// Every live connection's statement cache.
+    pub statement_caches: StatementCaches,
+}
+
+impl fmt::Debug for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // tokio-postgres's `Config` hides the password in its `Debug`.
+        f.debug_struct("Manager")
+            .field("config", &self.config)
+            .field("pg_config", &self.pg_config)
+            .field("statement_cache_size", &self.cache_size)
+            .field("statement_caches", &self.statement_caches)
+            .finish()
+    }
+}
+
+impl Manager {
+    /// A manager with the default [`ManagerConfig`].
+    pub fn new<T>(pg_config: PgConfig, tls: T) -> Self
+    where
+        T: MakeTlsConnect<Socket> + Clone + Sync + Send + 'static,
+        T::Stream: Sync + Send,
+        T::TlsConnect: Sync + Send,
+        <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+    {
+        Self::from_config(pg_config, tls, ManagerConfig::default())
+    }
+
+    /// A manager with this [`ManagerConfig`].
+    pub fn from_config<T>(pg_config: PgConfig, tls: T, config: ManagerConfig) -> Self
+    where
+        T: MakeTlsConnect<Socket> + Clone + Sync + Send + 'static,
+        T::Stream: Sync + Send,
+        T::TlsConnect: Sync + Send,
+        <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+    {
+        Self::from_connect(pg_config, ConfigConnectImpl { tls }, config)
+    }
+
+    /// A manager that connects through `connect`.
+    pub fn from_connect(
+        pg_config: PgConfig,
+        connect: impl Connect + 'static,
+        config: ManagerConfig,
+    ) -> Self {
+        Self {
+            config,
+            pg_config,
+            connect: Box::new(connect),
+            cache_size: DEFAULT_STATEMENT_CACHE_SIZE,
+            statement_caches: StatementCaches::default(),
+        }
+    }
+
+    /// Prepared statements kept per connection (least recently used
+    /// evicted first; at least 1).
+    #[must_use]
+    pub fn with_statement_cache_size(mut self, size: usize) -> Self {
+        self.cache_size = size.max(1);
+        self
+    }
+}
+
+impl pool_core::Manager for Manager {
+    type Type = ClientWrapper;
+    type Error = Error;
+
+    async fn create(&self) -> Result<ClientWrapper, Error> {
+        let (client, task) = self.connect.connect(&self.pg_config).await?;
+        let wrapper = ClientWrapper::with_cache(client, task, self.cache_size);
+        self.statement_caches.attach(&wrapper.statement_cache);
+        Ok(wrapper)
+    }
+
+    async fn recycle(&self, client: &mut ClientWrapper, _: &Metrics) -> RecycleResult<Error> {
+        if client.raw().is_closed() {
+            return Err(RecycleError::message("connection closed"));
+        }
+        // pool-core runs this when the health-check TTL expired (or is
+        // zero), or when `needs_recycle` asked for it.
+        let method = &self.config.recycling_method;
+        if !client.session.is_clean() && *method != RecyclingMethod::Fast {
+            // Ends whatever the last user left open; doubles as the
+            // liveness check. `Clean` starts with its own ROLLBACK.
+            if *method != RecyclingMethod::Clean {
+                client.raw().batch_execute("ROLLBACK").await?;
+            }
+        } else if *method == RecyclingMethod::Verified {
+            client.raw().batch_execute("").await?;
+            return Ok(());
+        }
+        match method {
+            RecyclingMethod::Clean | RecyclingMethod::Custom(_) => {
+                if let Some(sql) = method.query() {
+                    client.raw().batch_execute(sql).await?;
+                }
+            }
+            RecyclingMethod::Fast | RecyclingMethod::Verified => {}
+        }
+        client.session.mark_clean();
+        Ok(())
+    }
+
+    fn detach(&self, client: &mut ClientWrapper) {
+        self.statement_caches.detach(&client.statement_cache);
+    }
+
+    fn health_check_interval(&self) -> Duration {
+        match self.config.recycling_method {
+            // Only `Verified` may skip its round trip for a fresh
+            // connection; `Fast` has none, `Clean` and `Custom` always run.
+            RecyclingMethod::Verified => DEFAULT_HEALTH_CHECK_INTERVAL,
+            _ => Duration::ZERO,
+        }
+    }
+
+    fn needs_recycle(&self, client: &mut ClientWrapper) -> bool {
+        client.raw().is_closed()
+            || (!client.session.is_clean() && self.config.recycling_method != RecyclingMethod::Fast)
+    }
+
+    fn is_broken(&self, client: &mut ClientWrapper) -> bool {
+        client.raw().is_closed()
+    }
+}
