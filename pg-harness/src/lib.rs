@@ -100,13 +100,17 @@ impl PgServer {
         self.url("postgres", db)
     }
 
-    /// A superuser connection (its connection task is spawned on the current
-    /// runtime).
+    /// A superuser connection to database `postgres` (its connection task
+    /// is spawned on the current runtime).
     pub async fn admin(&self) -> tokio_postgres::Client {
-        let (client, conn) =
-            tokio_postgres::connect(&self.admin_url("postgres"), tokio_postgres::NoTls)
-                .await
-                .expect("superuser connection to the test server");
+        self.admin_in("postgres").await
+    }
+
+    /// A superuser connection to database `db`.
+    pub async fn admin_in(&self, db: &str) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.admin_url(db), tokio_postgres::NoTls)
+            .await
+            .expect("superuser connection to the test server");
         tokio::spawn(async move {
             let _ = conn.await;
         });
