@@ -97,42 +97,16 @@ fn main() {
             "{} at {n} tasks ({rounds} rounds x {secs} s), ops/s",
             op.name()
         );
-        // Same-round ratios against these, where they ran (median, and
-        // the range over rounds).
-        let references = [
+        // Same-round ratios against these, where they ran.
+        let references: Vec<(usize, &str)> = [
             (Contender::Multiplexed, "multiplexed"),
             (Contender::DeadpoolRedis, "deadpool-redis"),
             (Contender::Exclusive, "exclusive"),
-        ];
-        for (c, r) in contenders.iter().zip(&results) {
-            let mut sorted = r.clone();
-            sorted.sort_by(f64::total_cmp);
-            let per_round: Vec<String> = r.iter().map(|v| format!("{:.0}k", v / 1e3)).collect();
-            let mut ratios_text = String::new();
-            for (reference, label) in references {
-                let Some(m) = contenders.iter().position(|&x| x == reference) else {
-                    continue;
-                };
-                if reference == *c {
-                    continue;
-                }
-                let mut ratios: Vec<f64> = r.iter().zip(&results[m]).map(|(a, b)| a / b).collect();
-                ratios.sort_by(f64::total_cmp);
-                ratios_text.push_str(&format!(
-                    "  {:.2}x {label} ({:.2}-{:.2})",
-                    ratios[ratios.len() / 2],
-                    ratios[0],
-                    ratios[ratios.len() - 1]
-                ));
-            }
-            println!(
-                "  {:<22} best {:>6.0}k  median {:>6.0}k  rounds [{}]{}",
-                c.name(),
-                sorted[sorted.len() - 1] / 1e3,
-                sorted[sorted.len() / 2] / 1e3,
-                per_round.join(" "),
-                ratios_text
-            );
-        }
+        ]
+        .into_iter()
+        .filter_map(|(r, label)| contenders.iter().position(|&x| x == r).map(|i| (i, label)))
+        .collect();
+        let names: Vec<&str> = contenders.iter().map(|c| c.name()).collect();
+        pool_benches::print_rounds(&names, &results, &references);
     }
 }
