@@ -28,10 +28,11 @@ step() {
 
 step fmt cargo fmt --all --check
 # Imports point one way: no module circle in pool-core or pool-redis.
-step module-cycles sh -c 'python3 ci/module-cycles.py pool-core/src && python3 ci/module-cycles.py pool-redis/src'
+step module-cycles sh -c 'python3 ci/module-cycles.py pool-core/src && python3 ci/module-cycles.py pool-redis/src && python3 ci/module-cycles.py pool-postgres/src'
 step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 # The whole suite with the default store (fast-acquire: lock-free); the
-# pool-redis tests start their own redis-server (the binary must exist)...
+# pool-redis tests start their own redis-server and the pool-postgres tests
+# their own PostgreSQL (the binaries must exist)...
 # (The Sentinel and Cluster tests run once, in their own step below.)
 step test-lockfree cargo test --workspace --locked -- --skip sentinel_failover --skip cluster_scenarios
 # ...and again with the mutex store as the default.
@@ -44,7 +45,7 @@ step test-tls-sentinel-cluster env COUNT_ENFORCE=1 scripts/judge-count.sh "TLS, 
   cargo test -p pool-redis --features tls-rustls-insecure,sentinel,cluster --locked --test tls --test sentinel --test cluster
 # The optional features: the Prometheus scrape test and their lints.
 step test-metrics cargo test -p pool-core --features metrics,serde --locked --test prometheus
-step clippy-features cargo clippy -p pool-core -p pool-redis --all-targets --features pool-core/metrics,pool-core/serde,pool-redis/serde,pool-redis/tls-rustls-insecure,pool-redis/sentinel,pool-redis/cluster --locked -- -D warnings
+step clippy-features cargo clippy -p pool-core -p pool-redis -p pool-postgres --all-targets --features pool-core/metrics,pool-core/serde,pool-redis/serde,pool-redis/tls-rustls-insecure,pool-redis/sentinel,pool-redis/cluster,pool-postgres/serde --locked -- -D warnings
 if [ "$quick" = 0 ]; then
   step loom ci/loom.sh
   # Drop-in judge: deadpool 0.13.1's own managed tests against pool-core,
@@ -53,6 +54,9 @@ if [ "$quick" = 0 ]; then
   step dropin-deadpool-mutex env DROPIN_FEATURES=none scripts/dropin-deadpool.sh
   # deadpool-redis 0.23.1's own tests against pool-redis and a real server.
   step dropin-deadpool-redis scripts/dropin-deadpool-redis.sh
+  # deadpool-postgres 0.14.2's own tests against pool-postgres and a
+  # PostgreSQL server the script starts.
+  step dropin-deadpool-postgres scripts/dropin-deadpool-postgres.sh
   # The benches must build (they are not run here: speed is measured, not
   # tested).
   step bench-build cargo bench --workspace --no-run --locked

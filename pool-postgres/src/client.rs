@@ -22,7 +22,8 @@ use tokio_postgres::{
 };
 
 use crate::{
-    config::DEFAULT_STATEMENT_CACHE_SIZE, session::Session, statement_cache::StatementCache,
+    session::Session,
+    statement_cache::{DEFAULT_STATEMENT_CACHE_SIZE, StatementCache},
 };
 
 mod sealed {
@@ -351,10 +352,8 @@ impl ClientWrapper {
     }
 
     fn evict_stale<T: ?Sized + Query>(&self, statement: &T, e: &Error) {
-        if is_stale_plan(e) {
-            if let Some(s) = statement.prepared() {
-                drop(self.statement_cache.evict(s));
-            }
+        if let Some(s) = statement.prepared().filter(|_| is_stale_plan(e)) {
+            drop(self.statement_cache.evict(s));
         }
     }
 }
@@ -537,10 +536,10 @@ impl Transaction<'_> {
     }
 
     fn evict_stale<T: ?Sized + Query, R>(&self, statement: &T, result: &Result<R, Error>) {
-        if let (Err(e), Some(s)) = (result, statement.prepared()) {
-            if is_stale_plan(e) {
-                drop(self.statement_cache.evict(s));
-            }
+        if let (Err(e), Some(s)) = (result, statement.prepared())
+            && is_stale_plan(e)
+        {
+            drop(self.statement_cache.evict(s));
         }
     }
 }

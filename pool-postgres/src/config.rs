@@ -14,11 +14,10 @@ use tokio_postgres::{
     tls::{MakeTlsConnect, TlsConnect},
 };
 
-use crate::{CreatePoolError, Pool, PoolBuilder, Runtime};
-
-/// Prepared statements each connection keeps when the configuration does not
-/// say (deadpool-postgres keeps every statement ever prepared, without bound).
-pub const DEFAULT_STATEMENT_CACHE_SIZE: usize = 256;
+use crate::{
+    CreatePoolError, ManagerConfig, Pool, PoolBuilder, RecyclingMethod, Runtime,
+    statement_cache::DEFAULT_STATEMENT_CACHE_SIZE,
+};
 
 /// Configuration of a pool: deadpool-postgres's `Config` (the same fields,
 /// names and serde shape, so `PG__HOST`, `PG__POOL__MAX_SIZE`, ... keep
@@ -101,7 +100,7 @@ pub struct Config {
     #[cfg_attr(feature = "serde", serde(default))]
     pub statement_timeout: Option<Duration>,
     /// Prepared statements kept per connection, least recently used evicted
-    /// first; `None`: [`DEFAULT_STATEMENT_CACHE_SIZE`] (not in
+    /// first; `None`: [`DEFAULT_STATEMENT_CACHE_SIZE`](crate::DEFAULT_STATEMENT_CACHE_SIZE) (not in
     /// deadpool-postgres, whose cache is unbounded).
     #[cfg_attr(feature = "serde", serde(default))]
     pub statement_cache_size: Option<usize>,
@@ -251,10 +250,10 @@ impl Config {
         if let Some(user) = self.user.as_deref().filter(|s| !s.is_empty()) {
             cfg.user(user);
         }
-        if cfg.get_user().is_none_or(str::is_empty) {
-            if let Ok(user) = env::var("USER") {
-                cfg.user(&user);
-            }
+        if cfg.get_user().is_none_or(str::is_empty)
+            && let Ok(user) = env::var("USER")
+        {
+            cfg.user(&user);
         }
         if let Some(password) = &self.password {
             cfg.password(password);
@@ -343,59 +342,6 @@ impl Config {
     pub fn get_pool_config(&self) -> PoolConfig {
         self.pool.unwrap_or_default()
     }
-}
-
-/// How a connection is checked when it is handed out again.
-///
-/// The default differs from deadpool-postgres's (`Fast`): it is `Verified`,
-/// and pool-core's health-check TTL (`PoolConfig::health_check_interval`,
-/// default [`DEFAULT_HEALTH_CHECK_INTERVAL`](crate::DEFAULT_HEALTH_CHECK_INTERVAL))
-/// skips the round trip for a connection used moments ago. Every method
-/// checks `is_closed()` at checkout and return; a connection that may be
-/// inside a transaction is rolled back first (except under `Fast`).
-#[derive(Clone, Debug, Eq, PartialEq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
-pub enum RecyclingMethod {
-    /// deadpool-postgres's meaning: only `is_closed()`, never a round trip
-    /// (not even a rollback of a transaction left open).
-    Fast,
-    /// `is_closed()` and an empty query, unless the connection was used
-    /// within the health-check TTL.
-    #[default]
-    Verified,
-    /// `ROLLBACK` and a reset like `DISCARD ALL` that keeps prepared
-    /// statements (`CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL;
-    /// UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD
-    /// SEQUENCES`), on every checkout.
-    Clean,
-    /// Your SQL on every checkout (after a `ROLLBACK` when the connection may
-    /// be inside a transaction).
-    Custom(String),
-}
-
-impl RecyclingMethod {
-    const CLEAN_SQL: &'static str = "ROLLBACK; CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; \
-        RESET ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES;";
-
-    /// The SQL sent at checkout (`None`: no round trip), as
-    /// deadpool-postgres's `query`.
-    #[must_use]
-    pub fn query(&self) -> Option<&str> {
-        match self {
-            Self::Fast => None,
-            Self::Verified => Some(""),
-            Self::Clean => Some(Self::CLEAN_SQL),
-            Self::Custom(sql) => Some(sql),
-        }
-    }
-}
-
-/// Configuration of a [`Manager`](crate::Manager).
-#[derive(Clone, Debug, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
-pub struct ManagerConfig {
-    /// How connections are checked at checkout.
-    pub recycling_method: RecyclingMethod,
 }
 
 /// What a session must allow (tokio-postgres's `TargetSessionAttrs`, with

@@ -45,9 +45,9 @@ compile_error!(
      use rt_tokio_1 (on by default)"
 );
 
-// The map, leaves first: `secret` and `session` use nothing of the crate;
-// `statement_cache` nothing but tokio-postgres; `client` the cache and the
-// session; `manager` the client; `config` builds pools from managers;
+// The map, leaves first: `secret`, `session` and `statement_cache` use
+// nothing of the crate; `client` the cache and the session; `manager` (with
+// its `ManagerConfig`) the client; `config` builds pools from managers;
 // `generic_client` adds a trait over `client`.
 mod client;
 mod config;
@@ -63,12 +63,14 @@ pub use tokio_postgres;
 
 pub use client::{ClientWrapper, Query, Transaction, TransactionBuilder};
 pub use config::{
-    ChannelBinding, Config, ConfigError, DEFAULT_STATEMENT_CACHE_SIZE, LoadBalanceHosts,
-    ManagerConfig, RecyclingMethod, SslMode, TargetSessionAttrs,
+    ChannelBinding, Config, ConfigError, LoadBalanceHosts, SslMode, TargetSessionAttrs,
 };
 pub use generic_client::GenericClient;
-pub use manager::{ConfigConnectImpl, Connect, DEFAULT_HEALTH_CHECK_INTERVAL, Manager};
-pub use statement_cache::{StatementCache, StatementCaches};
+pub use manager::{
+    ConfigConnectImpl, Connect, DEFAULT_HEALTH_CHECK_INTERVAL, Manager, ManagerConfig,
+    RecyclingMethod,
+};
+pub use statement_cache::{DEFAULT_STATEMENT_CACHE_SIZE, StatementCache, StatementCaches};
 
 /// A pool of connections.
 pub type Pool = pool_core::Pool<Manager>;

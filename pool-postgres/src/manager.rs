@@ -10,8 +10,8 @@ use tokio_postgres::{
 };
 
 use crate::{
-    ClientWrapper, ManagerConfig, RecyclingMethod, config::DEFAULT_STATEMENT_CACHE_SIZE,
-    statement_cache::StatementCaches,
+    ClientWrapper,
+    statement_cache::{DEFAULT_STATEMENT_CACHE_SIZE, StatementCaches},
 };
 
 /// The health-check TTL of `Verified` (pool-core's
@@ -202,4 +202,57 @@ impl pool_core::Manager for Manager {
     fn is_broken(&self, client: &mut ClientWrapper) -> bool {
         client.raw().is_closed()
     }
+}
+
+/// How a connection is checked when it is handed out again.
+///
+/// The default differs from deadpool-postgres's (`Fast`): it is `Verified`,
+/// and pool-core's health-check TTL (`PoolConfig::health_check_interval`,
+/// default [`DEFAULT_HEALTH_CHECK_INTERVAL`](crate::DEFAULT_HEALTH_CHECK_INTERVAL))
+/// skips the round trip for a connection used moments ago. Every method
+/// checks `is_closed()` at checkout and return; a connection that may be
+/// inside a transaction is rolled back first (except under `Fast`).
+#[derive(Clone, Debug, Eq, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
+pub enum RecyclingMethod {
+    /// deadpool-postgres's meaning: only `is_closed()`, never a round trip
+    /// (not even a rollback of a transaction left open).
+    Fast,
+    /// `is_closed()` and an empty query, unless the connection was used
+    /// within the health-check TTL.
+    #[default]
+    Verified,
+    /// `ROLLBACK` and a reset like `DISCARD ALL` that keeps prepared
+    /// statements (`CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL;
+    /// UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD
+    /// SEQUENCES`), on every checkout.
+    Clean,
+    /// Your SQL on every checkout (after a `ROLLBACK` when the connection may
+    /// be inside a transaction).
+    Custom(String),
+}
+
+impl RecyclingMethod {
+    const CLEAN_SQL: &'static str = "ROLLBACK; CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; \
+        RESET ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES;";
+
+    /// The SQL sent at checkout (`None`: no round trip), as
+    /// deadpool-postgres's `query`.
+    #[must_use]
+    pub fn query(&self) -> Option<&str> {
+        match self {
+            Self::Fast => None,
+            Self::Verified => Some(""),
+            Self::Clean => Some(Self::CLEAN_SQL),
+            Self::Custom(sql) => Some(sql),
+        }
+    }
+}
+
+/// Configuration of a [`Manager`](crate::Manager).
+#[derive(Clone, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
+pub struct ManagerConfig {
+    /// How connections are checked at checkout.
+    pub recycling_method: RecyclingMethod,
 }

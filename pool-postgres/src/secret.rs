@@ -30,8 +30,8 @@ fn mask_pairs(s: &str) -> String {
         out.push_str(&rest[..value_start]);
         out.push_str("***");
         let tail = &rest[value_start..];
-        let value_end = if tail.starts_with('\'') {
-            tail[1..].find('\'').map_or(tail.len(), |j| j + 2)
+        let value_end = if let Some(quoted) = tail.strip_prefix('\'') {
+            quoted.find('\'').map_or(tail.len(), |j| j + 2)
         } else {
             tail.find(['&', ' ']).unwrap_or(tail.len())
         };

@@ -14,6 +14,10 @@ use std::{
 use tokio::sync::OnceCell;
 use tokio_postgres::{Client as PgClient, Error, Statement, types::Type};
 
+/// Prepared statements each connection keeps when the configuration does not
+/// say (deadpool-postgres keeps every statement ever prepared, without bound).
+pub const DEFAULT_STATEMENT_CACHE_SIZE: usize = 256;
+
 /// Every connection's cache of one manager, to clear or remove a statement
 /// everywhere (after a schema change, say).
 #[derive(Default, Debug)]
