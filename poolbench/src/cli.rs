@@ -1,4 +1,5 @@
-//! The `poolbench` command: load a Redis through pool-redis at one or more
+//! The `poolbench` command: load a Redis through pool-redis (or a
+//! PostgreSQL through pool-postgres) at one or more
 //! pool sizes, print a table and a recommendation, write JSON and HTML
 //! reports; `poolbench analyze` merges earlier reports into one page.
 
@@ -15,7 +16,7 @@ use crate::load::{self, Mode, Operation};
 use crate::report::{self, Report, SizeResult, recommend};
 use crate::{html, server};
 
-/// Size a Redis connection pool against your own server.
+/// Size a Redis or PostgreSQL connection pool against your own server.
 #[derive(Debug, Parser)]
 #[command(name = "poolbench", version, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -33,9 +34,10 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// The server (`redis://[user:password@]host:port/db`, or `rediss://`
-    /// for TLS). Without it, poolbench starts its own redis-server on a
-    /// free loopback port.
+    /// The server (`redis://[user:password@]host:port/db`, `rediss://` for
+    /// TLS, or `postgres://user[:password]@host:port/db` for PostgreSQL).
+    /// Without it, poolbench starts its own redis-server on a free loopback
+    /// port.
     #[arg(long)]
     url: Option<String>,
     /// A CA bundle (PEM) to trust for a `rediss://` server.
@@ -191,11 +193,72 @@ fn with_tls_files(url: String, args: &RunArgs) -> String {
     parsed.to_string()
 }
 
+/// A PostgreSQL URL (`postgres://` or `postgresql://`) selects the
+/// PostgreSQL mode.
+fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// What the PostgreSQL mode cannot do, refused by name; its pool sizes
+/// (default: the preset's 20).
+fn postgres_checks(args: &RunArgs) -> Result<(Vec<usize>, usize, String), String> {
+    if args.mode == Mode::Shared {
+        return Err(
+            "--mode shared is Redis-only: a PostgreSQL connection serves one checkout at a time"
+                .into(),
+        );
+    }
+    if args.tls_ca.is_some() || args.tls_cert.is_some() {
+        return Err("--tls-ca/--tls-cert/--tls-key are for rediss:// servers; the PostgreSQL mode connects without TLS".into());
+    }
+    if let Some(zero) = args.pool_sizes.iter().find(|&&s| s == 0) {
+        return Err(format!("--pool-sizes: {zero} is not a pool size"));
+    }
+    if args.pool_sizes.is_empty() {
+        return Ok((
+            vec![20],
+            0,
+            "the PostgreSQL preset's size (pool_postgres::Config::tuned)".into(),
+        ));
+    }
+    Ok((args.pool_sizes.clone(), 0, "--pool-sizes".into()))
+}
+
+/// Reaches the Redis server (a wrong address fails within 2 s, by name)
+/// and writes the keys the load reads.
+async fn redis_admin(
+    url: &str,
+    value_size: usize,
+) -> Result<redis::aio::MultiplexedConnection, String> {
+    let admin_pool = pool_redis::Config::from_url(url)
+        .create_pool(None)
+        .map_err(|e| format!("{}: not a usable Redis URL: {e}", report::redact(url)))?;
+    let mut admin = match tokio::time::timeout(Duration::from_secs(2), admin_pool.get()).await {
+        Ok(Ok(conn)) => pool_redis::Connection::take(conn),
+        Ok(Err(e)) => return Err(format!("cannot reach {}: {e}", report::redact(url))),
+        Err(_) => {
+            return Err(format!(
+                "cannot reach {}: no answer within 2 s",
+                report::redact(url)
+            ));
+        }
+    };
+    load::prepare(&mut admin, value_size)
+        .await
+        .map_err(|e| format!("{}: writing the test keys failed: {e}", report::redact(url)))?;
+    Ok(admin)
+}
+
 async fn run(args: RunArgs) -> Result<(), String> {
     if args.concurrency == 0 {
         return Err("--concurrency must be at least 1".into());
     }
-    let (sizes, min_idle, sizes_from) = pool_sizes(&args)?;
+    let postgres = args.url.as_deref().is_some_and(is_postgres_url);
+    let (sizes, min_idle, sizes_from) = if postgres {
+        postgres_checks(&args)?
+    } else {
+        pool_sizes(&args)?
+    };
     let _server;
     let url = match &args.url {
         Some(url) => url.clone(),
@@ -211,29 +274,12 @@ async fn run(args: RunArgs) -> Result<(), String> {
         }
     };
     let url = with_tls_files(url, &args);
-    // Reach the server first: a wrong address fails within 2 s, by name.
-    let admin_pool = pool_redis::Config::from_url(url.as_str())
-        .create_pool(None)
-        .map_err(|e| format!("{}: not a usable Redis URL: {e}", report::redact(&url)))?;
-    let mut admin = match tokio::time::timeout(Duration::from_secs(2), admin_pool.get()).await {
-        Ok(Ok(conn)) => pool_redis::Connection::take(conn),
-        Ok(Err(e)) => return Err(format!("cannot reach {}: {e}", report::redact(&url))),
-        Err(_) => {
-            return Err(format!(
-                "cannot reach {}: no answer within 2 s",
-                report::redact(&url)
-            ));
-        }
+    let mut admin = if postgres {
+        crate::pg::prepare(&url, args.value_size).await?;
+        None
+    } else {
+        Some(redis_admin(&url, args.value_size).await?)
     };
-    load::prepare(&mut admin, args.value_size)
-        .await
-        .map_err(|e| {
-            format!(
-                "{}: writing the test keys failed: {e}",
-                report::redact(&url)
-            )
-        })?;
-
     let stop = Arc::new(AtomicBool::new(false));
     tokio::spawn({
         let stop = stop.clone();
@@ -301,7 +347,10 @@ async fn run(args: RunArgs) -> Result<(), String> {
             warmup: args.warmup,
         };
         let on_progress = |done: Duration| bar.set_position(base + done.as_millis() as u64);
-        let measured = load::run(&spec, &mut admin, &stop, &on_progress).await?;
+        let measured = match &mut admin {
+            Some(admin) => load::run(&spec, admin, &stop, &on_progress).await?,
+            None => crate::pg::run(&spec, &stop, &on_progress).await?,
+        };
         rep.results.push(SizeResult::from_measured(size, measured));
     }
     bar.finish_and_clear();

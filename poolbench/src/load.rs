@@ -172,8 +172,126 @@ pub async fn prepare(
     pipe.query_async::<()>(admin).await
 }
 
-/// Runs the load of `spec`; `stop` (Ctrl-C) ends it early. `progress` is
-/// told the seconds done.
+/// One task's way to do an operation: `(ok, time waited for a
+/// connection)`. Redis and PostgreSQL each have one; `drive` times them.
+pub trait TaskOp: Send + 'static {
+    fn op(&mut self, i: usize) -> impl std::future::Future<Output = (bool, Duration)> + Send;
+}
+
+/// What the load loop needs of a [`Spec`].
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    pub concurrency: usize,
+    pub duration: Duration,
+    pub warmup: Duration,
+}
+
+impl From<&Spec> for Timing {
+    fn from(spec: &Spec) -> Self {
+        Timing {
+            concurrency: spec.concurrency,
+            duration: spec.duration,
+            warmup: spec.warmup,
+        }
+    }
+}
+
+/// Runs `concurrency` tasks, each with its own [`TaskOp`] from `make`,
+/// until warm-up plus duration are over or `stop` (Ctrl-C) is set; records
+/// latencies and waits of the measured part. `on_progress` is told the time
+/// done.
+pub async fn drive<T: TaskOp>(
+    timing: Timing,
+    stop: &Arc<AtomicBool>,
+    on_progress: &(dyn Fn(Duration) + Sync),
+    make: impl Fn(usize) -> T,
+) -> Result<Measured, String> {
+    let start = Instant::now();
+    let measure_from = start + timing.warmup;
+    let end = measure_from + timing.duration;
+    let done = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = (0..timing.concurrency)
+        .map(|t| {
+            let mut task_op = make(t);
+            let stop = stop.clone();
+            let concurrency = timing.concurrency;
+            let done = done.clone();
+            tokio::spawn(async move {
+                let mut samples = TaskSamples::default();
+                let mut i = t;
+                loop {
+                    let t0 = Instant::now();
+                    if t0 >= end || stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let (ok, waited) = task_op.op(i).await;
+                    if t0 >= measure_from {
+                        if ok {
+                            samples.latency_us.push(micros(t0.elapsed()));
+                            samples.wait_us.push(micros(waited));
+                        } else {
+                            samples.errors += 1;
+                        }
+                    }
+                    i = i.wrapping_add(concurrency);
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+                samples
+            })
+        })
+        .collect();
+    // Progress, once a tenth of a second, until every task is done.
+    while done.load(Ordering::Relaxed) < timing.concurrency as u64 {
+        on_progress(start.elapsed().min(timing.warmup + timing.duration));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut measured = Measured {
+        stopped_early: stop.load(Ordering::Relaxed),
+        elapsed: Instant::now()
+            .min(end)
+            .saturating_duration_since(measure_from),
+        ..Measured::default()
+    };
+    for t in tasks {
+        let s = t.await.map_err(|e| format!("a load task failed: {e}"))?;
+        measured.latency_us.extend(s.latency_us);
+        measured.wait_us.extend(s.wait_us);
+        measured.errors += s.errors;
+    }
+    Ok(measured)
+}
+
+/// The connect-time percentiles of a pool's create-time histogram.
+pub fn connect_times(measured: &mut Measured, create: &pool_redis::pool_core::Summary) {
+    measured.connect_p50_us = u32::try_from(create.p50_ns / 1_000).unwrap_or(u32::MAX);
+    measured.connect_p99_us = u32::try_from(create.p99_ns / 1_000).unwrap_or(u32::MAX);
+}
+
+/// A Redis load task: a checkout per operation, or the shared connection.
+struct RedisTask {
+    pool: pool_redis::Pool,
+    shared: Option<pool_redis::SharedConnection>,
+    op: Operation,
+    value: Arc<str>,
+}
+
+impl TaskOp for RedisTask {
+    async fn op(&mut self, i: usize) -> (bool, Duration) {
+        let t0 = Instant::now();
+        match &mut self.shared {
+            Some(conn) => (self.op.run(conn, i, &self.value).await, Duration::ZERO),
+            None => match self.pool.get().await {
+                Ok(mut conn) => {
+                    let waited = t0.elapsed();
+                    (self.op.run(&mut conn, i, &self.value).await, waited)
+                }
+                Err(_) => (false, t0.elapsed()),
+            },
+        }
+    }
+}
+
+/// Runs the Redis load of `spec`; `stop` (Ctrl-C) ends it early.
 pub async fn run(
     spec: &Spec,
     admin: &mut redis::aio::MultiplexedConnection,
@@ -192,70 +310,14 @@ pub async fn run(
         .create_pool(Some(pool_redis::Runtime::Tokio1))
         .map_err(|e| format!("{}: {e}", spec.url))?;
     let value: Arc<str> = "x".repeat(spec.value_size).into();
-    let start = Instant::now();
-    let measure_from = start + spec.warmup;
-    let end = measure_from + spec.duration;
-    let done = Arc::new(AtomicU64::new(0));
-    let tasks: Vec<_> = (0..spec.concurrency)
-        .map(|t| {
-            let (pool, value, stop) = (pool.clone(), value.clone(), stop.clone());
-            let (mode, op, concurrency) = (spec.mode, spec.operation, spec.concurrency);
-            let done = done.clone();
-            tokio::spawn(async move {
-                let mut samples = TaskSamples::default();
-                let mut shared = (mode == Mode::Shared).then(|| pool.shared());
-                let mut i = t;
-                loop {
-                    let t0 = Instant::now();
-                    if t0 >= end || stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let (ok, waited) = match &mut shared {
-                        Some(conn) => (op.run(conn, i, &value).await, Duration::ZERO),
-                        None => match pool.get().await {
-                            Ok(mut conn) => {
-                                let waited = t0.elapsed();
-                                (op.run(&mut conn, i, &value).await, waited)
-                            }
-                            Err(_) => (false, t0.elapsed()),
-                        },
-                    };
-                    if t0 >= measure_from {
-                        if ok {
-                            samples.latency_us.push(micros(t0.elapsed()));
-                            samples.wait_us.push(micros(waited));
-                        } else {
-                            samples.errors += 1;
-                        }
-                    }
-                    i = i.wrapping_add(concurrency);
-                }
-                done.fetch_add(1, Ordering::Relaxed);
-                samples
-            })
-        })
-        .collect();
-    // Progress, once a tenth of a second, until every task is done.
-    while done.load(Ordering::Relaxed) < spec.concurrency as u64 {
-        on_progress(start.elapsed().min(spec.warmup + spec.duration));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let mut measured = Measured {
-        stopped_early: stop.load(Ordering::Relaxed),
-        elapsed: Instant::now()
-            .min(end)
-            .saturating_duration_since(measure_from),
-        ..Measured::default()
-    };
-    for t in tasks {
-        let s = t.await.map_err(|e| format!("a load task failed: {e}"))?;
-        measured.latency_us.extend(s.latency_us);
-        measured.wait_us.extend(s.wait_us);
-        measured.errors += s.errors;
-    }
-    let create = pool.metrics().create_time;
-    measured.connect_p50_us = u32::try_from(create.p50_ns / 1_000).unwrap_or(u32::MAX);
-    measured.connect_p99_us = u32::try_from(create.p99_ns / 1_000).unwrap_or(u32::MAX);
+    let mut measured = drive(spec.into(), stop, on_progress, |_| RedisTask {
+        pool: pool.clone(),
+        shared: (spec.mode == Mode::Shared).then(|| pool.shared()),
+        op: spec.operation,
+        value: value.clone(),
+    })
+    .await?;
+    connect_times(&mut measured, &pool.metrics().create_time);
     drop(pool);
     measured.connections_opened = connections_received(admin).await.saturating_sub(before);
     Ok(measured)
