@@ -20,6 +20,10 @@ pub enum Contender {
     PoolPostgres,
     /// pool-postgres checking every checkout (`health_check_interval` 0).
     PoolPostgresVerifiedEvery,
+    /// pool-postgres used through the raw client (`&**client`), which it
+    /// cannot follow: a `ROLLBACK` at every checkout (what the transaction
+    /// safety costs code that bypasses the wrapper).
+    PoolPostgresRaw,
     /// deadpool-postgres with its default `Fast` (no round trip).
     DeadpoolFast,
     /// deadpool-postgres with `Verified` (an empty query every checkout).
@@ -34,9 +38,10 @@ pub enum Contender {
 
 impl Contender {
     /// Every contender, in report order.
-    pub const ALL: [Contender; 6] = [
+    pub const ALL: [Contender; 7] = [
         Contender::PoolPostgres,
         Contender::PoolPostgresVerifiedEvery,
+        Contender::PoolPostgresRaw,
         Contender::DeadpoolFast,
         Contender::DeadpoolVerified,
         Contender::Bb8,
@@ -48,6 +53,7 @@ impl Contender {
         match self {
             Contender::PoolPostgres => "pool-postgres",
             Contender::PoolPostgresVerifiedEvery => "pool-postgres verified-every",
+            Contender::PoolPostgresRaw => "pool-postgres &**client",
             Contender::DeadpoolFast => "deadpool-postgres fast",
             Contender::DeadpoolVerified => "deadpool-postgres verified",
             Contender::Bb8 => "bb8-postgres",
@@ -88,6 +94,8 @@ impl Operation {
 pub enum Handle {
     /// A pool-postgres pool.
     PoolPostgres(pool_postgres::Pool),
+    /// A pool-postgres pool used through the raw client.
+    PoolPostgresRaw(pool_postgres::Pool),
     /// A deadpool-postgres pool.
     Deadpool(deadpool_postgres::Pool),
     /// A bb8-postgres pool.
@@ -117,6 +125,18 @@ impl Handle {
                     return false;
                 };
                 c.query_one(&stmt, &params)
+                    .await
+                    .is_ok_and(|r| check(&r, expected))
+            }
+            Handle::PoolPostgresRaw(pool) => {
+                let Ok(c) = pool.get().await else {
+                    return false;
+                };
+                let Ok(stmt) = c.prepare_cached(op.sql()).await else {
+                    return false;
+                };
+                let raw: &tokio_postgres::Client = &c;
+                raw.query_one(&stmt, &params)
                     .await
                     .is_ok_and(|r| check(&r, expected))
             }
@@ -159,7 +179,9 @@ impl Handle {
 pub async fn handles(contender: Contender, url: &str, tasks: usize, op: Operation) -> Vec<Handle> {
     let pg: tokio_postgres::Config = url.parse().expect("a postgres:// URL");
     let one = match contender {
-        Contender::PoolPostgres | Contender::PoolPostgresVerifiedEvery => {
+        Contender::PoolPostgres
+        | Contender::PoolPostgresVerifiedEvery
+        | Contender::PoolPostgresRaw => {
             let mut cfg = pool_postgres::Config::new();
             cfg.url = Some(url.to_string());
             let mut pc = pool_postgres::PoolConfig::new(POOL_SIZE);

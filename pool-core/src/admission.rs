@@ -83,9 +83,13 @@ impl<M: Manager> ProbeGuard<'_, M> {
     /// `Unavailable` (with this error as the last one) once it is open.
     pub(crate) fn failed(mut self, error: Option<M::Error>) -> PoolError<M::Error> {
         self.done = true;
+        let description = error
+            .as_ref()
+            .and_then(|e| self.pool.manager.describe_error(e));
         tracing::warn!(
             timed_out = error.is_none(),
             probe = self.probe,
+            error = description.as_deref(),
             "create failed"
         );
         let now = Instant::now();
@@ -95,7 +99,7 @@ impl<M: Manager> ProbeGuard<'_, M> {
         match transition {
             Transition::Opened { delay } => {
                 tracing::warn!(failures, retry_in = ?delay, "breaker opened: creates keep failing");
-                let last_error = error.map(SharedError::new);
+                let last_error = error.map(|e| SharedError::new(e, description));
                 cell.last_error = last_error.clone();
                 PoolError::Unavailable {
                     last_error,

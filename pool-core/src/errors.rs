@@ -11,12 +11,13 @@ use crate::sync::{HandleArc as Arc, StdMutex};
 /// The create error that opened the breaker, shared by every caller it
 /// refuses. An `Arc` (so `E` need not be `Clone`) around a mutex (so the
 /// pool stays `Send + Sync` for an `E` that is only `Send`, as deadpool
-/// requires of `Manager::Error`).
-pub struct SharedError<E>(Arc<StdMutex<E>>);
+/// requires of `Manager::Error`). Its `Display` is the manager's
+/// [`describe_error`](crate::Manager::describe_error) when it gave one.
+pub struct SharedError<E>(Arc<StdMutex<E>>, Option<Arc<str>>);
 
 impl<E> SharedError<E> {
-    pub(crate) fn new(error: E) -> Self {
-        Self(Arc::new(StdMutex::new(error)))
+    pub(crate) fn new(error: E, description: Option<String>) -> Self {
+        Self(Arc::new(StdMutex::new(error)), description.map(Into::into))
     }
 
     /// Runs `f` on the error.
@@ -27,7 +28,7 @@ impl<E> SharedError<E> {
 
 impl<E> Clone for SharedError<E> {
     fn clone(&self) -> Self {
-        Self(self.0.clone())
+        Self(self.0.clone(), self.1.clone())
     }
 }
 
@@ -39,7 +40,10 @@ impl<E: fmt::Debug> fmt::Debug for SharedError<E> {
 
 impl<E: fmt::Display> fmt::Display for SharedError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.with(|e| e.fmt(f))
+        match &self.1 {
+            Some(description) => f.write_str(description),
+            None => self.with(|e| e.fmt(f)),
+        }
     }
 }
 

@@ -48,6 +48,14 @@ pub trait Manager: Sync + Send + 'static {
         false
     }
 
+    /// A fuller text of a create error than its `Display`, for the
+    /// breaker's `Unavailable` error and the pool's log (pool-postgres: the
+    /// source chain, where tokio-postgres keeps the server's message).
+    /// `None` (the default): `Display` says it all. Not in deadpool.
+    fn describe_error(&self, _error: &Self::Error) -> Option<String> {
+        None
+    }
+
     /// A cheap, synchronous test run every time an object comes back: `true`
     /// discards it instead of keeping it idle, so an object that just failed
     /// is never handed out again.

@@ -181,6 +181,20 @@ impl pool_core::Manager for Manager {
         Ok(())
     }
 
+    /// tokio-postgres's `Display` is terse ("db error", "error connecting
+    /// to server"); the server's message is in the source chain. Its errors
+    /// carry no password.
+    fn describe_error(&self, error: &Error) -> Option<String> {
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(e) = source {
+            text.push_str(": ");
+            text.push_str(&e.to_string());
+            source = e.source();
+        }
+        Some(text)
+    }
+
     fn detach(&self, client: &mut ClientWrapper) {
         self.statement_caches.detach(&client.statement_cache);
     }

@@ -494,6 +494,12 @@ async fn failures_fail_fast(server: &PgServer) {
         !text.contains("wrong-pw-123") && !text.contains(APP_PASSWORD),
         "{text}"
     );
+    // Later callers (the breaker opens) are told the same cause.
+    for _ in 0..5 {
+        let err = pool.get().await.expect_err("wrong password");
+        let text = chain(&err);
+        assert!(text.contains("password authentication failed"), "{text}");
+    }
 
     let mut cfg = config(server, "unreachable");
     cfg.url = Some(format!(
@@ -519,6 +525,8 @@ async fn failures_fail_fast(server: &PgServer) {
     );
     let err = pool.get().await.expect_err("still refused").to_string();
     assert!(!err.contains(APP_PASSWORD), "{err}");
+    // The breaker's error names the cause, not just "error connecting".
+    assert!(err.contains("refused"), "{err}");
 }
 
 /// The server restarts under 16 tasks: no caller hangs, no connect storm,
