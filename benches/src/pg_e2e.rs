@@ -189,10 +189,14 @@ pub async fn handles(contender: Contender, url: &str, tasks: usize, op: Operatio
                 pc.health_check_interval = Some(Duration::ZERO);
             }
             cfg.pool = Some(pc);
-            Handle::PoolPostgres(
-                cfg.create_pool(Some(pool_postgres::Runtime::Tokio1), NoTls)
-                    .unwrap(),
-            )
+            let pool = cfg
+                .create_pool(Some(pool_postgres::Runtime::Tokio1), NoTls)
+                .unwrap();
+            if contender == Contender::PoolPostgresRaw {
+                Handle::PoolPostgresRaw(pool)
+            } else {
+                Handle::PoolPostgres(pool)
+            }
         }
         Contender::DeadpoolFast | Contender::DeadpoolVerified => {
             let method = if contender == Contender::DeadpoolFast {
