@@ -9,7 +9,7 @@ use crate::inner::{ObjectInner, PoolInner};
 use crate::sync::HandleArc;
 use crate::{Manager, Metrics};
 
-/// An object checked out of a [`Pool`]. Dropping it returns it to the pool;
+/// An object checked out of a [`Pool`](crate::Pool). Dropping it returns it to the pool;
 /// [`Object::take`] keeps it and frees its slot.
 #[must_use]
 pub struct Object<M: Manager> {

@@ -11,12 +11,12 @@ use crate::{
 pub trait RedisPoolExt {
     /// A handle on the pool's shared multiplexed connections, for plain
     /// commands at high concurrency: cheap to clone, no checkout. Requests
-    /// fill one connection up to [`Manager::shared_depth`] in flight before
+    /// fill one connection up to [`Manager::shared_depth`](crate::Manager::shared_depth) in flight before
     /// the next is opened, up to `max_size` shared connections (their own
     /// budget, beside the exclusive checkouts). A connection that dies is
     /// replaced by one background reconnect while the others keep serving.
     /// Transactions (outside a pipeline), blocking commands and pub/sub
-    /// need an exclusive connection: [`Pool::get`] or
+    /// need an exclusive connection: [`Pool::get`](pool_core::Pool::get) or
     /// [`RedisPoolExt::pubsub`].
     ///
     /// Must be called within a tokio runtime (connections are made in the

@@ -30,7 +30,7 @@ use crate::target::Stamp;
 /// A pooled Redis connection plus what the pool learned from its traffic.
 ///
 /// It implements `ConnectionLike` itself, so `query_async(&mut *conn)` on a
-/// checked-out [`Connection`] is tracked exactly like `query_async(&mut
+/// checked-out [`Connection`](crate::Connection) is tracked exactly like `query_async(&mut
 /// conn)`. It derefs to `MultiplexedConnection` for code that names that
 /// type (`fn f(c: &mut MultiplexedConnection)`): such a raw borrow is
 /// bounded by the command timeout but untracked, so the connection is

@@ -62,10 +62,10 @@ impl Manager {
 
     /// A manager whose connections honour blocking commands' own timeouts:
     /// they are made without redis's fixed response timeout, and every
-    /// command through [`Connection`] waits `timeout` for its answer, a
+    /// command through [`Connection`](crate::Connection) waits `timeout` for its answer, a
     /// blocking one (`BLPOP key 5`, `XREAD BLOCK 5000`) its own timeout plus
     /// `timeout`. A command that times out leaves its answer in flight, so
-    /// its connection is closed at return. [`Config::create_pool`] uses this
+    /// its connection is closed at return. [`Config::create_pool`](crate::Config::create_pool) uses this
     /// with redis's default 500 ms; `Manager::new` keeps redis's behaviour
     /// (as deadpool-redis, whose tests check that a 1 s `BLPOP` fails there).
     ///
@@ -194,7 +194,7 @@ impl Manager {
     }
 
     /// Requests in flight on one shared connection (see
-    /// [`RedisPoolExt::shared`]) before the next one is opened; default
+    /// [`RedisPoolExt::shared`](crate::RedisPoolExt::shared)) before the next one is opened; default
     /// [`DEFAULT_SHARED_DEPTH`].
     #[must_use]
     pub fn shared_depth(mut self, depth: usize) -> Self {
@@ -394,7 +394,7 @@ impl pool_core::Manager for Manager {
     }
 
     /// [`DEFAULT_HEALTH_CHECK_INTERVAL`] (1 s): every command's outcome is
-    /// seen by [`Connection`], so a connection used a moment ago needs no
+    /// seen by [`Connection`](crate::Connection), so a connection used a moment ago needs no
     /// PING.
     fn health_check_interval(&self) -> Duration {
         DEFAULT_HEALTH_CHECK_INTERVAL

@@ -2,7 +2,7 @@
 
 use std::ops::{Deref, DerefMut};
 
-/// A dedicated pub/sub connection from [`RedisPoolExt::pubsub`]; derefs to
+/// A dedicated pub/sub connection from [`RedisPoolExt::pubsub`](crate::RedisPoolExt::pubsub); derefs to
 /// `redis::aio::PubSub` (`subscribe`, `psubscribe`, `on_message`, ...).
 /// Dropping it closes the connection and frees its pool slot.
 pub struct PubSub {
