@@ -21,6 +21,8 @@
 //! - Everything pool-core adds: fair hand-off, a create circuit breaker
 //!   with backoff (`PoolError::Unavailable`), `min_idle`, lifetimes.
 
+// docs.rs (`--cfg docsrs`, nightly) marks the feature-gated modules.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 // deadpool-redis's smol runtime features name a runtime pool-core does not
