@@ -37,6 +37,8 @@
 
 // Libraries log through `tracing`, never to stdout.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+// Every public item says what it is for.
+#![warn(missing_docs)]
 
 mod admission;
 mod breaker;

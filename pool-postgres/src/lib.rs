@@ -38,6 +38,8 @@
 
 // Libraries log through `tracing`, never to stdout.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+// Every public item says what it is for.
+#![warn(missing_docs)]
 
 #[cfg(all(feature = "rt_async-std_1", not(docsrs)))]
 compile_error!(

@@ -24,6 +24,8 @@
 // docs.rs (`--cfg docsrs`, nightly) marks the feature-gated modules.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+// Every public item says what it is for.
+#![warn(missing_docs)]
 
 // deadpool-redis's smol runtime features name a runtime pool-core does not
 // serve; refuse them plainly rather than build a pool that cannot run.

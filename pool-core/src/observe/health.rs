@@ -31,8 +31,11 @@ impl Default for HealthThresholds {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum HealthStatus {
+    /// Nothing to report.
     Healthy,
+    /// Working, with warnings (high utilisation, long waits, timeouts).
     Degraded,
+    /// Connection errors above the threshold, or the breaker open.
     Unhealthy,
 }
 
@@ -40,8 +43,11 @@ pub enum HealthStatus {
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Health {
+    /// The overall state.
     pub status: HealthStatus,
+    /// What crossed a threshold, in words.
     pub warnings: Vec<String>,
+    /// What to change about it, in words.
     pub recommendations: Vec<String>,
     /// The window the report covers (since the previous report).
     pub window: Duration,

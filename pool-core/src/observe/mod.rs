@@ -439,20 +439,24 @@ fn nanos(d: Duration) -> u64 {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct GetOutcomes {
+    /// Every `get()` that began.
     pub started: u64,
     /// Got an object without queueing behind other tasks (possibly after
     /// a create or a recycle).
     pub served_at_once: u64,
     /// Queued, then got an object.
     pub served_after_wait: u64,
+    /// Ran out of time (`PoolError::Timeout`).
     pub timed_out: u64,
     /// The backend's error (create, recycle, hook).
     pub backend_error: u64,
     /// Refused by the open breaker (`PoolError::Unavailable`).
     pub refused_unavailable: u64,
+    /// Refused because the pool was closed.
     pub refused_closed: u64,
     /// Dropped by the caller before it ended.
     pub cancelled: u64,
+    /// Left the fast path and not ended yet.
     pub pending: u64,
 }
 
@@ -462,9 +466,11 @@ pub struct GetOutcomes {
 pub struct ClosedCounts {
     /// Came back broken (`Manager::is_broken`).
     pub broken: u64,
+    /// Failed `Manager::recycle` at checkout.
     pub recycle_failed: u64,
     /// Closed by the reaper (`idle_timeout`).
     pub idle_surplus: u64,
+    /// Older than `max_lifetime`.
     pub max_lifetime: u64,
     /// Came back above `max_size` after a shrink (`resize`).
     pub resized_away: u64,
@@ -480,11 +486,17 @@ pub struct ClosedCounts {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Gauges {
+    /// Objects that exist (idle or in use).
     pub size: usize,
+    /// Idle objects.
     pub idle: usize,
+    /// Objects checked out.
     pub in_use: usize,
+    /// `get()` calls waiting for an object.
     pub waiting: usize,
+    /// The pool's `max_size`.
     pub max_size: usize,
+    /// The pool's `min_idle`.
     pub min_idle: usize,
     /// `closed`, `open` or `half-open`.
     pub breaker: &'static str,
@@ -582,13 +594,21 @@ pub struct MetricsSnapshot {
     pub enabled: bool,
     /// Since the pool was built.
     pub uptime: Duration,
+    /// How the `get()` calls ended.
     pub gets: GetOutcomes,
+    /// `Manager::create` calls that succeeded.
     pub creates_ok: u64,
+    /// `Manager::create` calls that failed or timed out.
     pub creates_failed: u64,
+    /// `Manager::recycle` calls that passed.
     pub recycles_ok: u64,
+    /// `Manager::recycle` calls that failed (the object was closed).
     pub recycles_failed: u64,
+    /// Objects that left the pool, by reason.
     pub closed: ClosedCounts,
+    /// Times the breaker opened.
     pub breaker_opens: u64,
+    /// The pool's state now.
     pub gauges: Gauges,
     /// Per-second rates over the last minute (or since the pool was built,
     /// if sooner), between this snapshot and the oldest one kept from
