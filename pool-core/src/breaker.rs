@@ -94,6 +94,7 @@ pub(crate) enum Transition {
 
 /// A readable snapshot of the breaker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BreakerSnapshot {
     /// Current state.
     pub state: BreakerState,

@@ -46,6 +46,7 @@ struct Entry {
 /// Stats of one pool (`get_pool_stats`).
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct PoolStats {
     /// How long since a connection of this pool was last used (zero while
     /// one is checked out).
@@ -79,6 +80,7 @@ pub struct PoolStats {
 /// Stats of every registered pool.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct RegistryStats {
     /// Pools alive in the registry.
     pub total_pools: usize,
@@ -92,6 +94,7 @@ pub struct RegistryStats {
 /// Resident and virtual size of the process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct ProcessMemory {
     /// Resident set size, bytes.
     pub rss_bytes: u64,

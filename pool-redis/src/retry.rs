@@ -61,6 +61,7 @@ impl RetryPolicy {
 /// What retrying did, since the pool was built.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct RetryStats {
     /// Reads sent again after their connection broke.
     pub retries: u64,

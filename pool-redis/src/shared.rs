@@ -142,6 +142,7 @@ impl Live {
 /// How many shared connections a pool has, for stats.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct SharedStats {
     /// Lanes with a live connection.
     pub connections: usize,

@@ -30,6 +30,7 @@ impl Default for HealthThresholds {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[non_exhaustive]
 pub enum HealthStatus {
     /// Nothing to report.
     Healthy,
@@ -42,6 +43,7 @@ pub enum HealthStatus {
 /// What [`Pool::health`](crate::Pool::health) found.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct Health {
     /// The overall state.
     pub status: HealthStatus,
@@ -119,6 +121,7 @@ pub(crate) fn judge(
 /// What [`Pool::recommend_size`](crate::Pool::recommend_size) advises.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct SizeAdvice {
     /// The `max_size` the measured load needs.
     pub max_size: usize,

@@ -122,6 +122,7 @@ impl Histogram {
 /// A histogram read out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Summary {
     /// Values recorded.
     pub count: u64,

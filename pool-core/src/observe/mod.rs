@@ -438,6 +438,7 @@ fn nanos(d: Duration) -> u64 {
 /// (`pending`: left the fast path, not ended yet).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct GetOutcomes {
     /// Every `get()` that began.
     pub started: u64,
@@ -463,6 +464,7 @@ pub struct GetOutcomes {
 /// Objects that left the pool, by reason.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct ClosedCounts {
     /// Came back broken (`Manager::is_broken`).
     pub broken: u64,
@@ -485,6 +487,7 @@ pub struct ClosedCounts {
 /// The pool's state now.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct Gauges {
     /// Objects that exist (idle or in use).
     pub size: usize,
@@ -505,6 +508,7 @@ pub struct Gauges {
 /// Rates over a window.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct Rates {
     /// The window they cover (at most a minute).
     pub window: Duration,
@@ -588,6 +592,7 @@ pub(crate) fn rates(
 /// nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct MetricsSnapshot {
     /// `false`: recording is off (`PoolBuilder::record_metrics(false)`);
     /// only the gauges mean anything.
