@@ -37,3 +37,9 @@ pub fn print_rounds(names: &[&str], results: &[Vec<f64>], references: &[(usize, 
         );
     }
 }
+
+/// docs/MIGRATION.md's code blocks, compiled (and run where they need no
+/// server) as doc-tests: this crate depends on the peers and on ours.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/MIGRATION.md")]
+pub struct MigrationGuide;
