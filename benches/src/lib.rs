@@ -43,3 +43,8 @@ pub fn print_rounds(names: &[&str], results: &[Vec<f64>], references: &[(usize, 
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/MIGRATION.md")]
 pub struct MigrationGuide;
+
+/// docs/TUNING.md's code blocks, compiled and run as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/TUNING.md")]
+pub struct TuningGuide;
