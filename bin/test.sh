@@ -9,6 +9,14 @@ cd "$(dirname "$0")/.."
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 
+# What the tests need, installed when missing (as root), or one message
+# naming the command to run.
+if [ "$quick" = 0 ]; then
+  bin/ensure-deps.sh --fuzz || exit 1
+else
+  bin/ensure-deps.sh || exit 1
+fi
+
 log=$(mktemp /tmp/pool-tests.XXXXXX)
 failed_steps=()
 steps=0

@@ -17,8 +17,12 @@ pub(crate) struct LocalServer {
 }
 
 impl LocalServer {
-    /// Starts one and waits (up to 10 s) until it answers.
+    /// Starts one and waits (up to 10 s) until it answers. A missing
+    /// `redis-server` is installed first when poolbench runs as root on a
+    /// machine with `apt-get` (the demo on a fresh machine); otherwise the
+    /// error names the command to run.
     pub(crate) async fn start() -> Result<Self, String> {
+        install_if_missing();
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free loopback port for redis-server: {e}"))?
@@ -102,5 +106,42 @@ impl Drop for LocalServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `apt-get install redis-server` when it is missing, poolbench runs as root
+/// and `apt-get` is on PATH; says so on stderr. Anything else: nothing (the
+/// start then fails with the message naming what to do).
+fn install_if_missing() {
+    let found = |program: &str| {
+        Command::new(program)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    };
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if found("redis-server") || !root || !found("apt-get") {
+        return;
+    }
+    eprintln!("redis-server is not installed: installing it with apt-get (you are root)");
+    for args in [
+        &["update"][..],
+        &["install", "-y", "--no-install-recommends", "redis-server"][..],
+    ] {
+        let ok = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("apt-get {} failed", args.join(" "));
+            return;
+        }
     }
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what the tests need when it is missing: the servers the tests
+# start (redis-server with TLS, redis-cli, PostgreSQL's initdb/pg_ctl),
+# python3 for the check scripts, runuser (PostgreSQL refuses root), and,
+# with `--fuzz`, cargo-fuzz. As root with apt-get: installed. Otherwise:
+# one message naming the one command to run, and exit 1.
+set -euo pipefail
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# redis-cli creates the test clusters (Debian's redis-server brings it).
+command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+# The pool-postgres tests start their own PostgreSQL with initdb/pg_ctl
+# (Debian keeps them in /usr/lib/postgresql/<version>/bin, off PATH).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+# The server refuses root: the tests run it as `postgres` through runuser.
+command -v runuser >/dev/null 2>&1 || need_apt+=(util-linux)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing what the tests need: ${need_apt[*]}" >&2
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need_apt[@]}"
+  else
+    echo "the tests need: ${need_apt[*]}; install them with:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${need_apt[*]}" >&2
+    exit 1
+  fi
+fi
+# The TLS tests need a redis-server built with TLS (Debian's is): such a
+# server started with a TLS port and no key says it misses the key file.
+tls_probe=$(redis-server --tls-port 1 --port 0 2>&1 || true)
+if ! grep -qi "tls-key-file\|configure TLS" <<<"$tls_probe"; then
+  echo "redis-server is not built with TLS support, and pool-redis's TLS tests need one (Debian's redis-server package is)" >&2
+  exit 1
+fi
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add rustfmt clippy
+fi
+if [ "${1:-}" = "--fuzz" ] && ! command -v cargo-fuzz >/dev/null 2>&1; then
+  # The fuzz step needs cargo-fuzz (it builds in about a minute).
+  cargo install cargo-fuzz --locked
+fi
