@@ -1,40 +1,4 @@
-//! A lock-minimised async object pool for tokio, and a drop-in for
-//! deadpool's managed pool: rename `deadpool` to `pool_core` and the code
-//! compiles and behaves the same.
-//!
-//! ```
-//! use pool_core::{Manager, Metrics, Pool, RecycleResult};
-//!
-//! struct Numbers;
-//!
-//! impl Manager for Numbers {
-//!     type Type = u32;
-//!     type Error = std::convert::Infallible;
-//!
-//!     async fn create(&self) -> Result<u32, Self::Error> {
-//!         Ok(7)
-//!     }
-//!
-//!     async fn recycle(&self, _: &mut u32, _: &Metrics) -> RecycleResult<Self::Error> {
-//!         Ok(())
-//!     }
-//! }
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
-//! let pool: Pool<Numbers> = Pool::builder(Numbers).max_size(4).build().unwrap();
-//! let n = pool.get().await.unwrap();
-//! assert_eq!(*n, 7);
-//! drop(n); // back to the pool
-//! assert_eq!(pool.status().available, 1);
-//! # }
-//! ```
-//!
-//! How it works is in `docs/ARCHITECTURE.md`: a single atomic state word
-//! decides every hand-off, idle objects sit in a lock-free
-//! `crossbeam_queue::ArrayQueue`, and only a task that must wait touches a
-//! lock.
-
+#![doc = include_str!("../README.md")]
 // Libraries log through `tracing`, never to stdout.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 // Every public item says what it is for.

@@ -1,41 +1,4 @@
-//! A PostgreSQL connection pool on [pool-core](pool_core) and
-//! tokio-postgres, and a drop-in for deadpool-postgres 0.14: rename
-//! `deadpool_postgres` to `pool_postgres` and the code compiles.
-//!
-//! What it does that deadpool-postgres does not:
-//! - **never hands out a dead connection** with the default settings:
-//!   `is_closed()` at checkout and return, and an empty query for a
-//!   connection not used within the health-check TTL
-//!   ([`DEFAULT_HEALTH_CHECK_INTERVAL`]; `RecyclingMethod::Verified` is the
-//!   default, deadpool-postgres's is `Fast`);
-//! - **never hands out a connection inside someone else's transaction**: a
-//!   `BEGIN` sent by hand, a forgotten [`Transaction`], or any use of the raw
-//!   client (`&**client`) makes the next checkout send `ROLLBACK`
-//!   (`RecyclingMethod::Clean` also resets temporary tables and `SET`s);
-//! - a **bounded statement cache** per connection (LRU,
-//!   [`Config::statement_cache_size`]) that evicts a statement whose cached
-//!   plan a schema change made stale, and runs it again once when it can;
-//! - pool-core's `max_lifetime` with jitter, `min_idle`, `max_overflow`, idle
-//!   reaping and circuit breaker, in `Config::pool`;
-//! - `target_session_attrs` (with `ReadOnly`), `load_balance_hosts`,
-//!   `channel_binding`, `keepalives_interval`, `keepalives_retries` and
-//!   `statement_timeout` applied; [`Config::tuned`] as a starting point.
-//!
-//! ```no_run
-//! use pool_postgres::{Config, Runtime, tokio_postgres::NoTls};
-//!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut cfg = Config::new();
-//! cfg.url = Some("postgres://app@db.example.com/app".into());
-//! let pool = cfg.create_pool(Some(Runtime::Tokio1), NoTls)?;
-//! let client = pool.get().await?;
-//! let stmt = client.prepare_cached("SELECT $1::int + 1").await?;
-//! let row = client.query_one(&stmt, &[&41]).await?;
-//! assert_eq!(row.get::<_, i32>(0), 42);
-//! # Ok(())
-//! # }
-//! ```
-
+#![doc = include_str!("../README.md")]
 // Libraries log through `tracing`, never to stdout.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 // Every public item says what it is for.

@@ -1,26 +1,4 @@
-//! A Redis connection pool built on [`pool_core`]: a drop-in replacement for
-//! deadpool-redis 0.23 (rename the crate, nothing else), plus what it lacks:
-//!
-//! - **No PING on every checkout.** The health-check interval is 1 s by
-//!   default: a connection used successfully within the last second goes
-//!   straight to the caller; an older one is checked (`UNWATCH` + `PING`).
-//! - **Passive failure detection.** [`Connection`] sees the result of every
-//!   command sent through it; a connection whose command failed with an
-//!   unrecoverable or connection-dropped error is marked broken and
-//!   dropped when it comes back, never handed out again. The one cost of
-//!   skipping the PING: a connection that dies silently within the interval
-//!   fails one command before it is replaced.
-//! - **Session state never leaks to the next user.** A connection that sent
-//!   `WATCH` is recycled (`UNWATCH` + `PING`) at its next checkout even
-//!   inside the interval; one left in `MULTI`, or that sent `SELECT` or a
-//!   `SUBSCRIBE`, or whose request future was dropped before its answer
-//!   arrived, is closed at return, not reused. A connection whose raw
-//!   `MultiplexedConnection` was borrowed mutably (`DerefMut`: commands that
-//!   bypass the wrapper) is `RESET` before its next use, with its login and
-//!   database restored, in one pipelined round trip.
-//! - Everything pool-core adds: fair hand-off, a create circuit breaker
-//!   with backoff (`PoolError::Unavailable`), `min_idle`, lifetimes.
-
+#![doc = include_str!("../README.md")]
 // docs.rs (`--cfg docsrs`, nightly) marks the feature-gated modules.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
