@@ -78,21 +78,16 @@ fn main() {
     rt.block_on(pool_benches::redis_e2e::prepare(&url));
 
     for &n in &tasks {
-        let mut results = vec![Vec::new(); contenders.len()];
-        for round in 0..rounds {
-            for k in 0..contenders.len() {
-                let i = (k + round) % contenders.len();
-                let r = rt.block_on(run(
-                    contenders[i],
-                    &url,
-                    n,
-                    op,
-                    Duration::from_secs_f64(secs),
-                ));
-                assert_eq!(r.errors, 0, "{}: {} errors", contenders[i].name(), r.errors);
-                results[i].push(r.per_sec());
-            }
-        }
+        let names: Vec<&str> = contenders.iter().map(|c| c.name()).collect();
+        let results = pool_benches::alternate_rounds(&names, rounds, |i| {
+            rt.block_on(run(
+                contenders[i],
+                &url,
+                n,
+                op,
+                Duration::from_secs_f64(secs),
+            ))
+        });
         println!(
             "{} at {n} tasks ({rounds} rounds x {secs} s), ops/s",
             op.name()
@@ -106,7 +101,6 @@ fn main() {
         .into_iter()
         .filter_map(|(r, label)| contenders.iter().position(|&x| x == r).map(|i| (i, label)))
         .collect();
-        let names: Vec<&str> = contenders.iter().map(|c| c.name()).collect();
         pool_benches::print_rounds(&names, &results, &references);
     }
 }

@@ -1,8 +1,109 @@
 //! Shared code of the criterion benches and the side-by-side examples.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
 pub mod overhead;
 pub mod pg_e2e;
 pub mod redis_e2e;
+
+/// The outcome of one timed run.
+#[derive(Clone, Copy, Debug)]
+pub struct RunResult {
+    /// Operations that succeeded (a pipeline counts once).
+    pub ops: u64,
+    /// Operations that failed.
+    pub errors: u64,
+    /// How long they ran.
+    pub elapsed: Duration,
+}
+
+impl RunResult {
+    /// Successful operations per second.
+    pub fn per_sec(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// One task's operation in a timed run (a backend's handle and what to do
+/// with it); `true` if it succeeded.
+pub trait Worker: Send + 'static {
+    /// Runs operation number `i`.
+    fn once(&mut self, i: usize) -> impl std::future::Future<Output = bool> + Send;
+}
+
+/// Runs one task per worker for `duration`, after every task has done one
+/// warm-up operation (so connections exist); task `t` numbers its
+/// operations `t`, `t + tasks`, ...
+pub async fn timed_run<W: Worker>(workers: Vec<W>, duration: Duration) -> RunResult {
+    let tasks = workers.len();
+    let stop = Arc::new(AtomicBool::new(false));
+    let ops = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let start_line = Arc::new(tokio::sync::Barrier::new(tasks + 1));
+    let handles: Vec<_> = workers
+        .into_iter()
+        .enumerate()
+        .map(|(t, mut w)| {
+            let (stop, ops, errors, start_line) = (
+                stop.clone(),
+                ops.clone(),
+                errors.clone(),
+                start_line.clone(),
+            );
+            tokio::spawn(async move {
+                w.once(t).await; // warm-up
+                start_line.wait().await;
+                let (mut ok, mut failed) = (0u64, 0u64);
+                let mut i = t;
+                while !stop.load(Ordering::Relaxed) {
+                    if w.once(i).await {
+                        ok += 1;
+                    } else {
+                        failed += 1;
+                    }
+                    i = i.wrapping_add(tasks);
+                }
+                ops.fetch_add(ok, Ordering::Relaxed);
+                errors.fetch_add(failed, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    start_line.wait().await;
+    let started = Instant::now();
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.await.expect("bench task");
+    }
+    RunResult {
+        ops: ops.load(Ordering::Relaxed),
+        errors: errors.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Runs every contender once per round, the starting one rotating each
+/// round so the machine's slow and fast phases hit all alike; returns
+/// `results[contender][round]` in ops/s. `run(i)` runs contender `i` and
+/// returns its result; a run with errors panics, naming `names[i]`.
+pub fn alternate_rounds(
+    names: &[&str],
+    rounds: usize,
+    mut run: impl FnMut(usize) -> RunResult,
+) -> Vec<Vec<f64>> {
+    let mut results = vec![Vec::new(); names.len()];
+    for round in 0..rounds {
+        for k in 0..names.len() {
+            let i = (k + round) % names.len();
+            let r = run(i);
+            assert_eq!(r.errors, 0, "{}: {} errors", names[i], r.errors);
+            results[i].push(r.per_sec());
+        }
+    }
+    results
+}
 
 /// Prints one line per contender of a side-by-side run: best and median
 /// ops/s, every round, and the median (range) of its same-round ratios to

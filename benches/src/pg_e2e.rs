@@ -3,8 +3,7 @@
 //! same statement in the same number of tasks.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bb8_postgres::PostgresConnectionManager;
 use tokio_postgres::{NoTls, Statement, types::Type};
@@ -242,23 +241,7 @@ pub async fn handles(contender: Contender, url: &str, tasks: usize, op: Operatio
     vec![one; tasks]
 }
 
-/// What one run did.
-#[derive(Clone, Copy, Debug)]
-pub struct RunResult {
-    /// Operations that returned the right row.
-    pub ops: u64,
-    /// Operations that failed.
-    pub errors: u64,
-    /// How long they ran.
-    pub elapsed: Duration,
-}
-
-impl RunResult {
-    /// Operations per second.
-    pub fn per_sec(&self) -> f64 {
-        self.ops as f64 / self.elapsed.as_secs_f64()
-    }
-}
+pub use crate::RunResult;
 
 /// Runs `op` in `tasks` tasks of `contender` for `duration` (after every
 /// task has done one warm-up operation).
@@ -270,48 +253,15 @@ pub async fn run(
     duration: Duration,
 ) -> RunResult {
     let handles = handles(contender, url, tasks, op).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let ops = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let start_line = Arc::new(tokio::sync::Barrier::new(tasks + 1));
-    let workers: Vec<_> = handles
-        .into_iter()
-        .enumerate()
-        .map(|(t, h)| {
-            let (stop, ops, errors, start_line) = (
-                stop.clone(),
-                ops.clone(),
-                errors.clone(),
-                start_line.clone(),
-            );
-            tokio::spawn(async move {
-                h.run_once(op, t as i32).await; // warm-up
-                start_line.wait().await;
-                let (mut ok, mut failed) = (0u64, 0u64);
-                let mut i = t as i32;
-                while !stop.load(Ordering::Relaxed) {
-                    if h.run_once(op, i).await {
-                        ok += 1;
-                    } else {
-                        failed += 1;
-                    }
-                    i = i.wrapping_add(tasks as i32);
-                }
-                ops.fetch_add(ok, Ordering::Relaxed);
-                errors.fetch_add(failed, Ordering::Relaxed);
-            })
-        })
-        .collect();
-    start_line.wait().await;
-    let started = Instant::now();
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    for w in workers {
-        w.await.expect("bench task");
-    }
-    RunResult {
-        ops: ops.load(Ordering::Relaxed),
-        errors: errors.load(Ordering::Relaxed),
-        elapsed: started.elapsed(),
+    crate::timed_run(handles.into_iter().map(|h| Task(h, op)).collect(), duration).await
+}
+
+/// A task's handle and the statement it repeats.
+struct Task(Handle, Operation);
+
+impl crate::Worker for Task {
+    async fn once(&mut self, i: usize) -> bool {
+        // The parameter wraps around; only its round trip matters.
+        self.0.run_once(self.1, i as i32).await
     }
 }

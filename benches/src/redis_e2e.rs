@@ -2,8 +2,6 @@
 //! program can talk to Redis, so the pools compare by design, not by size
 //! (every pool's `max_size` equals the number of tasks).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use pool_redis::RedisPoolExt;
@@ -106,22 +104,7 @@ impl Operation {
     }
 }
 
-/// The outcome of one timed run.
-#[derive(Clone, Copy, Debug)]
-pub struct RunResult {
-    /// Operations that succeeded (a pipeline counts once).
-    pub ops: u64,
-    /// Operations that failed.
-    pub errors: u64,
-    pub elapsed: Duration,
-}
-
-impl RunResult {
-    /// Successful operations per second.
-    pub fn per_sec(&self) -> f64 {
-        self.ops as f64 / self.elapsed.as_secs_f64()
-    }
-}
+pub use crate::RunResult;
 
 /// What a task holds to reach Redis (cheap to clone: pools and
 /// connections are handles).
@@ -268,50 +251,7 @@ pub async fn run(
     duration: Duration,
 ) -> RunResult {
     let handles = handles(contender, url, tasks).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let ops = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let start_line = Arc::new(tokio::sync::Barrier::new(tasks + 1));
-    let workers: Vec<_> = handles
-        .into_iter()
-        .enumerate()
-        .map(|(t, mut h)| {
-            let (stop, ops, errors, start_line) = (
-                stop.clone(),
-                ops.clone(),
-                errors.clone(),
-                start_line.clone(),
-            );
-            tokio::spawn(async move {
-                h.run_once(op, t).await; // warm-up
-                start_line.wait().await;
-                let (mut ok, mut failed) = (0u64, 0u64);
-                let mut i = t;
-                while !stop.load(Ordering::Relaxed) {
-                    if h.run_once(op, i).await {
-                        ok += 1;
-                    } else {
-                        failed += 1;
-                    }
-                    i = i.wrapping_add(tasks);
-                }
-                ops.fetch_add(ok, Ordering::Relaxed);
-                errors.fetch_add(failed, Ordering::Relaxed);
-            })
-        })
-        .collect();
-    start_line.wait().await;
-    let started = Instant::now();
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    for w in workers {
-        w.await.expect("bench task");
-    }
-    RunResult {
-        ops: ops.load(Ordering::Relaxed),
-        errors: errors.load(Ordering::Relaxed),
-        elapsed: started.elapsed(),
-    }
+    crate::timed_run(handles.into_iter().map(|h| Task(h, op)).collect(), duration).await
 }
 
 /// Runs `total` operations spread over one task per handle (as criterion's
@@ -339,4 +279,13 @@ pub async fn run_ops(handles: &[Handle], op: Operation, total: u64) -> Duration 
         w.await.expect("bench task");
     }
     started.elapsed()
+}
+
+/// A task's handle and the operation it repeats.
+struct Task(Handle, Operation);
+
+impl crate::Worker for Task {
+    async fn once(&mut self, i: usize) -> bool {
+        self.0.run_once(self.1, i).await
+    }
 }
