@@ -91,10 +91,14 @@ impl Operation {
 #[derive(Clone)]
 #[allow(missing_debug_implementations)] // bb8's pool has no Debug
 pub enum Handle {
-    /// A pool-postgres pool.
-    PoolPostgres(pool_postgres::Pool),
-    /// A pool-postgres pool used through the raw client.
-    PoolPostgresRaw(pool_postgres::Pool),
+    /// A pool-postgres pool, used through the wrapper or (`raw`) through
+    /// the raw client.
+    PoolPostgres {
+        /// The pool.
+        pool: pool_postgres::Pool,
+        /// Statements through `&**client`.
+        raw: bool,
+    },
     /// A deadpool-postgres pool.
     Deadpool(deadpool_postgres::Pool),
     /// A bb8-postgres pool.
@@ -116,28 +120,21 @@ impl Handle {
             Operation::Param => vec![&i],
         };
         match self {
-            Handle::PoolPostgres(pool) => {
+            Handle::PoolPostgres { pool, raw } => {
                 let Ok(c) = pool.get().await else {
                     return false;
                 };
                 let Ok(stmt) = c.prepare_cached(op.sql()).await else {
                     return false;
                 };
-                c.query_one(&stmt, &params)
-                    .await
-                    .is_ok_and(|r| check(&r, expected))
-            }
-            Handle::PoolPostgresRaw(pool) => {
-                let Ok(c) = pool.get().await else {
-                    return false;
+                let row = if *raw {
+                    // Through the raw client: the wrapper cannot follow it.
+                    let raw: &tokio_postgres::Client = &c;
+                    raw.query_one(&stmt, &params).await
+                } else {
+                    c.query_one(&stmt, &params).await
                 };
-                let Ok(stmt) = c.prepare_cached(op.sql()).await else {
-                    return false;
-                };
-                let raw: &tokio_postgres::Client = &c;
-                raw.query_one(&stmt, &params)
-                    .await
-                    .is_ok_and(|r| check(&r, expected))
+                row.is_ok_and(|r| check(&r, expected))
             }
             Handle::Deadpool(pool) => {
                 let Ok(c) = pool.get().await else {
@@ -191,10 +188,9 @@ pub async fn handles(contender: Contender, url: &str, tasks: usize, op: Operatio
             let pool = cfg
                 .create_pool(Some(pool_postgres::Runtime::Tokio1), NoTls)
                 .unwrap();
-            if contender == Contender::PoolPostgresRaw {
-                Handle::PoolPostgresRaw(pool)
-            } else {
-                Handle::PoolPostgres(pool)
+            Handle::PoolPostgres {
+                pool,
+                raw: contender == Contender::PoolPostgresRaw,
             }
         }
         Contender::DeadpoolFast | Contender::DeadpoolVerified => {
