@@ -74,14 +74,19 @@ impl Session {
 pub(crate) fn last_transaction_control(sql: &str) -> Option<bool> {
     let mut last = None;
     for statement in sql.split(';') {
-        let words = first_words(statement);
-        let verdict = match words.0.as_str() {
-            "begin" | "start" => Some(true),
-            "commit" | "end" | "abort" => Some(false),
+        let (first, second) = first_words(statement);
+        let is = |word: &str, keyword: &str| word.eq_ignore_ascii_case(keyword);
+        let verdict = if is(first, "begin") || is(first, "start") {
+            Some(true)
+        } else if is(first, "commit") || is(first, "end") || is(first, "abort") {
+            Some(false)
+        } else if is(first, "rollback") {
             // `ROLLBACK TO [SAVEPOINT] x` stays inside the transaction.
-            "rollback" => (words.1 != "to").then_some(false),
-            "prepare" if words.1 == "transaction" => Some(false),
-            _ => None,
+            (!is(second, "to")).then_some(false)
+        } else if is(first, "prepare") && is(second, "transaction") {
+            Some(false)
+        } else {
+            None
         };
         if verdict.is_some() {
             last = verdict;
@@ -90,8 +95,9 @@ pub(crate) fn last_transaction_control(sql: &str) -> Option<bool> {
     last
 }
 
-/// The first two words of a statement, lowercased, after comments.
-fn first_words(statement: &str) -> (String, String) {
+/// The first two words of a statement, after comments. Runs on every SQL
+/// text sent through the wrapper: no allocation.
+fn first_words(statement: &str) -> (&str, &str) {
     let mut text = statement.trim_start();
     loop {
         if let Some(rest) = text.strip_prefix("--") {
@@ -104,12 +110,8 @@ fn first_words(statement: &str) -> (String, String) {
     }
     let mut words = text
         .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-        .filter(|w| !w.is_empty())
-        .map(str::to_ascii_lowercase);
-    (
-        words.next().unwrap_or_default(),
-        words.next().unwrap_or_default(),
-    )
+        .filter(|w| !w.is_empty());
+    (words.next().unwrap_or(""), words.next().unwrap_or(""))
 }
 
 #[cfg(test)]
