@@ -1,5 +1,5 @@
 //! One workload for one contender, for profilers:
-//! `cargo run --release -p pool-benches --example profile -- [lockfree|mutex|deadpool|bb8] [OPS] [a|b|c]`
+//! `cargo run --release -p pool-benches --example profile -- [lockfree|nometrics|mutex|deadpool|bb8] [OPS] [a|b|c]`
 
 use pool_benches::overhead::{Contender, Kind, Workload};
 
@@ -9,6 +9,7 @@ fn main() {
         Some("mutex") => Kind::PoolCoreMutex,
         Some("deadpool") => Kind::Deadpool,
         Some("bb8") => Kind::Bb8,
+        Some("nometrics") => Kind::PoolCoreNoMetrics,
         _ => Kind::PoolCoreLockFree,
     };
     let ops: u64 = args

@@ -115,7 +115,7 @@ impl<M: Manager> PoolInner<M> {
                     }
                     progress.recycled_from = Some(now);
                     waiting_since.get_or_insert(now);
-                    if !expired && self.recycle(inner, timeouts, now).await {
+                    if !expired && self.recycle(inner, timeouts, now, progress).await {
                         let inner = held.get_mut();
                         inner.metrics.used = Some(now);
                         inner.checkouts = inner.checkouts.wrapping_add(1);
@@ -187,7 +187,13 @@ impl<M: Manager> PoolInner<M> {
 
     /// deadpool's recycle: hooks around `Manager::recycle`, each able to
     /// reject the object. `false`: the object must not be handed out.
-    async fn recycle(&self, inner: &mut ObjectInner<M>, timeouts: &Timeouts, now: Instant) -> bool {
+    async fn recycle(
+        &self,
+        inner: &mut ObjectInner<M>,
+        timeouts: &Timeouts,
+        now: Instant,
+        progress: &mut GetProgress,
+    ) -> bool {
         if !self.hooks.pre_recycle.is_empty()
             && let Err(e) = self
                 .hooks
@@ -203,14 +209,15 @@ impl<M: Manager> PoolInner<M> {
             None => Ok(recycle.await),
             Some(limit) => tokio::time::timeout(limit, recycle).await,
         };
-        self.observe.recycle_done(matches!(recycled, Ok(Ok(()))));
         match recycled {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => progress.recycles_ok += 1,
             Ok(Err(_)) => {
+                self.observe.recycle_failed();
                 tracing::debug!(id = inner.id, "recycle failed; object discarded");
                 return false;
             }
             Err(_) => {
+                self.observe.recycle_failed();
                 tracing::debug!(id = inner.id, "recycle timed out; object discarded");
                 return false;
             }

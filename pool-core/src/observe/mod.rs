@@ -2,8 +2,9 @@
 //!
 //! Recording is lock-free and allocation-free: `Relaxed` counters and
 //! log-linear histograms in atomics (`histogram.rs`). The hot path (a get
-//! that finds a fresh idle object) adds one increment of a striped counter
-//! (each thread its own cache line) and reads no clock of its own; every
+//! that finds a fresh idle object) adds one to a counter only its thread
+//! writes (`per_thread.rs`: a load and a store, no locked instruction) and
+//! reads no clock of its own; every
 //! other path reads the clock once more when the object is in hand. A
 //! return records its use time for one checkout in `USE_SAMPLE` (the
 //! object's own checkout count decides, no shared state), so the use-time
@@ -21,6 +22,7 @@ pub mod export;
 mod health;
 mod histogram;
 mod history;
+mod per_thread;
 pub mod sizing;
 
 use std::cell::Cell;
@@ -33,6 +35,7 @@ pub(crate) use health::{advise as advise_size, judge as judge_window};
 use histogram::Histogram;
 pub use histogram::Summary;
 pub(crate) use history::Reports;
+use per_thread::{Hot, PerThread};
 
 use crate::sync::{Ordering, StatCounter};
 
@@ -66,46 +69,6 @@ fn sample(countdown: &'static std::thread::LocalKey<Cell<u32>>, every: u32) -> b
     })
 }
 
-const STRIPES: usize = 8;
-
-#[repr(align(128))]
-struct Padded(StatCounter);
-
-/// A counter each thread increments on its own cache line.
-struct Striped([Padded; STRIPES]);
-
-thread_local! {
-    static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
-}
-
-fn stripe() -> usize {
-    static NEXT: StatCounter = StatCounter::new(0);
-    STRIPE.with(|s| {
-        if s.get() == usize::MAX {
-            s.set(NEXT.fetch_add(1, Ordering::Relaxed) as usize % STRIPES);
-        }
-        s.get()
-    })
-}
-
-impl Striped {
-    fn new() -> Self {
-        Striped(std::array::from_fn(|_| Padded(StatCounter::new(0))))
-    }
-    fn add(&self) {
-        self.0[stripe()].0.fetch_add(1, Ordering::Relaxed);
-    }
-    fn sub(&self) {
-        self.0[stripe()].0.fetch_sub(1, Ordering::Relaxed);
-    }
-    /// Wrapping: a stripe may be decremented more than incremented.
-    fn sum(&self) -> u64 {
-        self.0
-            .iter()
-            .fold(0u64, |s, p| s.wrapping_add(p.0.load(Ordering::Relaxed)))
-    }
-}
-
 /// Why an object left the pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CloseReason {
@@ -127,23 +90,17 @@ const REASONS: usize = 8;
 pub(crate) struct Recorder {
     pub(crate) enabled: bool,
     created_at: Instant,
-    /// Served from an idle object that needed no check: waited 0.
-    served_at_once_fast: Striped,
-    /// Served from an idle object checked with `recycle` first.
-    served_recycled: Striped,
+    /// Served at once (fast or recycled), after a wait, and pending: the
+    /// counters every get touches, one set per thread.
+    hot: PerThread,
     served_at_once_slow: StatCounter,
-    served_after_wait: Striped,
     timed_out: StatCounter,
     backend_error: StatCounter,
     refused_unavailable: StatCounter,
     refused_closed: StatCounter,
     cancelled: StatCounter,
-    /// Incremented and decremented on possibly different threads: each
-    /// stripe wraps, the sum is right.
-    pending: Striped,
     creates_ok: StatCounter,
     creates_failed: StatCounter,
-    recycles_ok: StatCounter,
     recycles_failed: StatCounter,
     closed: [StatCounter; REASONS],
     /// Objects a shrink left above `max_size`, not closed yet: the next
@@ -167,6 +124,10 @@ pub(crate) struct GetProgress {
     /// It checked an idle object with `recycle`, starting at this time
     /// (the checkout's own clock read); not counted in `pending`.
     pub(crate) recycled_from: Option<Instant>,
+    /// Its successful recycles, counted when the get ends: the served get
+    /// then records them with the rest in one visit to its thread's
+    /// counters.
+    pub(crate) recycles_ok: u32,
 }
 
 impl GetProgress {
@@ -174,7 +135,7 @@ impl GetProgress {
     pub(crate) fn slow(&mut self, rec: &Recorder, now: impl FnOnce() -> Instant) {
         if rec.enabled && !self.slow {
             self.slow = true;
-            rec.pending.add();
+            rec.hot.add(Hot::Pending, 1);
             if sample(&WAIT_COUNTDOWN, WAIT_SAMPLE) {
                 self.start = Some(now());
             }
@@ -188,19 +149,15 @@ impl Recorder {
         Recorder {
             enabled,
             created_at: Instant::now(),
-            served_at_once_fast: Striped::new(),
-            served_recycled: Striped::new(),
+            hot: PerThread::new(),
             served_at_once_slow: c(),
-            served_after_wait: Striped::new(),
             timed_out: c(),
             backend_error: c(),
             refused_unavailable: c(),
             refused_closed: c(),
             cancelled: c(),
-            pending: Striped::new(),
             creates_ok: c(),
             creates_failed: c(),
-            recycles_ok: c(),
             recycles_failed: c(),
             closed: std::array::from_fn(|_| c()),
             resize_debt: c(),
@@ -214,10 +171,14 @@ impl Recorder {
     /// `None`: the get stayed on the fast path; `Some(None)`: it left it,
     /// untimed; `Some(Some(t))`: it left it `t` ago.
     fn end_slow(&self, progress: &GetProgress) -> Option<Option<Duration>> {
+        if progress.recycles_ok > 0 {
+            self.hot
+                .add(Hot::RecyclesOk, u64::from(progress.recycles_ok));
+        }
         if !progress.slow {
             return None;
         }
-        self.pending.sub();
+        self.hot.sub(Hot::Pending);
         Some(progress.start.map(|s| s.elapsed()))
     }
 
@@ -232,8 +193,8 @@ impl Recorder {
             return self.served_slow(progress);
         }
         match progress.recycled_from {
-            None => self.served_at_once_fast.add(),
-            Some(from) => self.served_recycled(from, checkouts),
+            None => self.hot.add(Hot::ServedFast, 1),
+            Some(from) => self.served_recycled(from, checkouts, progress.recycles_ok),
         }
     }
 
@@ -241,13 +202,24 @@ impl Recorder {
     /// one checkout in USE_SAMPLE and recorded with that weight (a second
     /// clock read on every checkout would cost more than the rest of a
     /// deadpool-style get).
-    #[inline(never)]
-    fn served_recycled(&self, from: Instant, checkouts: u32) {
-        self.served_recycled.add();
-        if checkouts.is_multiple_of(USE_SAMPLE) {
-            self.wait
-                .record_weighted(nanos(from.elapsed()), u64::from(USE_SAMPLE));
+    #[inline]
+    fn served_recycled(&self, from: Instant, checkouts: u32, recycles_ok: u32) {
+        if recycles_ok == 1 {
+            self.hot.add(Hot::ServedAfterOneRecycle, 1);
+        } else {
+            self.hot.add(Hot::ServedRecycled, 1);
+            self.hot.add(Hot::RecyclesOk, u64::from(recycles_ok));
         }
+        if checkouts.is_multiple_of(USE_SAMPLE) {
+            self.recycle_wait_sample(from);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn recycle_wait_sample(&self, from: Instant) {
+        self.wait
+            .record_weighted(nanos(from.elapsed()), u64::from(USE_SAMPLE));
     }
 
     /// Out of line: the slow path is rare, and its logging would otherwise
@@ -265,7 +237,7 @@ impl Recorder {
                 .record_weighted(nanos(waited), u64::from(WAIT_SAMPLE));
         }
         if progress.waited {
-            self.served_after_wait.add();
+            self.hot.add(Hot::ServedAfterWait, 1);
         } else {
             self.served_at_once_slow.fetch_add(1, Ordering::Relaxed);
         }
@@ -328,14 +300,11 @@ impl Recorder {
         .fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn recycle_done(&self, ok: bool) {
+    /// A `recycle` failed or timed out. (Successful ones are counted with
+    /// the get's outcome: `GetProgress::recycles_ok`.)
+    pub(crate) fn recycle_failed(&self) {
         if self.enabled {
-            if ok {
-                &self.recycles_ok
-            } else {
-                &self.recycles_failed
-            }
-            .fetch_add(1, Ordering::Relaxed);
+            self.recycles_failed.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -378,16 +347,20 @@ impl Recorder {
 
     pub(crate) fn snapshot(&self, gauges: Gauges, breaker_opens: u64) -> MetricsSnapshot {
         let load = |c: &StatCounter| c.load(Ordering::Relaxed);
-        let fast = self.served_at_once_fast.sum();
+        let fast = self.hot.sum(Hot::ServedFast);
+        let one_recycle = self.hot.sum(Hot::ServedAfterOneRecycle);
         let gets = GetOutcomes {
-            served_at_once: fast + self.served_recycled.sum() + load(&self.served_at_once_slow),
-            served_after_wait: self.served_after_wait.sum(),
+            served_at_once: fast
+                + self.hot.sum(Hot::ServedRecycled)
+                + one_recycle
+                + load(&self.served_at_once_slow),
+            served_after_wait: self.hot.sum(Hot::ServedAfterWait),
             timed_out: load(&self.timed_out),
             backend_error: load(&self.backend_error),
             refused_unavailable: load(&self.refused_unavailable),
             refused_closed: load(&self.refused_closed),
             cancelled: load(&self.cancelled),
-            pending: self.pending.sum(),
+            pending: self.hot.sum(Hot::Pending),
             started: 0,
         };
         let closed = |r: CloseReason| load(&self.closed[r as usize]);
@@ -407,7 +380,7 @@ impl Recorder {
             },
             creates_ok: load(&self.creates_ok),
             creates_failed: load(&self.creates_failed),
-            recycles_ok: load(&self.recycles_ok),
+            recycles_ok: self.hot.sum(Hot::RecyclesOk) + one_recycle,
             recycles_failed: load(&self.recycles_failed),
             closed: ClosedCounts {
                 broken: closed(CloseReason::Broken),

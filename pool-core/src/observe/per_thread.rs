@@ -1,0 +1,213 @@
+//! The hot counters of the get path, one set per thread.
+//!
+//! A thread that records takes a slot number on its first record (kept in
+//! a plain `const` thread-local, so finding it is one load) and gives it
+//! back when it exits; each recorder has a set of counters per slot number.
+//! A slot has one thread at a time, the only writer of its counters, so an
+//! increment is a plain load and store: no locked read-modify-write, which
+//! was the largest single cost of recording on an uncontended get. Threads
+//! beyond `SLOTS` share one more set, written with `fetch_add`. Counts stay
+//! exact: a snapshot sums every set, and a set outlives its thread (the
+//! next thread given the slot carries on from it).
+
+use std::cell::Cell;
+
+use crate::sync::{Ordering, StatCounter, StdMutex};
+
+/// Which hot counter.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Hot {
+    /// Served at once from an idle object that needed no check (waited 0).
+    ServedFast,
+    /// Served at once from an idle object checked with `recycle` first
+    /// (unless counted below).
+    ServedRecycled,
+    /// Served at once after exactly one successful `recycle`, the common
+    /// checkout with the default zero TTL: one increment for what counts in
+    /// both `ServedRecycled` and `RecyclesOk`.
+    ServedAfterOneRecycle,
+    /// Served after queueing behind other tasks.
+    ServedAfterWait,
+    /// Left the fast path and not ended yet: incremented and decremented
+    /// on possibly different threads, so one set's count may wrap; the sum
+    /// is right.
+    Pending,
+    /// `recycle` succeeded (with the default zero TTL, once per checkout).
+    RecyclesOk,
+}
+
+const HOT: usize = 6;
+
+/// Slots with a set of their own; enough for every worker of a runtime on
+/// most machines, 4 KiB per pool.
+const SLOTS: usize = 32;
+
+/// This thread has no slot yet.
+const UNASSIGNED: u32 = u32::MAX;
+/// This thread found all slots taken and uses the shared set.
+const SHARED: u32 = SLOTS as u32;
+
+thread_local! {
+    static SLOT: Cell<u32> = const { Cell::new(UNASSIGNED) };
+    /// Gives the slot back when the thread exits (touched only when a slot
+    /// is taken, so the hot path never pays for its destructor).
+    static RELEASE: SlotRelease = const { SlotRelease };
+}
+
+/// Slot numbers given back by exited threads, and the next never given.
+/// The lock orders a slot's last writer before its next one: the exiting
+/// thread's stores happen before its release, the next thread's loads
+/// after its take.
+static FREE: StdMutex<(Vec<u32>, u32)> = StdMutex::new((Vec::new(), 0));
+
+struct SlotRelease;
+
+impl Drop for SlotRelease {
+    fn drop(&mut self) {
+        let slot = SLOT.get();
+        if slot < SHARED {
+            let mut free = FREE.lock().unwrap_or_else(|p| p.into_inner());
+            free.0.push(slot);
+        }
+    }
+}
+
+/// This thread's slot, taken on first use.
+#[cold]
+fn take_slot() -> u32 {
+    let slot = {
+        let mut free = FREE.lock().unwrap_or_else(|p| p.into_inner());
+        match free.0.pop() {
+            Some(slot) => slot,
+            None if (free.1 as usize) < SLOTS => {
+                free.1 += 1;
+                free.1 - 1
+            }
+            None => SHARED,
+        }
+    };
+    SLOT.set(slot);
+    if slot < SHARED {
+        // Registers the destructor. If the thread is already exiting, the
+        // slot is not given back: a lost slot, never a shared one.
+        let _ = RELEASE.try_with(|_| ());
+    }
+    slot
+}
+
+/// One set of counters, on cache lines of its own so two threads never
+/// write the same line.
+#[derive(Default)]
+#[repr(align(128))]
+struct Counts([StatCounter; HOT]);
+
+/// The hot counters (see the module docs): `SLOTS` owned sets, then the
+/// shared one.
+pub(super) struct PerThread(Box<[Counts]>);
+
+impl PerThread {
+    pub(super) fn new() -> Self {
+        PerThread((0..=SLOTS).map(|_| Counts::default()).collect())
+    }
+
+    /// Adds `n` (wrapping) to this thread's count.
+    #[inline]
+    pub(super) fn add(&self, which: Hot, n: u64) {
+        let slot = SLOT.get();
+        match self.0.get(slot as usize) {
+            // Only this thread writes its slot's counters, so a load and a
+            // store lose nothing; `Relaxed`: the counts order nothing.
+            Some(set) if slot < SHARED => {
+                let c = &set.0[which as usize];
+                c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+            }
+            _ => self.add_slow(which, n),
+        }
+    }
+
+    #[cold]
+    fn add_slow(&self, which: Hot, n: u64) {
+        if SLOT.get() == UNASSIGNED && take_slot() < SHARED {
+            return self.add(which, n);
+        }
+        self.0[SLOTS].0[which as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Takes one away (as `add`).
+    #[inline]
+    pub(super) fn sub(&self, which: Hot) {
+        self.add(which, u64::MAX);
+    }
+
+    /// Every set's count summed (wrapping, see [`Hot::Pending`]).
+    pub(super) fn sum(&self, which: Hot) -> u64 {
+        self.0.iter().fold(0u64, |s, set| {
+            s.wrapping_add(set.0[which as usize].load(Ordering::Relaxed))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// More threads than slots, some at once and some one after another
+    /// (reusing the slots of exited ones): no increment is lost, and the
+    /// increments and decrements of `Pending` on different threads cancel.
+    #[test]
+    fn counts_stay_exact_across_threads_and_slot_reuse() {
+        let counts = std::sync::Arc::new(PerThread::new());
+        let run = |n: usize| {
+            let handles: Vec<_> = (0..n)
+                .map(|_| {
+                    let counts = counts.clone();
+                    std::thread::spawn(move || {
+                        for _ in 0..1000 {
+                            counts.add(Hot::ServedFast, 1);
+                            counts.add(Hot::Pending, 1);
+                        }
+                        counts.add(Hot::RecyclesOk, 7);
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+        };
+        run(3 * SLOTS); // at once: some share the overflow set
+        for _ in 0..10 {
+            run(4); // one batch after another: slots given back and reused
+        }
+        let threads = 3 * SLOTS as u64 + 40;
+        assert_eq!(counts.sum(Hot::ServedFast), threads * 1000);
+        assert_eq!(counts.sum(Hot::RecyclesOk), threads * 7);
+        // Decrements on other threads than the increments.
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let counts = counts.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..(threads * 1000 / 4) {
+                        counts.sub(Hot::Pending);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(counts.sum(Hot::Pending), 0);
+    }
+
+    /// The next thread gets the slot an exited one gave back (the free
+    /// list is a stack). Other tests' threads may take it in between, so
+    /// once in a hundred tries is enough; without the give-back, never.
+    #[test]
+    fn an_exited_thread_gives_its_slot_back() {
+        let reused = (0..100).any(|_| {
+            let first = std::thread::spawn(take_slot).join().unwrap();
+            let next = std::thread::spawn(take_slot).join().unwrap();
+            first < SHARED && first == next
+        });
+        assert!(reused, "an exited thread's slot was never taken again");
+    }
+}
