@@ -49,9 +49,19 @@ struct RunArgs {
     /// The client certificate's private key (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// Tasks issuing operations at once.
+    /// Tasks issuing operations at once (with --rate/--rates: the most
+    /// operations in flight).
     #[arg(long, alias = "concurrent-users", default_value_t = 100)]
     concurrency: usize,
+    /// Open loop: start this many operations per second on schedule,
+    /// whether or not earlier ones finished (latency counts from each
+    /// operation's due time, as wrk2 does).
+    #[arg(long, value_name = "OPS_PER_SEC", value_parser = parse_rate, conflicts_with = "rates", allow_negative_numbers = true)]
+    rate: Option<f64>,
+    /// Open loop at each of these rates, for every pool size: shows the
+    /// knee, the highest rate each size sustains within --target-p99.
+    #[arg(long, value_name = "OPS_PER_SEC,...", value_delimiter = ',', value_parser = parse_rate, allow_negative_numbers = true)]
+    rates: Vec<f64>,
     /// How long to measure each pool size (`30s`, `2m`, `500ms`).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     duration: Duration,
@@ -115,6 +125,16 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m, h)")),
     };
     Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?}: not a duration"))
+}
+
+/// A positive, finite number of operations per second.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "{s:?}: expected a positive number of operations per second"
+        )),
+    }
 }
 
 /// Runs the command line; the exit code says whether it worked.
@@ -290,10 +310,16 @@ async fn run(args: RunArgs) -> Result<(), String> {
         }
     });
 
+    let rates: Vec<Option<f64>> = match (args.rate, args.rates.is_empty()) {
+        (Some(rate), _) => vec![Some(rate)],
+        (None, false) => args.rates.iter().copied().map(Some).collect(),
+        (None, true) => vec![None],
+    };
+    let runs = sizes.len() * rates.len();
     let per_size = args.warmup + args.duration;
     let show = !args.quiet && std::io::stderr().is_terminal();
     let bar = if show {
-        let bar = indicatif::ProgressBar::new((per_size.as_millis() as u64) * sizes.len() as u64);
+        let bar = indicatif::ProgressBar::new((per_size.as_millis() as u64) * runs as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {wide_bar} {msg}",
@@ -304,9 +330,21 @@ async fn run(args: RunArgs) -> Result<(), String> {
     } else {
         indicatif::ProgressBar::hidden()
     };
+    let load = match &rates[..] {
+        [None] => format!("{} concurrent tasks", args.concurrency),
+        _ => format!(
+            "open loop at {} ops/s (at most {} in flight)",
+            rates
+                .iter()
+                .flatten()
+                .map(|r| format!("{r:.0}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            args.concurrency
+        ),
+    };
     eprintln!(
-        "{} concurrent tasks, {} mode, {}, pool sizes {:?} (from {sizes_from}), {:?} each after {:?} warm-up",
-        args.concurrency,
+        "{load}, {} mode, {}, pool sizes {:?} (from {sizes_from}), {:?} each after {:?} warm-up",
         match args.mode {
             Mode::Exclusive => "exclusive",
             Mode::Shared => "shared",
@@ -327,13 +365,20 @@ async fn run(args: RunArgs) -> Result<(), String> {
             operation: args.operation.to_string(),
             value_size: args.value_size,
             target_p99_us: args.target_p99.map(|t| t.as_micros() as u64),
+            rates: rates.iter().flatten().copied().collect(),
         },
     );
-    for (i, &size) in sizes.iter().enumerate() {
+    let plan = sizes
+        .iter()
+        .flat_map(|&size| rates.iter().map(move |&rate| (size, rate)));
+    for (i, (size, rate)) in plan.enumerate() {
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        bar.set_message(format!("pool size {size}"));
+        bar.set_message(match rate {
+            Some(rate) => format!("pool size {size} at {rate:.0} ops/s"),
+            None => format!("pool size {size}"),
+        });
         let base = per_size.as_millis() as u64 * i as u64;
         let spec = load::Spec {
             url: url.clone(),
@@ -345,6 +390,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
             value_size: args.value_size,
             duration: args.duration,
             warmup: args.warmup,
+            rate,
         };
         let on_progress = |done: Duration| bar.set_position(base + done.as_millis() as u64);
         let measured = match &mut admin {
@@ -357,7 +403,11 @@ async fn run(args: RunArgs) -> Result<(), String> {
     if stop.load(Ordering::Relaxed) {
         eprintln!("interrupted: reporting what was measured");
     }
-    rep.recommendation = recommend(&rep.results, rep.settings.target_p99_us);
+    rep.recommendation = if report::is_open_loop(&rep) {
+        report::recommend_open(&rep.results, rep.settings.target_p99_us)
+    } else {
+        recommend(&rep.results, rep.settings.target_p99_us)
+    };
     print!("{}", report::table(&rep));
     write_outputs(&rep, args.report.as_deref(), args.html.as_deref())
 }
@@ -401,7 +451,11 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
         .flat_map(|(_, r)| r.results.clone())
         .collect();
     merged.results.sort_by_key(|r| r.pool_size);
-    merged.recommendation = recommend(&merged.results, merged.settings.target_p99_us);
+    merged.recommendation = if report::is_open_loop(&merged) {
+        report::recommend_open(&merged.results, merged.settings.target_p99_us)
+    } else {
+        recommend(&merged.results, merged.settings.target_p99_us)
+    };
     print!("{}", report::table(&merged));
     let mut pages = vec![("all reports".to_owned(), merged)];
     if reports.len() > 1 && reports.iter().any(|(_, r)| r.results.len() > 1) {

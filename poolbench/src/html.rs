@@ -12,7 +12,7 @@ const COLORS: [&str; 6] = [
 struct Series<'a> {
     name: String,
     color: &'a str,
-    /// (pool size, value)
+    /// (pool size or rate, value)
     points: Vec<(usize, f64)>,
     dashed: bool,
 }
@@ -57,7 +57,7 @@ fn fmt_tick(v: f64) -> String {
 
 /// A line chart over pool sizes (evenly spaced, as sweeps use rough
 /// doublings).
-fn line_chart(title: &str, y_label: &str, series: &[Series]) -> String {
+fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
     let (w, h, left, right, top, bottom) = (640.0, 320.0, 70.0, 150.0, 36.0, 48.0);
     let mut sizes: Vec<usize> = series
         .iter()
@@ -111,10 +111,11 @@ fn line_chart(title: &str, y_label: &str, series: &[Series]) -> String {
     }
     let _ = write!(
         svg,
-        r#"<text x="{x:.1}" y="{y}" class="label" text-anchor="middle">pool size</text><text transform="translate(16 {ly:.1}) rotate(-90)" class="label" text-anchor="middle">{yl}</text>"#,
+        r#"<text x="{x:.1}" y="{y}" class="label" text-anchor="middle">{xl}</text><text transform="translate(16 {ly:.1}) rotate(-90)" class="label" text-anchor="middle">{yl}</text>"#,
         x = left + plot_w / 2.0,
         y = h - 8.0,
         ly = top + plot_h / 2.0,
+        xl = esc(x_label),
         yl = esc(y_label)
     );
     for (i, s) in series.iter().enumerate() {
@@ -137,12 +138,13 @@ fn line_chart(title: &str, y_label: &str, series: &[Series]) -> String {
         for &(size, v) in &s.points {
             let _ = write!(
                 svg,
-                r#"<circle cx="{:.1}" cy="{:.1}" r="4" fill="{c}"><title>{}: {} at pool size {size}</title></circle>"#,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="4" fill="{c}"><title>{}: {} at {xl} {size}</title></circle>"#,
                 x_of(size),
                 y_of(v),
                 esc(&s.name),
                 fmt_tick(v),
-                c = s.color
+                c = s.color,
+                xl = esc(x_label)
             );
         }
         let ly = top + 8.0 + 20.0 * i as f64;
@@ -211,60 +213,10 @@ fn histogram_chart(title: &str, r: &SizeResult) -> String {
     svg + "</svg>"
 }
 
-fn results_table(report: &Report) -> String {
-    let mut t = String::from("<table><tr>");
-    for c in report::COLUMNS {
-        let _ = write!(t, "<th>{}</th>", esc(c));
-    }
-    t += "</tr>";
-    let rec = report.recommendation.as_ref().map(|r| r.pool_size);
-    for r in &report.results {
-        t += if rec == Some(r.pool_size) {
-            r#"<tr class="rec">"#
-        } else {
-            "<tr>"
-        };
-        for c in report::cells(r) {
-            let _ = write!(t, "<td>{}</td>", esc(&c));
-        }
-        t += "</tr>";
-    }
-    t + "</table>"
-}
-
-/// The page for `reports` (label, report); the first one's recommendation
-/// is the headline.
-pub fn render(reports: &[(String, Report)]) -> String {
-    let mut body = String::new();
+/// The closed loop's charts: throughput and latency by pool size.
+fn closed_loop_charts(reports: &[(String, Report)]) -> String {
     let multi = reports.len() > 1;
-    if let Some((_, first)) = reports.first() {
-        let s = &first.settings;
-        let _ = write!(
-            body,
-            "<p class=\"settings\">{} · {} mode · {} concurrent tasks · {} · {} s measured after {} s warm-up · values of {} bytes{}</p>",
-            esc(&first.url),
-            match s.mode {
-                crate::load::Mode::Exclusive => "exclusive",
-                crate::load::Mode::Shared => "shared",
-            },
-            s.concurrency,
-            esc(&s.operation),
-            s.duration_s,
-            s.warmup_s,
-            s.value_size,
-            s.target_p99_us
-                .map(|t| format!(" · p99 target {}", fmt_us(t)))
-                .unwrap_or_default()
-        );
-        if let Some(rec) = &first.recommendation {
-            let _ = write!(
-                body,
-                "<div class=\"rec-box\"><b>Recommended pool size: {}</b><br>{}</div>",
-                rec.pool_size,
-                esc(&rec.reason)
-            );
-        }
-    }
+    let mut body = String::new();
     let throughput: Vec<Series> = reports
         .iter()
         .enumerate()
@@ -281,6 +233,7 @@ pub fn render(reports: &[(String, Report)]) -> String {
         .collect();
     body += &line_chart(
         "Throughput by pool size",
+        "pool size",
         "operations per second",
         &throughput,
     );
@@ -334,7 +287,126 @@ pub fn render(reports: &[(String, Report)]) -> String {
             },
         ]
     };
-    body += &line_chart("Latency by pool size", "milliseconds", &latency);
+    body += &line_chart(
+        "Latency by pool size",
+        "pool size",
+        "milliseconds",
+        &latency,
+    );
+    body
+}
+
+/// The open loop's charts, one line per pool size against the requested
+/// rate: the p99 (where it turns up is the knee) and the rate achieved.
+fn open_loop_charts(report: &Report) -> String {
+    let mut sizes: Vec<usize> = report.results.iter().map(|r| r.pool_size).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let by_size = |f: fn(&SizeResult) -> f64| -> Vec<Series> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| Series {
+                name: format!("size {size}"),
+                color: COLORS[i % COLORS.len()],
+                points: report
+                    .results
+                    .iter()
+                    .filter(|r| r.pool_size == size)
+                    .filter_map(|r| r.requested_rate.map(|rate| (rate.round() as usize, f(r))))
+                    .collect(),
+                dashed: false,
+            })
+            .collect()
+    };
+    let mut body = line_chart(
+        "p99 latency by requested rate (from each operation's due time)",
+        "requested ops/s",
+        "milliseconds",
+        &by_size(|r| r.latency_us.p99 as f64 / 1e3),
+    );
+    body += &line_chart(
+        "Achieved rate by requested rate",
+        "requested ops/s",
+        "operations started per second",
+        &by_size(|r| r.achieved_rate.unwrap_or(0.0)),
+    );
+    body
+}
+
+fn results_table(report: &Report) -> String {
+    let mut t = String::from("<table><tr>");
+    for c in report::columns(report) {
+        let _ = write!(t, "<th>{}</th>", esc(c));
+    }
+    t += "</tr>";
+    let rec = report.recommendation.as_ref().map(|r| r.pool_size);
+    for r in &report.results {
+        t += if rec == Some(r.pool_size) {
+            r#"<tr class="rec">"#
+        } else {
+            "<tr>"
+        };
+        for c in report::row(report, r) {
+            let _ = write!(t, "<td>{}</td>", esc(&c));
+        }
+        t += "</tr>";
+    }
+    t + "</table>"
+}
+
+/// The page for `reports` (label, report); the first one's recommendation
+/// is the headline.
+pub fn render(reports: &[(String, Report)]) -> String {
+    let mut body = String::new();
+    let multi = reports.len() > 1;
+    if let Some((_, first)) = reports.first() {
+        let s = &first.settings;
+        let _ = write!(
+            body,
+            "<p class=\"settings\">{} · {} mode · {} · {} · {} s measured after {} s warm-up · values of {} bytes{}</p>",
+            esc(&first.url),
+            match s.mode {
+                crate::load::Mode::Exclusive => "exclusive",
+                crate::load::Mode::Shared => "shared",
+            },
+            if s.rates.is_empty() {
+                format!("{} concurrent tasks", s.concurrency)
+            } else {
+                format!(
+                    "open loop at {} ops/s, at most {} in flight",
+                    s.rates
+                        .iter()
+                        .map(|r| format!("{r:.0}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    s.concurrency
+                )
+            },
+            esc(&s.operation),
+            s.duration_s,
+            s.warmup_s,
+            s.value_size,
+            s.target_p99_us
+                .map(|t| format!(" · p99 target {}", fmt_us(t)))
+                .unwrap_or_default()
+        );
+        if let Some(rec) = &first.recommendation {
+            let _ = write!(
+                body,
+                "<div class=\"rec-box\"><b>Recommended pool size: {}</b><br>{}</div>",
+                rec.pool_size,
+                esc(&rec.reason)
+            );
+        }
+    }
+    if let Some((_, first)) = reports.first()
+        && report::is_open_loop(first)
+    {
+        body += &open_loop_charts(first);
+    } else {
+        body += &closed_loop_charts(reports);
+    }
     for (label, r) in reports {
         let shown = r
             .recommendation

@@ -117,6 +117,9 @@ pub struct Spec {
     pub value_size: usize,
     pub duration: Duration,
     pub warmup: Duration,
+    /// Open loop: start this many operations per second on schedule
+    /// (`concurrency` is then the most in flight at once).
+    pub rate: Option<f64>,
 }
 
 /// What one task saw while measuring.
@@ -124,6 +127,11 @@ pub struct Spec {
 struct TaskSamples {
     latency_us: Vec<u32>,
     wait_us: Vec<u32>,
+    /// Open loop: how late each operation started after its scheduled
+    /// time.
+    start_lag_us: Vec<u32>,
+    /// Open loop: operations started in the measured window.
+    started: u64,
     errors: u64,
 }
 
@@ -140,6 +148,11 @@ pub struct Measured {
     /// pool's create-time histogram: p50 and p99, microseconds.
     pub connect_p50_us: u32,
     pub connect_p99_us: u32,
+    /// Open loop: the rate asked for, the operations that started in the
+    /// measured window, and each one's start lag.
+    pub rate: Option<f64>,
+    pub started: u64,
+    pub start_lag_us: Vec<u32>,
 }
 
 fn micros(d: Duration) -> u32 {
@@ -184,6 +197,7 @@ pub struct Timing {
     pub concurrency: usize,
     pub duration: Duration,
     pub warmup: Duration,
+    pub rate: Option<f64>,
 }
 
 impl From<&Spec> for Timing {
@@ -192,8 +206,35 @@ impl From<&Spec> for Timing {
             concurrency: spec.concurrency,
             duration: spec.duration,
             warmup: spec.warmup,
+            rate: spec.rate,
         }
     }
+}
+
+/// The open loop's schedule: operation `k` is due at `start + k / rate`,
+/// whether or not earlier ones finished. Tasks claim the next operation
+/// from a shared counter, so at most `concurrency` are in flight; when all
+/// are busy, due operations wait for a task and start late.
+struct Schedule {
+    start: Instant,
+    period_ns: f64,
+    next: AtomicU64,
+}
+
+impl Schedule {
+    fn due(&self, k: u64) -> Instant {
+        self.start + Duration::from_nanos((k as f64 * self.period_ns) as u64)
+    }
+}
+
+/// How an open-loop operation's latency is counted, as wrk2 does against
+/// coordinated omission: from the time it was due, so time spent waiting
+/// for a free task (the system too slow for the rate) counts. A task that
+/// was free early sleeps until the due time; tokio's timer wakes it up to
+/// about 1 ms late, the generator's own lag, so then the latency counts
+/// from the wake-up and the lag is reported apart.
+fn counted_from(due: Instant, arrived: Instant, started: Instant) -> Instant {
+    if arrived >= due { due } else { started }
 }
 
 /// Runs `concurrency` tasks, each with its own [`TaskOp`] from `make`,
@@ -207,6 +248,13 @@ pub async fn drive<T: TaskOp>(
     make: impl Fn(usize) -> T,
 ) -> Result<Measured, String> {
     let start = Instant::now();
+    let schedule = timing.rate.map(|rate| {
+        Arc::new(Schedule {
+            start,
+            period_ns: 1e9 / rate,
+            next: AtomicU64::new(0),
+        })
+    });
     let measure_from = start + timing.warmup;
     let end = measure_from + timing.duration;
     let done = Arc::new(AtomicU64::new(0));
@@ -216,8 +264,22 @@ pub async fn drive<T: TaskOp>(
             let stop = stop.clone();
             let concurrency = timing.concurrency;
             let done = done.clone();
+            let schedule = schedule.clone();
             tokio::spawn(async move {
                 let mut samples = TaskSamples::default();
+                if let Some(schedule) = schedule {
+                    open_loop(
+                        &mut task_op,
+                        &schedule,
+                        &stop,
+                        measure_from,
+                        end,
+                        &mut samples,
+                    )
+                    .await;
+                    done.fetch_add(1, Ordering::Relaxed);
+                    return samples;
+                }
                 let mut i = t;
                 loop {
                     let t0 = Instant::now();
@@ -252,13 +314,64 @@ pub async fn drive<T: TaskOp>(
             .saturating_duration_since(measure_from),
         ..Measured::default()
     };
+    measured.rate = timing.rate;
     for t in tasks {
         let s = t.await.map_err(|e| format!("a load task failed: {e}"))?;
         measured.latency_us.extend(s.latency_us);
         measured.wait_us.extend(s.wait_us);
+        measured.start_lag_us.extend(s.start_lag_us);
+        measured.started += s.started;
         measured.errors += s.errors;
     }
     Ok(measured)
+}
+
+/// One task of the open loop: claim the next due operation, wait for its
+/// time if it is ahead, run it; until the window closes.
+async fn open_loop<T: TaskOp>(
+    task_op: &mut T,
+    schedule: &Schedule,
+    stop: &AtomicBool,
+    measure_from: Instant,
+    end: Instant,
+    samples: &mut TaskSamples,
+) {
+    loop {
+        // Relaxed: the counter only hands out numbers; nothing else is
+        // published through it.
+        let k = schedule.next.fetch_add(1, Ordering::Relaxed);
+        let due = schedule.due(k);
+        let arrived = Instant::now();
+        if due >= end || arrived >= end || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if arrived < due {
+            tokio::time::sleep_until(due).await;
+        }
+        let started = Instant::now();
+        if started >= end {
+            // Due in the window but not started in it: not offered, which
+            // the achieved rate shows.
+            break;
+        }
+        let from = counted_from(due, arrived, started);
+        let (ok, waited) = task_op.op(k as usize).await;
+        // Counted by when it started: the achieved rate is what the window
+        // really offered, and an operation due during the warm-up but
+        // started in the window (a backlog) shows its wait.
+        if started >= measure_from {
+            samples.started += 1;
+            samples
+                .start_lag_us
+                .push(micros(started.saturating_duration_since(due)));
+            if ok {
+                samples.latency_us.push(micros(from.elapsed()));
+                samples.wait_us.push(micros(waited));
+            } else {
+                samples.errors += 1;
+            }
+        }
+    }
 }
 
 /// The connect-time percentiles of a pool's create-time histogram.

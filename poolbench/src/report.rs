@@ -97,7 +97,26 @@ pub struct SizeResult {
     pub connect_us: ConnectTime,
     /// Ctrl-C ended this run before its duration.
     pub stopped_early: bool,
+    /// Open loop (`--rate`/`--rates`): the operations per second asked for.
+    #[serde(default)]
+    pub requested_rate: Option<f64>,
+    /// Open loop: the operations per second that started on time, or late
+    /// but within the measured window. Below 99% of the requested rate the
+    /// generator fell behind (`lagging`): the load offered was less than
+    /// asked, so the latencies understate what the rate would cost.
+    #[serde(default)]
+    pub achieved_rate: Option<f64>,
+    #[serde(default)]
+    pub lagging: bool,
+    /// Open loop: how late operations started after their due time (tokio's
+    /// timer alone accounts for up to about 1 ms).
+    #[serde(default)]
+    pub start_lag_us: Option<Percentiles>,
 }
+
+/// The share of the requested rate below which an open-loop run counts as
+/// lagging.
+pub const LAG_LIMIT: f64 = 0.99;
 
 /// Time to open a connection, microseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -110,7 +129,22 @@ impl SizeResult {
     pub fn from_measured(pool_size: usize, mut m: Measured) -> Self {
         let secs = m.elapsed.as_secs_f64();
         let ops = m.latency_us.len() as u64;
+        let achieved_rate = m.rate.map(|_| {
+            if secs > 0.0 {
+                m.started as f64 / secs
+            } else {
+                0.0
+            }
+        });
+        let lagging = match (m.rate, achieved_rate) {
+            (Some(asked), Some(got)) => !m.stopped_early && got < LAG_LIMIT * asked,
+            _ => false,
+        };
         SizeResult {
+            requested_rate: m.rate,
+            achieved_rate,
+            lagging,
+            start_lag_us: m.rate.map(|_| Percentiles::of(&mut m.start_lag_us)),
             pool_size,
             ops,
             errors: m.errors,
@@ -139,6 +173,10 @@ pub struct Settings {
     pub operation: String,
     pub value_size: usize,
     pub target_p99_us: Option<u64>,
+    /// Open loop: the rates asked for (empty: closed loop, `concurrency`
+    /// tasks each starting its next operation when the last one ends).
+    #[serde(default)]
+    pub rates: Vec<f64>,
 }
 
 /// The size to use, and why.
@@ -242,6 +280,84 @@ pub fn recommend(results: &[SizeResult], target_p99_us: Option<u64>) -> Option<R
     })
 }
 
+/// Open loop: whether `r` sustained its requested rate: the generator kept
+/// up, no operation failed, and the p99 met the target (if one was given).
+pub fn sustains(r: &SizeResult, target_p99_us: Option<u64>) -> bool {
+    r.requested_rate.is_some()
+        && !r.lagging
+        && r.errors == 0
+        && r.ops > 0
+        && target_p99_us.is_none_or(|t| r.latency_us.p99 <= t)
+}
+
+/// Open loop: each pool size and the highest rate it sustained (its knee),
+/// `None` if it sustained none. Sizes in ascending order.
+pub fn knees(results: &[SizeResult], target_p99_us: Option<u64>) -> Vec<(usize, Option<f64>)> {
+    let mut sizes: Vec<usize> = results.iter().map(|r| r.pool_size).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
+        .into_iter()
+        .map(|size| {
+            let knee = results
+                .iter()
+                .filter(|r| r.pool_size == size && sustains(r, target_p99_us))
+                .filter_map(|r| r.requested_rate)
+                .fold(None, |best: Option<f64>, rate| {
+                    Some(best.map_or(rate, |b| b.max(rate)))
+                });
+            (size, knee)
+        })
+        .collect()
+}
+
+/// Open loop: the smallest pool size that sustains the highest requested
+/// rate within the p99 target.
+pub fn recommend_open(
+    results: &[SizeResult],
+    target_p99_us: Option<u64>,
+) -> Option<Recommendation> {
+    let rate = results
+        .iter()
+        .filter_map(|r| r.requested_rate)
+        .fold(None, |best: Option<f64>, rate| {
+            Some(best.map_or(rate, |b| b.max(rate)))
+        })?;
+    let target = target_p99_us
+        .map(|t| format!(" within the p99 target {}", fmt_us(t)))
+        .unwrap_or_else(|| {
+            " (no --target-p99 given: without errors and without falling behind)".into()
+        });
+    if let Some(r) = results
+        .iter()
+        .filter(|r| r.requested_rate == Some(rate) && sustains(r, target_p99_us))
+        .min_by_key(|r| r.pool_size)
+    {
+        return Some(Recommendation {
+            pool_size: r.pool_size,
+            reason: format!(
+                "the smallest size that sustains {rate:.0} ops/s{target}: p99 {}",
+                fmt_us(r.latency_us.p99)
+            ),
+        });
+    }
+    // None sustains the top rate: the size with the highest knee, smallest
+    // first among equals.
+    let (size, knee) = knees(results, target_p99_us)
+        .into_iter()
+        .filter_map(|(size, knee)| knee.map(|k| (size, k)))
+        .fold(None, |best: Option<(usize, f64)>, (size, k)| match best {
+            Some((_, b)) if b >= k => best,
+            _ => Some((size, k)),
+        })?;
+    Some(Recommendation {
+        pool_size: size,
+        reason: format!(
+            "no size sustains {rate:.0} ops/s{target}; this one sustains the most, {knee:.0} ops/s. Above that, look at the server or the network before the pool"
+        ),
+    })
+}
+
 /// Microseconds as a human reads them.
 pub fn fmt_us(us: u64) -> String {
     match us {
@@ -252,7 +368,8 @@ pub fn fmt_us(us: u64) -> String {
 }
 
 /// The columns of the results table, and each size's cells, shared by
-/// the text table and the HTML page.
+/// the text table and the HTML page (open-loop runs add `OPEN_COLUMNS`
+/// after the pool size).
 pub const COLUMNS: [&str; 9] = [
     "pool size",
     "ops/s",
@@ -264,6 +381,42 @@ pub const COLUMNS: [&str; 9] = [
     "connect p50",
     "errors",
 ];
+
+/// The open loop's columns: the rate asked for, the rate achieved, and
+/// the p99 of the start lag.
+pub const OPEN_COLUMNS: [&str; 3] = ["rate", "achieved", "lag p99"];
+
+/// Whether the report has open-loop results.
+pub fn is_open_loop(report: &Report) -> bool {
+    report.results.iter().any(|r| r.requested_rate.is_some())
+}
+
+/// The column names of `report`'s table.
+pub fn columns(report: &Report) -> Vec<&'static str> {
+    let mut c = vec![COLUMNS[0]];
+    if is_open_loop(report) {
+        c.extend(OPEN_COLUMNS);
+    }
+    c.extend(&COLUMNS[1..]);
+    c
+}
+
+/// One result's cells, in `columns` order.
+pub fn row(report: &Report, r: &SizeResult) -> Vec<String> {
+    let base = cells(r);
+    let mut out = vec![base[0].clone()];
+    if is_open_loop(report) {
+        out.push(r.requested_rate.map_or("-".into(), |v| format!("{v:.0}")));
+        out.push(match r.achieved_rate {
+            Some(v) if r.lagging => format!("{v:.0} (behind)"),
+            Some(v) => format!("{v:.0}"),
+            None => "-".into(),
+        });
+        out.push(r.start_lag_us.map_or("-".into(), |p| fmt_us(p.p99)));
+    }
+    out.extend(base.into_iter().skip(1));
+    out
+}
 
 /// One size's cells, in `COLUMNS` order.
 pub fn cells(r: &SizeResult) -> [String; 9] {
@@ -282,23 +435,59 @@ pub fn cells(r: &SizeResult) -> [String; 9] {
 
 /// The results as a text table.
 pub fn table(report: &Report) -> String {
-    const WIDTHS: [usize; 9] = [9, 12, 10, 10, 10, 12, 7, 12, 7];
+    let names = columns(report);
+    let rows: Vec<Vec<String>> = report.results.iter().map(|r| row(report, r)).collect();
+    let widths: Vec<usize> = (0..names.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([names[i].chars().count(), 7])
+                .max()
+                .unwrap_or(7)
+        })
+        .collect();
     let line = |cells: &[String]| -> String {
         cells
             .iter()
-            .zip(WIDTHS)
-            .map(|(c, w)| format!("{c:>w$}"))
+            .zip(&widths)
+            .map(|(c, &w)| format!("{c:>w$}"))
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let mut out = line(&COLUMNS.map(String::from)) + "\n";
-    for r in &report.results {
-        out += &line(&cells(r));
+    let mut out = line(&names.iter().map(|s| s.to_string()).collect::<Vec<_>>()) + "\n";
+    for (r, cells) in report.results.iter().zip(&rows) {
+        out += &line(cells);
         out += if r.stopped_early {
             "  (stopped early)\n"
         } else {
             "\n"
         };
+    }
+    if report.results.iter().any(|r| r.lagging) {
+        out += &format!(
+            "\n(behind): the load generator started under {:.0}% of the requested rate in the measured window, so that load was not offered; raise --concurrency (the most operations in flight) or lower the rate\n",
+            LAG_LIMIT * 100.0
+        );
+    }
+    if is_open_loop(report) {
+        out += "\nknee (highest rate sustained";
+        out += &report
+            .settings
+            .target_p99_us
+            .map(|t| format!(" within p99 {}", fmt_us(t)))
+            .unwrap_or_default();
+        out += "):";
+        for (size, knee) in knees(&report.results, report.settings.target_p99_us) {
+            out += &match knee {
+                Some(k) => format!(" size {size}: {k:.0} ops/s;"),
+                None => format!(" size {size}: none of the rates;"),
+            };
+        }
+        out.pop();
+        out += "\n";
+    }
+    if report.recommendation.is_none() && is_open_loop(report) {
+        out += "\nno recommendation: no pool size sustained any of the rates; lower the rate, raise --concurrency, or look at the server\n";
     }
     if let Some(rec) = &report.recommendation {
         out += &format!(
@@ -329,7 +518,68 @@ mod tests {
             connections_opened: 0,
             connect_us: ConnectTime::default(),
             stopped_early: false,
+            requested_rate: None,
+            achieved_rate: None,
+            lagging: false,
+            start_lag_us: None,
         }
+    }
+
+    fn open(pool_size: usize, rate: f64, achieved: f64, p99: u64) -> SizeResult {
+        SizeResult {
+            requested_rate: Some(rate),
+            achieved_rate: Some(achieved),
+            lagging: achieved < LAG_LIMIT * rate,
+            ..result(pool_size, achieved, p99)
+        }
+    }
+
+    #[test]
+    fn open_loop_knees_and_the_smallest_size_that_sustains_the_top_rate() {
+        let results = [
+            open(1, 1000.0, 1000.0, 300),
+            open(1, 2000.0, 1500.0, 9_000), // behind
+            open(2, 1000.0, 1000.0, 250),
+            open(2, 2000.0, 1995.0, 800),
+            open(4, 1000.0, 1000.0, 240),
+            open(4, 2000.0, 2000.0, 400),
+        ];
+        assert_eq!(
+            knees(&results, Some(500)),
+            vec![(1, Some(1000.0)), (2, Some(1000.0)), (4, Some(2000.0))]
+        );
+        // Without a target, 2 keeps up with 2000/s.
+        assert_eq!(recommend_open(&results, None).unwrap().pool_size, 2);
+        // Within 500 µs only 4 does.
+        let rec = recommend_open(&results, Some(500)).unwrap();
+        assert_eq!(rec.pool_size, 4);
+        assert!(rec.reason.contains("2000 ops/s"), "{}", rec.reason);
+        // Nobody sustains 2000/s within 300 µs: the highest knee, smallest
+        // size first.
+        let rec = recommend_open(&results, Some(300)).unwrap();
+        assert_eq!(rec.pool_size, 1);
+        assert!(rec.reason.contains("no size sustains"), "{}", rec.reason);
+    }
+
+    #[test]
+    fn a_lagging_run_is_flagged_in_the_table() {
+        let mut rep = Report::new(
+            "redis://h:1",
+            Settings {
+                mode: Mode::Exclusive,
+                concurrency: 1,
+                duration_s: 1.0,
+                warmup_s: 0.0,
+                operation: "get".into(),
+                value_size: 16,
+                target_p99_us: None,
+                rates: vec![1000.0],
+            },
+        );
+        rep.results.push(open(1, 1000.0, 600.0, 300));
+        let t = table(&rep);
+        assert!(t.contains("600 (behind)"), "{t}");
+        assert!(t.contains("size 1: none of the rates"), "{t}");
     }
 
     #[test]

@@ -189,3 +189,110 @@ fn a_tls_server_with_its_ca_and_the_connect_time_reported() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("trusted CA"), "{err}");
 }
+
+/// Open loop: a sweep of rates over two sizes keeps up at modest rates
+/// (achieved within 1% of requested, start lag reported), and the table,
+/// JSON and HTML carry the rates and the knee.
+#[test]
+fn an_open_loop_sweep_reports_each_rate_and_the_knee() {
+    let server = redis_harness::RedisServer::start();
+    let dir = std::env::temp_dir().join(format!("poolbench-open-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, html) = (dir.join("open.json"), dir.join("open.html"));
+    let out = poolbench()
+        .args(["--url", &server.url(), "--quiet", "--concurrency", "16"])
+        .args([
+            "--duration",
+            "1s",
+            "--warmup",
+            "200ms",
+            "--operation",
+            "get",
+        ])
+        .args(["--pool-sizes", "1,2", "--rates", "300,600"])
+        .args(["--target-p99", "1s", "--report"])
+        .arg(&json)
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("open loop at 300, 600 ops/s"), "{stderr}");
+    assert!(
+        stdout.contains("achieved") && stdout.contains("knee"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("size 1: 600 ops/s"), "{stdout}");
+    assert!(stdout.contains("recommended pool size: 1"), "{stdout}");
+    let rep: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let results = rep["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4, "{rep}");
+    for (r, (size, rate)) in results
+        .iter()
+        .zip([(1, 300.0), (1, 600.0), (2, 300.0), (2, 600.0)])
+    {
+        assert_eq!(r["pool_size"], size);
+        assert_eq!(r["requested_rate"].as_f64(), Some(rate));
+        let achieved = r["achieved_rate"].as_f64().unwrap();
+        assert!(
+            (achieved - rate).abs() <= 0.01 * rate,
+            "asked {rate}/s, achieved {achieved}/s: {r}"
+        );
+        assert_eq!(r["lagging"], false);
+        assert_eq!(r["errors"], 0);
+        // Operations are due every few milliseconds: the lag is the timer's.
+        assert!(r["start_lag_us"]["count"].as_u64().unwrap() > 0, "{r}");
+    }
+    assert_eq!(rep["settings"]["rates"], serde_json::json!([300.0, 600.0]));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("p99 latency by requested rate"),
+        "open-loop charts"
+    );
+    assert!(page.contains("open loop at 300, 600 ops/s"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A rate far above what one task in flight can start is reported as
+/// behind, never as a sustained rate.
+#[test]
+fn an_open_loop_that_falls_behind_says_so() {
+    let server = redis_harness::RedisServer::start();
+    let out = poolbench()
+        .args(["--url", &server.url(), "--quiet", "--concurrency", "1"])
+        .args([
+            "--duration",
+            "300ms",
+            "--warmup",
+            "100ms",
+            "--operation",
+            "get",
+        ])
+        .args(["--pool-sizes", "1", "--rate", "1000000"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("(behind)"), "{stdout}");
+    assert!(stdout.contains("size 1: none of the rates"), "{stdout}");
+    assert!(stdout.contains("no recommendation"), "{stdout}");
+}
+
+#[test]
+fn a_rate_that_is_not_a_positive_number_is_refused_by_name() {
+    for bad in ["0", "-5", "fast", "inf"] {
+        let out = poolbench().args(["--rate", bad]).output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--rate") && err.contains(bad), "{err}");
+    }
+}
