@@ -73,6 +73,47 @@ pub enum BreakerState {
     HalfOpen,
 }
 
+/// The breaker's state without its timing, as [`Gauges::breaker`]
+/// reports it (`closed`, `open` or `half-open` when displayed or
+/// serialized).
+///
+/// [`Gauges::breaker`]: crate::Gauges::breaker
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "kebab-case")
+)]
+pub enum BreakerPhase {
+    /// Creates run freely.
+    #[default]
+    Closed,
+    /// Creates are refused.
+    Open,
+    /// One probe create is allowed (or running).
+    HalfOpen,
+}
+
+impl From<BreakerState> for BreakerPhase {
+    fn from(state: BreakerState) -> Self {
+        match state {
+            BreakerState::Closed => BreakerPhase::Closed,
+            BreakerState::Open { .. } => BreakerPhase::Open,
+            BreakerState::HalfOpen => BreakerPhase::HalfOpen,
+        }
+    }
+}
+
+impl std::fmt::Display for BreakerPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BreakerPhase::Closed => "closed",
+            BreakerPhase::Open => "open",
+            BreakerPhase::HalfOpen => "half-open",
+        })
+    }
+}
+
 /// What the breaker says to a would-be create.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Admission {

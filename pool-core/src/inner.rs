@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::breaker::{Breaker, BreakerState};
+use crate::breaker::Breaker;
 use crate::errors::SharedError;
 use crate::hooks::Hooks;
 use crate::observe::{CloseReason, Gauges, MetricsSnapshot, Recorder, Reports, USE_SAMPLE};
@@ -118,11 +118,7 @@ impl<M: Manager> PoolInner<M> {
             waiting: counts.waiting,
             max_size: counts.max_size,
             min_idle: self.config.min_idle,
-            breaker: match breaker.state {
-                BreakerState::Closed => "closed",
-                BreakerState::Open { .. } => "open",
-                BreakerState::HalfOpen => "half-open",
-            },
+            breaker: breaker.state.into(),
         };
         let mut m = self.observe.snapshot(gauges, breaker.opens);
         self.reports.add_rates(&mut m, Instant::now());

@@ -24,7 +24,7 @@ mod store;
 mod sync;
 
 pub use breaker::{
-    Backoff, BreakerConfig, BreakerSnapshot, BreakerState, DEFAULT_BACKOFF_BASE,
+    Backoff, BreakerConfig, BreakerPhase, BreakerSnapshot, BreakerState, DEFAULT_BACKOFF_BASE,
     DEFAULT_BACKOFF_CAP,
 };
 pub use builder::PoolBuilder;

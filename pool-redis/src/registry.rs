@@ -64,9 +64,9 @@ pub struct PoolStats {
     pub max_size: usize,
     /// Callers waiting.
     pub waiting: usize,
-    /// The create breaker: `closed`, `open` (creates refused while the
-    /// server keeps failing) or `half-open` (one probe allowed).
-    pub breaker: &'static str,
+    /// The create breaker: closed, open (creates refused while the server
+    /// keeps failing) or half-open (one probe allowed).
+    pub breaker: pool_core::BreakerPhase,
     /// Times the breaker opened since the pool was built.
     pub breaker_opens: u64,
     /// The pool's shared-mode connections (`pool.shared()`).
@@ -253,11 +253,7 @@ impl SharedPoolRegistry {
                     available: st.available,
                     max_size: st.max_size,
                     waiting: st.waiting,
-                    breaker: match breaker.state {
-                        pool_core::BreakerState::Closed => "closed",
-                        pool_core::BreakerState::Open { .. } => "open",
-                        pool_core::BreakerState::HalfOpen => "half-open",
-                    },
+                    breaker: breaker.state.into(),
                     breaker_opens: breaker.opens,
                     shared: pool.shared_stats(),
                     retry: pool.retry_stats(),

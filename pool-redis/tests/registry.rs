@@ -126,7 +126,8 @@ async fn stats_show_the_breaker_and_shared_connections() {
     let _: () = shared.set("k", 1).await.unwrap();
     let stats = registry.get_pool_stats();
     let only = stats.pools.values().next().unwrap();
-    assert_eq!(only.breaker, "closed");
+    assert_eq!(only.breaker, pool_redis::pool_core::BreakerPhase::Closed);
+    assert_eq!(only.breaker.to_string(), "closed");
     assert_eq!(only.shared.connections, 1, "{only:?}");
 
     drop(server); // every create now fails: the breaker opens
@@ -140,7 +141,11 @@ async fn stats_show_the_breaker_and_shared_connections() {
     assert!(refused, "the breaker opened within 10 failing gets");
     let stats = registry.get_pool_stats();
     let only = stats.pools.values().next().unwrap();
-    assert_eq!((only.breaker, only.breaker_opens), ("open", 1), "{only:?}");
+    assert_eq!(
+        (only.breaker, only.breaker_opens),
+        (pool_redis::pool_core::BreakerPhase::Open, 1),
+        "{only:?}"
+    );
 }
 
 #[tokio::test]

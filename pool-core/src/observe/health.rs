@@ -92,7 +92,7 @@ pub(crate) fn judge(
     }
     let errors = (now.creates_failed + now.gets.backend_error)
         .saturating_sub(before.creates_failed + before.gets.backend_error);
-    let unhealthy = errors > t.connection_errors || g.breaker == "open";
+    let unhealthy = errors > t.connection_errors || g.breaker == crate::BreakerPhase::Open;
     if unhealthy {
         warnings.push(format!(
             "backend errors: {errors} failed creates or gets in the window, breaker {}",

@@ -474,8 +474,8 @@ pub struct Gauges {
     pub max_size: usize,
     /// The pool's `min_idle`.
     pub min_idle: usize,
-    /// `closed`, `open` or `half-open`.
-    pub breaker: &'static str,
+    /// The circuit breaker's state.
+    pub breaker: crate::BreakerPhase,
 }
 
 /// Rates over a window.
