@@ -201,6 +201,7 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
     /// with the label `pool.name` = `name` (cargo feature `metrics`). Call
     /// it as often as your exporter scrapes.
     #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
     pub fn publish_metrics(&self, name: &str) {
         crate::observe::export::publish(name, &self.metrics());
     }

@@ -1,4 +1,6 @@
 #![doc = include_str!("../README.md")]
+// docs.rs (`--cfg docsrs`, nightly) marks the feature-gated items.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // Libraries log through `tracing`, never to stdout.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 // Every public item says what it is for.
