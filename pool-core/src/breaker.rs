@@ -328,6 +328,37 @@ pub(crate) fn random_seed() -> u64 {
 mod tests {
     use super::*;
 
+    /// The jitter's generator spreads evenly: every tenth of `[0, 1)`
+    /// gets its share, whatever the seed (a generator stuck on a few values
+    /// would make pools that failed together retry together).
+    #[test]
+    fn jitter_draws_spread_over_the_unit_interval() {
+        for seed in [1, 2, 7, 0xDEAD_BEEF, u64::MAX] {
+            let mut rng = Rng::new(seed);
+            let mut deciles = [0u32; 10];
+            for _ in 0..10_000 {
+                let u = rng.unit();
+                assert!((0.0..1.0).contains(&u), "{u}");
+                deciles[(u * 10.0) as usize] += 1;
+            }
+            assert!(
+                deciles.iter().all(|&n| (800..1200).contains(&n)),
+                "seed {seed}: {deciles:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_state_has_its_phase_and_words() {
+        let open = BreakerState::Open {
+            until: Instant::now(),
+        };
+        let phases = [BreakerState::Closed, open, BreakerState::HalfOpen]
+            .map(|s| BreakerPhase::from(s).to_string());
+        assert_eq!(phases, ["closed", "open", "half-open"]);
+        assert_eq!(BreakerPhase::default(), BreakerPhase::Closed);
+    }
+
     fn breaker(threshold: u32) -> Breaker {
         Breaker::new(
             BreakerConfig {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use pool_core::{BreakerConfig, BreakerState, Manager, Metrics, Pool, PoolError, RecycleResult};
+use pool_core::{
+    BreakerConfig, BreakerPhase, BreakerState, Manager, Metrics, Pool, PoolError, RecycleResult,
+};
 use tokio::time::Instant;
 
 /// A backend that refuses connections until `up_at`; a create takes 5 ms.
@@ -258,6 +260,10 @@ async fn idle_objects_are_still_handed_out_while_open() {
         "{err:?}"
     );
     assert!(matches!(pool.breaker().state, BreakerState::Open { .. }));
+    // The gauges say the same, in words for a dashboard.
+    let phase = pool.metrics().gauges.breaker;
+    assert_eq!(phase, BreakerPhase::Open);
+    assert_eq!(phase.to_string(), "open");
     drop(held);
     assert!(
         pool.get().await.is_ok(),
