@@ -348,6 +348,13 @@ mod tests {
         }
     }
 
+    /// Pools built together draw different jitter.
+    #[test]
+    fn seeds_differ_between_pools() {
+        let seeds: std::collections::HashSet<u64> = (0..8).map(|_| random_seed()).collect();
+        assert!(seeds.len() > 1, "{seeds:?}");
+    }
+
     #[test]
     fn each_state_has_its_phase_and_words() {
         let open = BreakerState::Open {

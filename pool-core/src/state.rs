@@ -122,6 +122,29 @@ mod tests {
         assert_eq!((w.idle(), w.free(), w.has_waiters()), (1, 0, true));
     }
 
+    /// Settling is needed for waiters, a closed pool, or `free` below the
+    /// overflow allowance, and only then.
+    #[test]
+    fn needs_settling_exactly_when_something_waits_or_must_go() {
+        let w = Word::new(16);
+        assert!(!w.needs_settling(0));
+        assert!(Word(w.0 | WAITERS).needs_settling(0));
+        assert!(Word(w.0 | CLOSED).needs_settling(0));
+        // `free` 16 against an overflow allowance of 16: none above
+        // `max_size`; of 17: one.
+        assert!(!w.needs_settling(16));
+        assert!(w.needs_settling(17));
+    }
+
+    #[test]
+    fn debug_shows_every_field() {
+        let w = Word(Word::new(3).0 + IDLE_ONE + WAITERS);
+        assert_eq!(
+            format!("{w:?}"),
+            "Word { idle: 1, free: 3, waiters: true, closed: false }"
+        );
+    }
+
     #[test]
     fn extremes_do_not_bleed_into_neighbours() {
         let w = Word::new(MAX_POOL_SIZE);

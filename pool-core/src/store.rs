@@ -157,6 +157,20 @@ mod tests {
         assert_eq!(&popped[..4], &[0, 1, 2, 3]);
     }
 
+    /// Segment `i` beyond the first holds `first << (i + 1)`: the sizes
+    /// double, so a pool grown by resizes needs few segments.
+    #[test]
+    fn each_extra_segment_doubles() {
+        let store = Segmented::new(4);
+        for i in 0..4 + 8 {
+            store.push(i);
+        }
+        let capacity = |i: usize| store.more[i].get().map(ArrayQueue::capacity);
+        assert_eq!((capacity(0), capacity(1)), (Some(8), None));
+        store.push(12);
+        assert_eq!(capacity(1), Some(16));
+    }
+
     #[test]
     fn mutex_store_serves_lifo() {
         let store = IdleStore::new(Store::Mutex, QueueMode::Lifo, 4);
