@@ -16,4 +16,4 @@ if [ ${#files[@]} -eq 0 ]; then
 fi
 args=()
 for f in "${files[@]}"; do args+=(-f "$f"); done
-exec cargo mutants -p pool-core "${args[@]}" --timeout 60 --output "${MUTANTS_OUT:-target/mutants}"
+exec cargo mutants -p pool-core "${args[@]}" --timeout "${MUTANTS_TIMEOUT:-20}" --output "${MUTANTS_OUT:-target/mutants}"

@@ -751,6 +751,8 @@ mod tests {
             poll(&slots, &mut handle),
             Poll::Ready(Grant::Claim(Claim::Object(7)))
         ));
+        let w = slots.load();
+        assert_eq!((w.idle(), w.free(), w.has_waiters()), (0, 0, false));
     }
 
     /// A returner pushed and counted its object idle while a waiter was
@@ -771,5 +773,27 @@ mod tests {
             poll(&slots, &mut waiter),
             Poll::Ready(Grant::Claim(Claim::Object(7)))
         ));
+        let w = slots.load();
+        assert_eq!((w.idle(), w.free(), w.has_waiters()), (0, 0, false));
+    }
+
+    /// With `max_concurrent_creates` 1, a second getter finds capacity but
+    /// no create permit and queues; when the first create ends, the permit's
+    /// return must serve it (a slot to create into), or it waits for
+    /// nothing.
+    #[test]
+    fn a_create_permits_return_serves_a_waiter_stuck_behind_the_limit() {
+        let slots: Slots<u32> = Slots::new(2, 0, 1, Store::LockFree, QueueMode::Fifo);
+        assert!(matches!(slots.try_claim(), FastClaim::Got(Claim::Slot)));
+        assert!(matches!(slots.try_claim(), FastClaim::MustWait));
+        let mut waiter = slots.waiter();
+        assert!(poll(&slots, &mut waiter).is_pending());
+        assert!(slots.slot_filled().is_empty()); // the first create ends
+        assert!(matches!(
+            poll(&slots, &mut waiter),
+            Poll::Ready(Grant::Claim(Claim::Slot))
+        ));
+        let w = slots.load();
+        assert_eq!((w.idle(), w.free(), w.has_waiters()), (0, 0, false));
     }
 }
