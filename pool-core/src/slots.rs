@@ -777,6 +777,60 @@ mod tests {
         assert_eq!((w.idle(), w.free(), w.has_waiters()), (0, 0, false));
     }
 
+    /// A getter claimed capacity to create (no object was idle then); an
+    /// object came back meanwhile: it trades the capacity for that object
+    /// instead of creating one more.
+    #[test]
+    fn a_claimed_slot_is_traded_for_an_object_returned_meanwhile() {
+        let slots: Slots<u32> = Slots::new(2, 0, 0, Store::LockFree, QueueMode::Fifo);
+        assert!(matches!(slots.try_claim(), FastClaim::Got(Claim::Slot)));
+        assert!(slots.slot_filled().is_empty()); // object 1 exists, in use
+        assert!(slots.trade_slot_for_idle().is_none(), "nothing idle yet");
+        assert!(matches!(slots.try_claim(), FastClaim::Got(Claim::Slot)));
+        assert!(slots.put(1).is_empty()); // object 1 comes back: idle
+        assert_eq!(slots.trade_slot_for_idle(), Some(1));
+        let w = slots.load();
+        assert_eq!((w.idle(), w.free()), (0, 1), "the capacity went back");
+        assert_eq!(slots.creating.load(Ordering::Relaxed), 0, "and the permit");
+    }
+
+    /// After a shrink below the objects in use, a returned object is
+    /// closed, even with a getter queued: handing it over would keep more
+    /// than `max_size` alive.
+    #[test]
+    fn after_a_shrink_a_return_is_closed_not_handed_to_a_waiter() {
+        let slots: Slots<u32> = Slots::new(2, 0, 0, Store::LockFree, QueueMode::Fifo);
+        for _ in 0..2 {
+            assert!(matches!(slots.try_claim(), FastClaim::Got(Claim::Slot)));
+            assert!(slots.slot_filled().is_empty());
+        }
+        let mut waiter = slots.waiter();
+        assert!(poll(&slots, &mut waiter).is_pending());
+        assert!(slots.resize(1).is_empty()); // two in use, one allowed
+        assert_eq!(slots.put(1), vec![1], "closed, not handed over");
+        assert!(poll(&slots, &mut waiter).is_pending());
+        assert!(slots.put(2).is_empty());
+        assert!(matches!(
+            poll(&slots, &mut waiter),
+            Poll::Ready(Grant::Claim(Claim::Object(2)))
+        ));
+    }
+
+    /// An overflow object (above `max_size`, within `max_overflow`) is
+    /// closed when it comes back with nobody queued, not kept idle.
+    #[test]
+    fn an_overflow_object_is_closed_when_it_comes_back() {
+        let slots: Slots<u32> = Slots::new(1, 1, 0, Store::LockFree, QueueMode::Fifo);
+        for _ in 0..2 {
+            assert!(matches!(slots.try_claim(), FastClaim::Got(Claim::Slot)));
+            assert!(slots.slot_filled().is_empty());
+        }
+        assert_eq!(slots.put(1), vec![1], "the overflow one goes");
+        assert!(slots.put(2).is_empty(), "the one within max_size stays");
+        let w = slots.load();
+        assert_eq!((w.idle(), w.free()), (1, 1));
+    }
+
     /// With `max_concurrent_creates` 1, a second getter finds capacity but
     /// no create permit and queues; when the first create ends, the permit's
     /// return must serve it (a slot to create into), or it waits for
