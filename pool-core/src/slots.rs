@@ -726,6 +726,7 @@ mod tests {
     use std::task::{Context, Poll, Waker};
 
     use super::*;
+    use crate::sync::StatCounter;
 
     /// A pool of `max_size` 1 whose one object exists and is checked out.
     fn one_checked_out() -> Slots<u32> {
@@ -829,6 +830,34 @@ mod tests {
         assert!(slots.put(2).is_empty(), "the one within max_size stays");
         let w = slots.load();
         assert_eq!((w.idle(), w.free()), (1, 1));
+    }
+
+    /// A waiting future polled again with another waker (its task moved,
+    /// or a `select!` re-polled it) must be woken through the new one.
+    #[test]
+    fn a_grant_wakes_the_latest_waker() {
+        struct Count(StatCounter);
+        impl std::task::Wake for Count {
+            fn wake(self: crate::sync::HandleArc<Self>) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let slots = one_checked_out();
+        let mut waiter = slots.waiter();
+        assert!(poll(&slots, &mut waiter).is_pending()); // a no-op waker
+        let count = crate::sync::HandleArc::new(Count(StatCounter::new(0)));
+        let waker = Waker::from(count.clone());
+        assert!(
+            slots
+                .poll_wait(&mut waiter, &mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        assert!(slots.put(7).is_empty());
+        assert_eq!(
+            count.0.load(Ordering::Relaxed),
+            1,
+            "woken through the new waker"
+        );
     }
 
     /// With `max_concurrent_creates` 1, a second getter finds capacity but
