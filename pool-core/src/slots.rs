@@ -860,6 +860,29 @@ mod tests {
         );
     }
 
+    /// Closing takes the overflow allowance away with `max_size`: the
+    /// objects still out count in `size` until they come back.
+    #[test]
+    fn close_with_overflow_still_counts_the_objects_out() {
+        let slots: Slots<u32> = Slots::new(2, 1, 0, Store::LockFree, QueueMode::Fifo);
+        assert!(matches!(slots.try_claim(), FastClaim::Got(Claim::Slot)));
+        assert!(slots.slot_filled().is_empty());
+        assert!(slots.close().is_empty());
+        assert_eq!(slots.counts().size, 1);
+        assert_eq!(slots.put(1), vec![1], "closed pools close returns");
+        assert_eq!(slots.counts().size, 0);
+    }
+
+    /// A sweep over idle objects finds none in an empty pool and leaves the
+    /// word as it was.
+    #[test]
+    fn take_idle_from_an_empty_pool_takes_nothing() {
+        let slots: Slots<u32> = Slots::new(2, 0, 0, Store::LockFree, QueueMode::Fifo);
+        let before = slots.load();
+        assert!(slots.take_idle().is_none());
+        assert!(slots.load() == before);
+    }
+
     /// With `max_concurrent_creates` 1, a second getter finds capacity but
     /// no create permit and queues; when the first create ends, the permit's
     /// return must serve it (a slot to create into), or it waits for
@@ -871,6 +894,9 @@ mod tests {
         assert!(matches!(slots.try_claim(), FastClaim::MustWait));
         let mut waiter = slots.waiter();
         assert!(poll(&slots, &mut waiter).is_pending());
+        // deadpool's `waiting` counts creates in flight with the queued.
+        let c = slots.counts();
+        assert_eq!((c.waiting, c.creating, c.size), (2, 1, 0));
         assert!(slots.slot_filled().is_empty()); // the first create ends
         assert!(matches!(
             poll(&slots, &mut waiter),
