@@ -721,7 +721,7 @@ impl<T> WaitHandle<T> {
 /// The races the loom models explore, replayed by hand in the one
 /// interleaving that matters, so the fast test suite (and mutation testing)
 /// sees them too.
-#[cfg(all(test, not(loom)))]
+#[cfg(test)]
 mod tests {
     use std::task::{Context, Poll, Waker};
 
