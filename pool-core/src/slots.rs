@@ -728,12 +728,31 @@ mod tests {
     use super::*;
     use crate::sync::StatCounter;
 
+    /// A pool of `max_size` and `max_overflow` with `in_use` objects
+    /// created and checked out.
+    fn checked_out(max_size: usize, overflow: usize, in_use: usize) -> Slots<u32> {
+        let slots = Slots::new(max_size, overflow, 0, Store::LockFree, QueueMode::Fifo);
+        for _ in 0..in_use {
+            assert!(matches!(slots.try_claim(), FastClaim::Got(Claim::Slot)));
+            assert!(slots.slot_filled().is_empty());
+        }
+        slots
+    }
+
     /// A pool of `max_size` 1 whose one object exists and is checked out.
     fn one_checked_out() -> Slots<u32> {
-        let slots = Slots::new(1, 0, 0, Store::LockFree, QueueMode::Fifo);
-        assert!(matches!(slots.try_claim(), FastClaim::Got(Claim::Slot)));
-        assert!(slots.slot_filled().is_empty());
-        slots
+        checked_out(1, 0, 1)
+    }
+
+    /// `handle` is granted object `value`, and the word is left with
+    /// nothing idle, no capacity free and nobody queued.
+    fn granted_last(slots: &Slots<u32>, handle: &mut WaitHandle<u32>, value: u32) {
+        assert!(matches!(
+            poll(slots, handle),
+            Poll::Ready(Grant::Claim(Claim::Object(v))) if v == value
+        ));
+        let w = slots.load();
+        assert_eq!((w.idle(), w.free(), w.has_waiters()), (0, 0, false));
     }
 
     fn poll(slots: &Slots<u32>, handle: &mut WaitHandle<u32>) -> Poll<Grant<u32>> {
@@ -748,12 +767,7 @@ mod tests {
         assert!(matches!(slots.try_claim(), FastClaim::MustWait));
         assert!(slots.put(7).is_empty()); // nobody queued yet: idle
         let mut handle = slots.waiter();
-        assert!(matches!(
-            poll(&slots, &mut handle),
-            Poll::Ready(Grant::Claim(Claim::Object(7)))
-        ));
-        let w = slots.load();
-        assert_eq!((w.idle(), w.free(), w.has_waiters()), (0, 0, false));
+        granted_last(&slots, &mut handle, 7);
     }
 
     /// A returner pushed and counted its object idle while a waiter was
@@ -770,12 +784,7 @@ mod tests {
         slots.state.fetch_add(IDLE_ONE, Ordering::AcqRel);
         assert!(matches!(slots.try_claim(), FastClaim::MustWait));
         assert!(slots.settle().is_empty());
-        assert!(matches!(
-            poll(&slots, &mut waiter),
-            Poll::Ready(Grant::Claim(Claim::Object(7)))
-        ));
-        let w = slots.load();
-        assert_eq!((w.idle(), w.free(), w.has_waiters()), (0, 0, false));
+        granted_last(&slots, &mut waiter, 7);
     }
 
     /// A getter claimed capacity to create (no object was idle then); an
@@ -800,11 +809,7 @@ mod tests {
     /// than `max_size` alive.
     #[test]
     fn after_a_shrink_a_return_is_closed_not_handed_to_a_waiter() {
-        let slots: Slots<u32> = Slots::new(2, 0, 0, Store::LockFree, QueueMode::Fifo);
-        for _ in 0..2 {
-            assert!(matches!(slots.try_claim(), FastClaim::Got(Claim::Slot)));
-            assert!(slots.slot_filled().is_empty());
-        }
+        let slots = checked_out(2, 0, 2);
         let mut waiter = slots.waiter();
         assert!(poll(&slots, &mut waiter).is_pending());
         assert!(slots.resize(1).is_empty()); // two in use, one allowed
@@ -821,11 +826,7 @@ mod tests {
     /// closed when it comes back with nobody queued, not kept idle.
     #[test]
     fn an_overflow_object_is_closed_when_it_comes_back() {
-        let slots: Slots<u32> = Slots::new(1, 1, 0, Store::LockFree, QueueMode::Fifo);
-        for _ in 0..2 {
-            assert!(matches!(slots.try_claim(), FastClaim::Got(Claim::Slot)));
-            assert!(slots.slot_filled().is_empty());
-        }
+        let slots = checked_out(1, 1, 2);
         assert_eq!(slots.put(1), vec![1], "the overflow one goes");
         assert!(slots.put(2).is_empty(), "the one within max_size stays");
         let w = slots.load();
@@ -864,9 +865,7 @@ mod tests {
     /// objects still out count in `size` until they come back.
     #[test]
     fn close_with_overflow_still_counts_the_objects_out() {
-        let slots: Slots<u32> = Slots::new(2, 1, 0, Store::LockFree, QueueMode::Fifo);
-        assert!(matches!(slots.try_claim(), FastClaim::Got(Claim::Slot)));
-        assert!(slots.slot_filled().is_empty());
+        let slots = checked_out(2, 1, 1);
         assert!(slots.close().is_empty());
         assert_eq!(slots.counts().size, 1);
         assert_eq!(slots.put(1), vec![1], "closed pools close returns");
