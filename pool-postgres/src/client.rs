@@ -9,6 +9,8 @@
 
 use std::{
     fmt,
+    future::Future,
+    task::{Context, Waker},
     ops::{Deref, DerefMut},
     sync::Arc,
 };
@@ -140,6 +142,18 @@ impl ClientWrapper {
     /// The raw client, for the manager's own checks (not marked as raw use).
     pub(crate) fn raw(&self) -> &PgClient {
         &self.client
+    }
+
+    /// Ends whatever transaction the last user may have left open, ahead of
+    /// anything the next user sends, without waiting for the answer (as
+    /// tokio-postgres's own `Transaction` does when dropped): requests on
+    /// one connection run in order, so the next user's first statement runs
+    /// after it. The first poll of `batch_execute` hands the request to the
+    /// connection task; dropping the future then only discards the answer.
+    pub(crate) fn rollback_ahead(&self) {
+        let rollback = std::pin::pin!(self.client.batch_execute("ROLLBACK"));
+        let _ = rollback.poll(&mut Context::from_waker(Waker::noop()));
+        self.session.mark_clean();
     }
 
     fn saw<T: ?Sized + Query>(&self, statement: &T) {

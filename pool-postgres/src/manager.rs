@@ -208,9 +208,28 @@ impl pool_core::Manager for Manager {
         }
     }
 
+    /// Runs at a checkout the health-check TTL would let skip `recycle`.
+    /// A session that may be inside a transaction gets its `ROLLBACK` sent
+    /// ahead of the next user's first statement instead of a round trip
+    /// here: the connection was seen healthy moments ago, so the awaited
+    /// rollback would only prove again what the TTL already trusts. (Code
+    /// that runs its SQL through `&**client` makes every checkout such a
+    /// session.)
     fn needs_recycle(&self, client: &mut ClientWrapper) -> bool {
-        client.raw().is_closed()
-            || (!client.session.is_clean() && self.config.recycling_method != RecyclingMethod::Fast)
+        if client.raw().is_closed() {
+            return true;
+        }
+        match self.config.recycling_method {
+            RecyclingMethod::Fast => false,
+            RecyclingMethod::Verified => {
+                if !client.session.is_clean() {
+                    client.rollback_ahead();
+                }
+                false
+            }
+            // The TTL never skips them, even one set in the pool config.
+            RecyclingMethod::Clean | RecyclingMethod::Custom(_) => true,
+        }
     }
 
     fn is_broken(&self, client: &mut ClientWrapper) -> bool {

@@ -12,9 +12,12 @@
 //!   **client`, a method the wrapper does not shadow) marks the session
 //!   unknown: what went through it cannot be seen.
 //!
-//! A session not known to be clean gets a `ROLLBACK` at its next checkout
-//! (folded into the health check: one round trip that both ends any
-//! transaction and proves the connection alive).
+//! A session not known to be clean gets a `ROLLBACK` at its next checkout:
+//! folded into the health check when the connection is due one (one round
+//! trip that both ends any transaction and proves the connection alive),
+//! else sent ahead of the next user's first statement without waiting for
+//! its answer (`ClientWrapper::rollback_ahead`), so a checkout costs no
+//! round trip either way.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 

@@ -39,10 +39,20 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
             Box::pin(dead_connections_not_handed_out(s))
         }),
         ("no transaction reaches the next user (default)", |s| {
-            Box::pin(no_transaction_leaks(s, RecyclingMethod::Verified))
+            Box::pin(no_transaction_leaks(s, RecyclingMethod::Verified, None))
         }),
+        (
+            "no transaction reaches the next user (checked every checkout)",
+            |s| {
+                Box::pin(no_transaction_leaks(
+                    s,
+                    RecyclingMethod::Verified,
+                    Some(Duration::ZERO),
+                ))
+            },
+        ),
         ("no transaction reaches the next user (Clean)", |s| {
-            Box::pin(no_transaction_leaks(s, RecyclingMethod::Clean))
+            Box::pin(no_transaction_leaks(s, RecyclingMethod::Clean, None))
         }),
         ("Clean resets temporary tables and SET", |s| {
             Box::pin(clean_resets_session(s))
@@ -139,13 +149,22 @@ async fn dead_connections_not_handed_out(server: &PgServer) {
 }
 
 /// Each way a transaction can be left open; the next user (same
-/// connection: a pool of one) must autocommit.
-async fn no_transaction_leaks(server: &PgServer, method: RecyclingMethod) {
-    let app = format!("leaks-{method:?}").to_lowercase();
+/// connection: a pool of one) must autocommit. With the default TTL the
+/// next checkout comes moments later, so its `ROLLBACK` is sent ahead of
+/// the next statement; with `check_every` = zero it is awaited at checkout.
+async fn no_transaction_leaks(
+    server: &PgServer,
+    method: RecyclingMethod,
+    check_every: Option<Duration>,
+) {
+    let app = format!("leaks-{method:?}-{}", check_every.is_some()).to_lowercase();
     let mut cfg = config(server, &app);
     cfg.manager = Some(ManagerConfig {
         recycling_method: method,
     });
+    let mut pc = PoolConfig::new(1);
+    pc.health_check_interval = check_every;
+    cfg.pool = Some(pc);
     let pool = pool_of(&cfg, 1);
     let admin = server.admin_in("app").await;
     let table = format!("leak_{}", app.replace('-', "_"));
@@ -218,12 +237,16 @@ async fn no_transaction_leaks(server: &PgServer, method: RecyclingMethod) {
 }
 
 /// `Clean`: the next user does not see the previous one's temporary table
-/// or `SET`.
+/// or `SET`, even with a health-check TTL set in the pool config (the TTL
+/// never skips `Clean`).
 async fn clean_resets_session(server: &PgServer) {
     let mut cfg = config(server, "clean-reset");
     cfg.manager = Some(ManagerConfig {
         recycling_method: RecyclingMethod::Clean,
     });
+    let mut pc = PoolConfig::new(1);
+    pc.health_check_interval = Some(Duration::from_secs(3600));
+    cfg.pool = Some(pc);
     let pool = pool_of(&cfg, 1);
     {
         let c = pool.get().await.unwrap();
@@ -376,7 +399,8 @@ async fn stale_plan(server: &PgServer) {
     assert_eq!(c.query(&newest, &[]).await.unwrap()[0].len(), 3);
 }
 
-/// `max_overflow`, `min_idle`, `max_lifetime` through `Config::pool`.
+/// `max_overflow`, `min_idle`, `max_lifetime` and `idle_timeout` through
+/// `Config::pool`.
 async fn pool_settings(server: &PgServer) {
     let mut cfg = config(server, "pool-settings");
     let mut pc = PoolConfig::new(2);
@@ -405,6 +429,25 @@ async fn pool_settings(server: &PgServer) {
         first, later,
         "a connection older than max_lifetime was handed out"
     );
+    drop(pool);
+
+    // idle_timeout: a burst's connections the pool no longer needs are
+    // closed on the server too.
+    let mut cfg = config(server, "idle-reaping");
+    let mut pc = PoolConfig::new(3);
+    pc.idle_timeout = Some(Duration::from_secs(1));
+    cfg.pool = Some(pc);
+    let pool = cfg.create_pool(Some(Runtime::Tokio1), NoTls).unwrap();
+    let burst = futures_util::future::join_all((0..3).map(|_| pool.get())).await;
+    assert!(burst.iter().all(Result::is_ok));
+    drop(burst);
+    assert_eq!(server.backends(&admin, "idle-reaping").await, 3);
+    wait_until(Duration::from_secs(10), || async {
+        server.backends(&admin, "idle-reaping").await == 0
+    })
+    .await;
+    assert_eq!(pool.metrics().closed.idle_surplus, 3);
+    assert_eq!(pool.status().size, 0);
 }
 
 /// What deadpool-postgres declares and drops is applied.
