@@ -39,7 +39,9 @@ macro_rules! recorded_get {
         match pool.inner.acquire($timeouts, &mut outcome.progress).await {
             Ok(inner) => {
                 outcome.ended = true;
-                outcome.rec.served(&outcome.progress, inner.checkouts);
+                outcome
+                    .rec
+                    .served(&outcome.progress, inner.checkouts, inner.metrics.used);
                 Ok(Object {
                     inner: Some(inner),
                     pool: pool.inner.clone(),
@@ -88,7 +90,9 @@ impl<M: Manager> PoolInner<M> {
                             let since = *waiting_since.get_or_insert_with(Instant::now);
                             wait.saturating_sub(since.elapsed())
                         });
-                        self.wait(limit).await.map_err(Box::new)?
+                        self.wait(limit, progress.is_timed())
+                            .await
+                            .map_err(Box::new)?
                     }
                 }
             };
@@ -163,6 +167,7 @@ impl<M: Manager> PoolInner<M> {
     async fn wait(
         &self,
         limit: Option<Duration>,
+        timed: bool,
     ) -> Result<Claim<ObjectInner<M>>, PoolError<M::Error>> {
         if limit == Some(Duration::ZERO) {
             return Err(PoolError::Timeout(TimeoutType::Wait));
@@ -170,6 +175,7 @@ impl<M: Manager> PoolInner<M> {
         let waiting = Waiting {
             pool: self,
             handle: self.slots.waiter(),
+            timed,
         };
         let granted = match limit {
             None => Ok(waiting.await),
@@ -407,6 +413,8 @@ impl<M: Manager> Drop for Held<'_, M> {
 struct Waiting<'a, M: Manager> {
     pool: &'a PoolInner<M>,
     handle: WaitHandle<ObjectInner<M>>,
+    /// Its steps are timed (the get's wait is in the timed sample).
+    timed: bool,
 }
 
 impl<M: Manager> Future for Waiting<'_, M> {
@@ -417,7 +425,7 @@ impl<M: Manager> Future for Waiting<'_, M> {
         let (slots, handle) = (&this.pool.slots, &mut this.handle);
         this.pool
             .observe
-            .time_slow_path(|| slots.poll_wait(handle, cx))
+            .time_slow_path(this.timed, || slots.poll_wait(handle, cx))
     }
 }
 

@@ -10,9 +10,9 @@
 use std::{
     fmt,
     future::Future,
-    task::{Context, Waker},
     ops::{Deref, DerefMut},
     sync::Arc,
+    task::{Context, Waker},
 };
 
 use tokio::task::JoinHandle;

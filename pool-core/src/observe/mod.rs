@@ -4,9 +4,12 @@
 //! log-linear histograms in atomics (`histogram.rs`). The hot path (a get
 //! that finds a fresh idle object) adds one to a counter only its thread
 //! writes (`per_thread.rs`: a load and a store, no locked instruction) and
-//! reads no clock of its own; every
-//! other path reads the clock once more when the object is in hand. A
-//! return records its use time for one checkout in `USE_SAMPLE` (the
+//! reads no clock of its own. A get that leaves the fast path is timed for
+//! one in `WAIT_SAMPLE` per thread: its wait on tokio's clock (so paused
+//! time in tests counts), ended by the checkout's own clock read unless a
+//! recycle ran after it, and its steps inside the pool's slow path on
+//! quanta's TSC clock (real time at a third of the cost of a read of
+//! `Instant`). A return records its use time for one checkout in `USE_SAMPLE` (the
 //! object's own checkout count decides, no shared state), so the use-time
 //! histogram holds a uniform sample. `PoolBuilder::record_metrics(false)`
 //! turns all of it off.
@@ -50,12 +53,9 @@ const WAIT_SAMPLE: u32 = 4;
 
 thread_local! {
     static WAIT_COUNTDOWN: Cell<u32> = const { Cell::new(0) };
-    static SLOW_PATH_COUNTDOWN: Cell<u32> = const { Cell::new(0) };
 }
 
-/// `true` once in `every` calls on this thread with this countdown (no
-/// shared state; one countdown per sampled quantity, so they do not bias
-/// each other).
+/// `true` once in `every` calls on this thread (no shared state).
 fn sample(countdown: &'static std::thread::LocalKey<Cell<u32>>, every: u32) -> bool {
     countdown.with(|c| match c.get() {
         0 => {
@@ -110,6 +110,9 @@ pub(crate) struct Recorder {
     use_time: Histogram,
     create_time: Histogram,
     slow_path: Histogram,
+    /// Times the slow-path steps: real time, not tokio's (a step never
+    /// spans an `.await`), read from the TSC where it is reliable.
+    step_clock: quanta::Clock,
 }
 
 /// What one `get()` has done so far, for its outcome.
@@ -131,6 +134,12 @@ pub(crate) struct GetProgress {
 }
 
 impl GetProgress {
+    /// This get's wait is one of the timed sample (its slow-path steps
+    /// are timed with it).
+    pub(crate) fn is_timed(&self) -> bool {
+        self.start.is_some()
+    }
+
     /// The get leaves the fast path now (or already did).
     pub(crate) fn slow(&mut self, rec: &Recorder, now: impl FnOnce() -> Instant) {
         if rec.enabled && !self.slow {
@@ -165,12 +174,13 @@ impl Recorder {
             use_time: Histogram::new(),
             create_time: Histogram::new(),
             slow_path: Histogram::new(),
+            step_clock: quanta::Clock::new(),
         }
     }
 
     /// `None`: the get stayed on the fast path; `Some(None)`: it left it,
-    /// untimed; `Some(Some(t))`: it left it `t` ago.
-    fn end_slow(&self, progress: &GetProgress) -> Option<Option<Duration>> {
+    /// untimed; `Some(Some(t))`: it left it `t` before `end` (or now).
+    fn end_slow(&self, progress: &GetProgress, end: Option<Instant>) -> Option<Option<Duration>> {
         if progress.recycles_ok > 0 {
             self.hot
                 .add(Hot::RecyclesOk, u64::from(progress.recycles_ok));
@@ -179,18 +189,28 @@ impl Recorder {
             return None;
         }
         self.hot.sub(Hot::Pending);
-        Some(progress.start.map(|s| s.elapsed()))
+        Some(
+            progress
+                .start
+                .map(|s| end.map_or_else(|| s.elapsed(), |e| e.saturating_duration_since(s))),
+        )
     }
 
     /// A get got its object (`checkouts`: the object's checkout count,
-    /// which picks the sampled recycled checkouts).
+    /// which picks the sampled recycled checkouts; `handed_out`: the
+    /// checkout's own clock read, which ends a timed wait).
     #[inline]
-    pub(crate) fn served(&self, progress: &GetProgress, checkouts: u32) {
+    pub(crate) fn served(
+        &self,
+        progress: &GetProgress,
+        checkouts: u32,
+        handed_out: Option<Instant>,
+    ) {
         if !self.enabled {
             return;
         }
         if progress.slow {
-            return self.served_slow(progress);
+            return self.served_slow(progress, handed_out);
         }
         match progress.recycled_from {
             None => self.hot.add(Hot::ServedFast, 1),
@@ -226,8 +246,12 @@ impl Recorder {
     /// bloat every get.
     #[cold]
     #[inline(never)]
-    fn served_slow(&self, progress: &GetProgress) {
-        if let Some(Some(waited)) = self.end_slow(progress) {
+    fn served_slow(&self, progress: &GetProgress, handed_out: Option<Instant>) {
+        // The checkout's clock read ends the wait, unless a recycle ran
+        // after it (its time is part of the wait): one read less per timed
+        // wait.
+        let end = handed_out.filter(|_| progress.recycled_from.is_none());
+        if let Some(Some(waited)) = self.end_slow(progress, end) {
             tracing::debug!(
                 wait_us = waited.as_micros() as u64,
                 queued = progress.waited,
@@ -253,7 +277,7 @@ impl Recorder {
         if !self.enabled {
             return;
         }
-        let _ = self.end_slow(progress);
+        let _ = self.end_slow(progress, None);
         let counter = match error {
             crate::PoolError::Timeout(_) => &self.timed_out,
             crate::PoolError::Unavailable { .. } => &self.refused_unavailable,
@@ -268,22 +292,26 @@ impl Recorder {
         if !self.enabled {
             return;
         }
-        let _ = self.end_slow(progress);
+        let _ = self.end_slow(progress, None);
         self.cancelled.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Runs one step of a waiting get inside the pool's own slow path
     /// (registering under the queue's lock, or taking a hand-off), timing
-    /// it for one step in `WAIT_SAMPLE` per thread.
+    /// it if the get's wait is timed (`GetProgress::is_timed`): the same
+    /// one in `WAIT_SAMPLE` gets, so one step in `WAIT_SAMPLE` in
+    /// expectation, without a sampling decision of its own per step.
     #[inline]
-    pub(crate) fn time_slow_path<T>(&self, step: impl FnOnce() -> T) -> T {
-        if !(self.enabled && sample(&SLOW_PATH_COUNTDOWN, WAIT_SAMPLE)) {
+    pub(crate) fn time_slow_path<T>(&self, timed: bool, step: impl FnOnce() -> T) -> T {
+        if !timed {
             return step();
         }
-        let started = Instant::now();
+        let started = self.step_clock.raw();
         let out = step();
-        self.slow_path
-            .record_weighted(nanos(started.elapsed()), u64::from(WAIT_SAMPLE));
+        let took = self
+            .step_clock
+            .delta_as_nanos(started, self.step_clock.raw());
+        self.slow_path.record_weighted(took, u64::from(WAIT_SAMPLE));
         out
     }
 
