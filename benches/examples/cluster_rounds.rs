@@ -16,12 +16,13 @@ use redis::AsyncCommands;
 use redis_harness::cluster::ClusterSet;
 
 const KEYS: u64 = 1000;
-const CONTENDERS: [&str; 5] = [
+const CONTENDERS: [&str; 6] = [
     "pool-redis exclusive",
     "pool-redis shared",
     "deadpool-redis",
     "one ClusterConnection",
     "one, pool-redis's timeouts",
+    "shared, no timeouts",
 ];
 
 #[derive(Clone)]
@@ -102,6 +103,18 @@ async fn handle(name: &str, urls: &[String], tasks: usize) -> Handle {
             } else {
                 Handle::Ours(pool)
             }
+        }
+        // Shared mode over a client with redis-rs's default timeouts (no
+        // timer per request), like "one ClusterConnection": the ratio
+        // between the two is shared mode's own overhead.
+        "shared, no timeouts" => {
+            let mut cfg = pool_redis::cluster::Config::from_urls(urls.to_vec());
+            cfg.pool = Some(pool_redis::PoolConfig::new(tasks));
+            let mut settings = pool_redis::cluster::ClusterSettings::default();
+            settings.response_timeout = None;
+            settings.overall_timeout = None;
+            let pool = cfg.builder_with(&settings).unwrap().build().unwrap();
+            Handle::Shared(pool.shared())
         }
         "deadpool-redis" => {
             let mut cfg = deadpool_redis::cluster::Config::from_urls(urls.to_vec());

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use pool_redis::cluster::{
-    ClusterPoolExt, Config, DEFAULT_CLUSTER_OVERALL_TIMEOUT, Pool, PoolError,
+    ClusterPoolExt, ClusterSettings, Config, DEFAULT_CLUSTER_OVERALL_TIMEOUT, Pool, PoolError,
 };
 use pool_redis::redis::{self, AsyncCommands};
 use redis_harness::calls;
@@ -27,6 +27,7 @@ async fn cluster_scenarios() {
     let keys = keys_on_every_master(&set);
     connections_per_node(&set, &keys).await;
     sessions_and_checks(&set).await;
+    timeouts_on_and_off(&set).await;
     slot_migration(&set, &keys).await;
     failover(&mut set, &keys, false).await;
     failover(&mut set, &keys, true).await;
@@ -36,6 +37,45 @@ fn pool(set: &ClusterSet, size: usize) -> Pool {
     let mut cfg = Config::from_urls(set.urls());
     cfg.pool = Some(pool_redis::PoolConfig::new(size));
     cfg.create_pool(None).expect("a cluster pool")
+}
+
+/// A blocking command that outlives the per-attempt response timeout fails
+/// under the bounded defaults, within the documented bound; with both
+/// timeouts off (redis-rs's defaults) it is answered.
+async fn timeouts_on_and_off(set: &ClusterSet) {
+    let blpop = || {
+        let mut cmd = redis::cmd("BLPOP");
+        cmd.arg("cluster:never-pushed").arg(2);
+        cmd
+    };
+    let bounded = pool(set, 1);
+    let mut conn = bounded.get().await.unwrap();
+    let started = Instant::now();
+    let result: redis::RedisResult<Option<(String, String)>> =
+        blpop().query_async(&mut *conn).await;
+    assert!(
+        result.is_err(),
+        "BLPOP for 2 s answered within a 1 s response timeout: {result:?}"
+    );
+    assert!(started.elapsed() <= DEFAULT_CLUSTER_OVERALL_TIMEOUT + Duration::from_secs(1));
+    drop(conn);
+
+    let mut cfg = Config::from_urls(set.urls());
+    cfg.pool = Some(pool_redis::PoolConfig::new(1));
+    let mut settings = ClusterSettings::default();
+    settings.response_timeout = None;
+    settings.overall_timeout = None;
+    let unbounded = cfg.builder_with(&settings).unwrap().build().unwrap();
+    let mut conn = unbounded.get().await.unwrap();
+    let started = Instant::now();
+    // Bounded here only so a regression fails instead of hanging.
+    let popped: Option<(String, String)> =
+        tokio::time::timeout(Duration::from_secs(10), blpop().query_async(&mut *conn))
+            .await
+            .expect("BLPOP 2 s still waiting after 10 s")
+            .expect("without timeouts the blocking command is answered");
+    assert_eq!(popped, None);
+    assert!(started.elapsed() >= Duration::from_secs(2));
 }
 
 /// For each master, a key whose slot it serves (`CLUSTER KEYSLOT` against

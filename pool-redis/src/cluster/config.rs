@@ -137,10 +137,16 @@ pub struct ClusterSettings {
     /// [`DEFAULT_CLUSTER_CONNECTION_TIMEOUT`].
     pub connection_timeout: Duration,
     /// [`DEFAULT_CLUSTER_RESPONSE_TIMEOUT`] (per attempt; a blocking
-    /// command must fit in it).
-    pub response_timeout: Duration,
+    /// command must fit in it). `None`: no timer per attempt, redis-rs's
+    /// default (a node that stops answering without closing its
+    /// connections holds requests until the overall timeout, if any).
+    pub response_timeout: Option<Duration>,
     /// [`DEFAULT_CLUSTER_OVERALL_TIMEOUT`] (all attempts of one request).
-    pub overall_timeout: Duration,
+    /// `None`: no overall bound, redis-rs's default. Each timeout is a
+    /// timer per request: with both off, a request costs what it costs on
+    /// a `ClusterConnection` built with redis-rs's defaults, and nothing
+    /// bounds how long it may wait (docs/benchmarks.md, "Redis Cluster").
+    pub overall_timeout: Option<Duration>,
     /// [`DEFAULT_CLUSTER_RETRIES`].
     pub retries: u32,
     /// [`DEFAULT_CLUSTER_RETRY_WAIT`]'s first.
@@ -163,8 +169,8 @@ impl Default for ClusterSettings {
         Self {
             read_from_replicas: false,
             connection_timeout: DEFAULT_CLUSTER_CONNECTION_TIMEOUT,
-            response_timeout: DEFAULT_CLUSTER_RESPONSE_TIMEOUT,
-            overall_timeout: DEFAULT_CLUSTER_OVERALL_TIMEOUT,
+            response_timeout: Some(DEFAULT_CLUSTER_RESPONSE_TIMEOUT),
+            overall_timeout: Some(DEFAULT_CLUSTER_OVERALL_TIMEOUT),
             retries: DEFAULT_CLUSTER_RETRIES,
             min_retry_wait: DEFAULT_CLUSTER_RETRY_WAIT.0,
             max_retry_wait: DEFAULT_CLUSTER_RETRY_WAIT.1,

@@ -264,11 +264,13 @@ impl Manager {
     ) -> RedisResult<Self> {
         let mut builder = ClusterClientBuilder::new(params)
             .connection_timeout(settings.connection_timeout)
-            .response_timeout(settings.response_timeout)
-            .overall_response_timeout(Some(settings.overall_timeout))
+            .overall_response_timeout(settings.overall_timeout)
             .retries(settings.retries)
             .min_retry_wait(duration_ms(settings.min_retry_wait))
             .max_retry_wait(duration_ms(settings.max_retry_wait));
+        if let Some(timeout) = settings.response_timeout {
+            builder = builder.response_timeout(timeout);
+        }
         if settings.read_from_replicas {
             builder = builder.read_routing_strategy(RandomReplicaStrategy);
         }
