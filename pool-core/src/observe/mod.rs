@@ -1,7 +1,8 @@
 //! What the pool records about itself, and how it is read.
 //!
-//! Recording is lock-free and allocation-free: `Relaxed` counters and
-//! log-linear histograms in atomics (`histogram.rs`). The hot path (a get
+//! Recording is lock-free: `Relaxed` counters and log-linear histograms in
+//! atomics (`histogram.rs`); the only allocation is a thread's own wait and
+//! slow-path histograms, on its first sampled record (`per_thread.rs`). The hot path (a get
 //! that finds a fresh idle object) adds one to a counter only its thread
 //! writes (`per_thread.rs`: a load and a store, no locked instruction) and
 //! reads no clock of its own. A get that leaves the fast path is timed for
@@ -38,7 +39,7 @@ pub(crate) use health::{advise as advise_size, judge as judge_window};
 use histogram::Histogram;
 pub use histogram::Summary;
 pub(crate) use history::Reports;
-use per_thread::{Hot, PerThread};
+use per_thread::{Hot, PerThread, PerThreadHistogram};
 
 use crate::sync::{Ordering, StatCounter};
 
@@ -106,10 +107,12 @@ pub(crate) struct Recorder {
     /// Objects a shrink left above `max_size`, not closed yet: the next
     /// sheds count as resized away, later ones as overflow.
     resize_debt: StatCounter,
-    wait: Histogram,
+    /// Per thread: written on the contended path.
+    wait: PerThreadHistogram,
     use_time: Histogram,
     create_time: Histogram,
-    slow_path: Histogram,
+    /// Per thread, as `wait`.
+    slow_path: PerThreadHistogram,
     /// Times the slow-path steps: real time, not tokio's (a step never
     /// spans an `.await`), read from the TSC where it is reliable.
     step_clock: quanta::Clock,
@@ -170,10 +173,10 @@ impl Recorder {
             recycles_failed: c(),
             closed: std::array::from_fn(|_| c()),
             resize_debt: c(),
-            wait: Histogram::new(),
+            wait: PerThreadHistogram::new(),
             use_time: Histogram::new(),
             create_time: Histogram::new(),
-            slow_path: Histogram::new(),
+            slow_path: PerThreadHistogram::new(),
             step_clock: quanta::Clock::new(),
         }
     }

@@ -1,4 +1,5 @@
-//! The hot counters of the get path, one set per thread.
+//! The hot counters of the get path and the histograms of its contended
+//! part, one set per thread.
 //!
 //! A thread that records takes a slot number on its first record (kept in
 //! a plain `const` thread-local, so finding it is one load) and gives it
@@ -12,7 +13,8 @@
 
 use std::cell::Cell;
 
-use crate::sync::{Ordering, StatCounter, StdMutex};
+use super::histogram::{Histogram, Summary};
+use crate::sync::{OnceLock, Ordering, StatCounter, StdMutex};
 
 /// Which hot counter.
 #[derive(Clone, Copy, Debug)]
@@ -147,6 +149,47 @@ impl PerThread {
     }
 }
 
+/// A histogram on a pool's contended path (the wait, the slow-path steps),
+/// one per thread, so a record is a load and a store on a line the thread
+/// owns. Shared, every sampled record was a locked add on a bucket line
+/// the other core had just written: nine tenths of a record's time
+/// (docs/benchmarks.md). A thread's histogram is allocated on its first
+/// record (9.3 KiB: 1,184 buckets); threads beyond `SLOTS` share one more,
+/// written with locked adds. A summary merges them all.
+pub(super) struct PerThreadHistogram(Box<[OwnLines<OnceLock<Histogram>>]>);
+
+/// A value on cache lines of its own, so no two threads' histograms share a
+/// line through their headers.
+#[derive(Default)]
+#[repr(align(128))]
+struct OwnLines<T>(T);
+
+impl PerThreadHistogram {
+    pub(super) fn new() -> Self {
+        PerThreadHistogram((0..=SLOTS).map(|_| OwnLines::default()).collect())
+    }
+
+    /// Records a sampled value standing for `weight` values.
+    #[inline]
+    pub(super) fn record_weighted(&self, nanos: u64, weight: u64) {
+        let mut slot = SLOT.get();
+        if slot == UNASSIGNED {
+            slot = take_slot();
+        }
+        let histogram = self.0[slot as usize].0.get_or_init(Histogram::new);
+        if slot < SHARED {
+            histogram.record_weighted_single_writer(nanos, weight);
+        } else {
+            histogram.record_weighted(nanos, weight);
+        }
+    }
+
+    /// Every thread's values together.
+    pub(super) fn summary_with_zeros(&self, zeros: u64) -> Summary {
+        Histogram::merged_summary(self.0.iter().filter_map(|h| h.0.get()), zeros)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +239,36 @@ mod tests {
             h.join().unwrap();
         }
         assert_eq!(counts.sum(Hot::Pending), 0);
+    }
+
+    /// Values recorded on more threads than slots (some in the shared
+    /// histogram) all reach the summary, with the largest exact.
+    #[test]
+    fn a_per_thread_histogram_merges_every_threads_values() {
+        let h = std::sync::Arc::new(PerThreadHistogram::new());
+        // All alive at once, so at least half find every slot taken.
+        let together = std::sync::Arc::new(std::sync::Barrier::new(2 * SLOTS));
+        let handles: Vec<_> = (0..2 * SLOTS as u64)
+            .map(|t| {
+                let (h, together) = (h.clone(), together.clone());
+                std::thread::spawn(move || {
+                    take_slot();
+                    together.wait();
+                    for _ in 0..100 {
+                        h.record_weighted(1_000, 4);
+                    }
+                    h.record_weighted(2_000_000 + t, 1);
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        let threads = 2 * SLOTS as u64;
+        let s = h.summary_with_zeros(10);
+        assert_eq!(s.count, threads * 401 + 10);
+        assert_eq!(s.max_ns, 2_000_000 + threads - 1);
+        assert!((992..=1_008).contains(&s.p50_ns), "{s:?}");
     }
 
     /// The next thread gets the slot an exited one gave back (the free
