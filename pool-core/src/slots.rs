@@ -37,6 +37,8 @@
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
 
+use crossbeam_utils::CachePadded;
+
 use crate::config::QueueMode;
 use crate::state::{CLOSED, FREE_ONE, IDLE_ONE, WAITERS, Word};
 use crate::store::{IdleStore, Store};
@@ -86,23 +88,11 @@ struct WaiterQueue<T> {
     cells: VecDeque<Arc<WaiterCell<T>>>,
 }
 
-/// A value on cache lines of its own (128 bytes: a line and the one the
-/// adjacent-line prefetcher pairs with it).
-#[repr(align(128))]
-struct OwnLines<T>(T);
-
-impl<T> std::ops::Deref for OwnLines<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
 pub(crate) struct Slots<T> {
     /// Every get and return writes it; on lines of its own so that the
     /// fields every get only reads (the config, the recorder) and the
     /// `Arc` count before the pool never share its line.
-    state: OwnLines<AtomicU64>,
+    state: CachePadded<AtomicU64>,
     store: IdleStore<T>,
     waiters: Mutex<WaiterQueue<T>>,
     /// Written only under the queue lock (resize, close).
@@ -170,7 +160,7 @@ impl<T> Slots<T> {
             } else {
                 max_creates
             },
-            state: OwnLines(AtomicU64::new(Word::new(max_size + max_overflow).0)),
+            state: CachePadded::new(AtomicU64::new(Word::new(max_size + max_overflow).0)),
             overflow: max_overflow as i64,
             store: IdleStore::new(store, mode, max_size),
             waiters: Mutex::new(WaiterQueue {

@@ -1,11 +1,11 @@
 //! What the pool records about itself, and how it is read.
 //!
 //! Recording is lock-free: `Relaxed` counters and log-linear histograms in
-//! atomics (`histogram.rs`); the only allocation is a thread's own wait and
-//! slow-path histograms, on its first sampled record (`per_thread.rs`). The hot path (a get
-//! that finds a fresh idle object) adds one to a counter only its thread
-//! writes (`per_thread.rs`: a load and a store, no locked instruction) and
-//! reads no clock of its own. A get that leaves the fast path is timed for
+//! atomics (`histogram.rs`); the only allocation is a thread's own wait
+//! and slow-path histograms, on its first sampled record (`per_thread.rs`).
+//! The hot path (a get that finds a fresh idle object) adds one to a
+//! counter only its thread writes (`per_thread.rs`: a load and a store, no
+//! locked instruction) and reads no clock of its own. A get that leaves the fast path is timed for
 //! one in `WAIT_SAMPLE` per thread: its wait on tokio's clock (so paused
 //! time in tests counts), ended by the checkout's own clock read unless a
 //! recycle ran after it, and its steps inside the pool's slow path on

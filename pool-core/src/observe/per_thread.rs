@@ -13,6 +13,8 @@
 
 use std::cell::Cell;
 
+use crossbeam_utils::CachePadded;
+
 use super::histogram::{Histogram, Summary};
 use crate::sync::{OnceLock, Ordering, StatCounter, StdMutex};
 
@@ -71,6 +73,16 @@ impl Drop for SlotRelease {
             let mut free = FREE.lock().unwrap_or_else(|p| p.into_inner());
             free.0.push(slot);
         }
+    }
+}
+
+/// This thread's slot number, taken on first use; `SHARED` for threads
+/// beyond `SLOTS`.
+#[inline]
+fn thread_slot() -> usize {
+    match SLOT.get() {
+        UNASSIGNED => take_slot() as usize,
+        slot => slot as usize,
     }
 }
 
@@ -156,28 +168,21 @@ impl PerThread {
 /// (docs/benchmarks.md). A thread's histogram is allocated on its first
 /// record (9.3 KiB: 1,184 buckets); threads beyond `SLOTS` share one more,
 /// written with locked adds. A summary merges them all.
-pub(super) struct PerThreadHistogram(Box<[OwnLines<OnceLock<Histogram>>]>);
-
-/// A value on cache lines of its own, so no two threads' histograms share a
-/// line through their headers.
-#[derive(Default)]
-#[repr(align(128))]
-struct OwnLines<T>(T);
+/// (Each on lines of its own, so no two threads' histograms share a line
+/// through their headers.)
+pub(super) struct PerThreadHistogram(Box<[CachePadded<OnceLock<Histogram>>]>);
 
 impl PerThreadHistogram {
     pub(super) fn new() -> Self {
-        PerThreadHistogram((0..=SLOTS).map(|_| OwnLines::default()).collect())
+        PerThreadHistogram((0..=SLOTS).map(|_| CachePadded::default()).collect())
     }
 
     /// Records a sampled value standing for `weight` values.
     #[inline]
     pub(super) fn record_weighted(&self, nanos: u64, weight: u64) {
-        let mut slot = SLOT.get();
-        if slot == UNASSIGNED {
-            slot = take_slot();
-        }
-        let histogram = self.0[slot as usize].0.get_or_init(Histogram::new);
-        if slot < SHARED {
+        let slot = thread_slot();
+        let histogram = self.0[slot].get_or_init(Histogram::new);
+        if slot < SHARED as usize {
             histogram.record_weighted_single_writer(nanos, weight);
         } else {
             histogram.record_weighted(nanos, weight);
@@ -186,7 +191,7 @@ impl PerThreadHistogram {
 
     /// Every thread's values together.
     pub(super) fn summary_with_zeros(&self, zeros: u64) -> Summary {
-        Histogram::merged_summary(self.0.iter().filter_map(|h| h.0.get()), zeros)
+        Histogram::merged_summary(self.0.iter().filter_map(|h| h.get()), zeros)
     }
 }
 
