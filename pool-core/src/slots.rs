@@ -452,15 +452,16 @@ impl<T> Slots<T> {
     /// Under the lock: hand idle objects and capacity to the queue front to
     /// back, then shed idle objects above `max_size` (or all, if closed).
     fn settle_locked(&self, queue: &mut WaiterQueue<T>, deferred: &mut Deferred<T>) {
-        while let Some(front) = queue.cells.front() {
+        while !queue.cells.is_empty() {
             let w = self.load();
             if w.is_closed() {
                 break;
             }
             match self.claim_from(w, true) {
                 Ok(Some(claim)) => {
-                    let front = front.clone();
-                    queue.cells.pop_front();
+                    // Moved out, not cloned: a clone and a drop of the
+                    // cell's `Arc` would be two more locked instructions.
+                    let front = queue.cells.pop_front().expect("not empty");
                     self.after_dequeue(queue);
                     deferred.grant(front, Grant::Claim(claim));
                 }
