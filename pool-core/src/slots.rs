@@ -438,7 +438,12 @@ impl<T> Slots<T> {
             mut surplus,
         } = deferred;
         for (cell, grant) in first.into_iter().chain(rest) {
-            match cell.grant(grant) {
+            let granted = cell.grant(grant);
+            // Our reference goes before the wake-up, so the woken waiter
+            // usually holds the only one and takes its grant without the
+            // cell's lock (`poll_wait`).
+            drop(cell);
+            match granted {
                 Ok(Some(waker)) => waker.wake(),
                 Ok(None) => {}
                 Err(Grant::Claim(Claim::Object(value))) => surplus.extend(self.put(value)),
@@ -561,6 +566,27 @@ impl<T> Slots<T> {
                 }
             },
         };
+        // Alone with the cell: it left the queue and its server is done
+        // with it, so the grant is written, and is ours without the cell's
+        // lock (a compare-and-swap instead of a lock, an unlock and the
+        // decrement). `try_unwrap`'s Acquire pairs with the server's
+        // Release decrement after it wrote the grant.
+        if Arc::strong_count(cell) == 1 {
+            let cell = handle.cell.take().expect("matched above");
+            match Arc::try_unwrap(cell) {
+                Ok(cell) => {
+                    let grant = cell
+                        .inner
+                        .into_inner()
+                        .grant
+                        .expect("a waiter alone with its cell was served");
+                    handle.done = true;
+                    return Poll::Ready(grant);
+                }
+                Err(cell) => handle.cell = Some(cell),
+            }
+        }
+        let cell = handle.cell.as_ref().expect("registered");
         let mut state = cell.inner.lock();
         if let Some(grant) = state.grant.take() {
             drop(state);

@@ -31,6 +31,12 @@ mod imp {
         pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
             self.0.lock().unwrap_or_else(|poison| poison.into_inner())
         }
+
+        pub(crate) fn into_inner(self) -> T {
+            self.0
+                .into_inner()
+                .unwrap_or_else(|poison| poison.into_inner())
+        }
     }
 }
 
@@ -52,6 +58,13 @@ mod imp {
 
         pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, T> {
             self.0.lock().unwrap_or_else(|poison| poison.into_inner())
+        }
+
+        /// The value, without locking: the caller owns the only reference.
+        pub(crate) fn into_inner(self) -> T {
+            self.0
+                .into_inner()
+                .unwrap_or_else(|poison| poison.into_inner())
         }
     }
 }
