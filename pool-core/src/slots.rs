@@ -16,9 +16,11 @@
 //!   returned a word with `WAITERS` (or `CLOSED`, or negative `free`) calls
 //!   `settle`, which takes the lock and serves the queue front to back.
 //!   Serving means: claim through the word and dequeue the waiter's cell
-//!   under the lock; after releasing it, write the grant into the cell and
-//!   wake the waiter (`finish`). A returned object is thus handed straight
-//!   to the longest waiter; the woken task never competes for it again.
+//!   under the lock; after releasing it, write the grant into the cell,
+//!   drop the server's reference and wake the waiter (`finish`); the woken
+//!   waiter, then the cell's only holder, takes the grant without the
+//!   cell's lock. A returned object is thus handed straight to the longest
+//!   waiter; the woken task never competes for it again.
 //! - A waiter that gives up finds its cell either still queued (it leaves
 //!   the queue) or dequeued: then it takes back a grant already written, or
 //!   marks the cell `abandoned` so that the server undoes the grant itself.
@@ -30,7 +32,9 @@
 //!   internally, but loom cannot see that, so we do not rely on it.)
 //! - Everything else on the word is `AcqRel`/`Acquire`; the lost-wake-up
 //!   argument rests on the single location's modification order (see
-//!   `state.rs`), not on orderings. Grants travel through the cell's mutex.
+//!   `state.rs`), not on orderings. Grants travel through the cell's mutex,
+//!   or, to a waiter left alone with its cell, through the `Arc` count: the
+//!   server's `Release` decrement, the waiter's `Acquire` in `try_unwrap`.
 //! - `creating` and `max_size` are `Relaxed`: they feed `status()` only
 //!   (documented as eventually consistent) or are written under the lock.
 
