@@ -39,14 +39,15 @@ macro_rules! recorded_get {
         match pool.inner.acquire($timeouts, &mut outcome.progress).await {
             Ok(inner) => {
                 outcome.ended = true;
-                outcome
-                    .rec
-                    .served(&outcome.progress, inner.checkouts, inner.metrics.used);
-                Ok(Object {
+                let (checkouts, used) = (inner.checkouts, inner.metrics.used);
+                // The pool's reference first: its locked increment waits for
+                // the store buffer to drain, so the count's store goes after it.
+                let object = Object {
                     inner: Some(inner),
                     pool: pool.inner.clone(),
-                }
-                .into())
+                };
+                outcome.rec.served(&outcome.progress, checkouts, used);
+                Ok(object.into())
             }
             Err(e) => {
                 outcome.ended = true;
