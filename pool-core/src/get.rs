@@ -120,7 +120,14 @@ impl<M: Manager> PoolInner<M> {
                     }
                     progress.recycled_from = Some(now);
                     waiting_since.get_or_insert(now);
-                    if !expired && self.recycle(inner, timeouts, now, progress).await {
+                    let recycled = if expired {
+                        false
+                    } else if self.observe.recycle_is_timed(progress, inner.checkouts) {
+                        self.timed_recycle(inner, timeouts, now, progress).await
+                    } else {
+                        self.recycle(inner, timeouts, now, progress).await
+                    };
+                    if recycled {
                         let inner = held.get_mut();
                         inner.metrics.used = Some(now);
                         inner.checkouts = inner.checkouts.wrapping_add(1);
@@ -190,6 +197,35 @@ impl<M: Manager> PoolInner<M> {
                 .unavailable(Instant::now())
                 .unwrap_or(PoolError::Timeout(TimeoutType::Wait))),
         }
+    }
+
+    /// `recycle`, timed on the TSC: a recycle that never yielded cannot
+    /// have let tokio's clock move (paused time in tests moves only while
+    /// tasks wait), so real time is its time, and two TSC reads replace a
+    /// read of tokio's clock at its end. One that yielded leaves
+    /// `recycle_took` empty, and the end is read from tokio's clock.
+    async fn timed_recycle(
+        &self,
+        inner: &mut ObjectInner<M>,
+        timeouts: &Timeouts,
+        now: Instant,
+        progress: &mut GetProgress,
+    ) -> bool {
+        let started = self.observe.real_now();
+        let mut yielded = false;
+        let recycled = {
+            let mut recycle = std::pin::pin!(self.recycle(inner, timeouts, now, progress));
+            std::future::poll_fn(|cx| {
+                let poll = recycle.as_mut().poll(cx);
+                yielded |= poll.is_pending();
+                poll
+            })
+            .await
+        };
+        if recycled && !yielded {
+            progress.recycle_took = Some(self.observe.real_since(started));
+        }
+        recycled
     }
 
     /// deadpool's recycle: hooks around `Manager::recycle`, each able to

@@ -300,6 +300,57 @@ async fn rates_cover_the_last_minute() {
     assert!((r.churn_per_min - 480.0).abs() < 30.0, "{r:?}");
 }
 
+/// A recycle that yields may let paused time pass, so its wait is read
+/// from tokio's clock; one that never yields is timed on the TSC, so it
+/// takes no paused time at all.
+#[tokio::test(start_paused = true)]
+async fn a_recycle_that_sleeps_counts_in_the_wait_and_one_that_does_not_stays_short() {
+    let recycle = Duration::from_millis(10);
+    let slow = quiet_pool(
+        Mock {
+            recycle_delay: recycle,
+            ..Mock::new()
+        },
+        1,
+    );
+    let quick = quiet_pool(Mock::new(), 1);
+    // One checkout in 32 of an object has its recycle's wait recorded.
+    for _ in 0..64 {
+        drop(slow.get().await.unwrap());
+        drop(quick.get().await.unwrap());
+    }
+    let (slow_wait, quick_wait) = (slow.metrics().wait, quick.metrics().wait);
+    assert!(slow_wait.max_ns >= recycle.as_nanos() as u64, "{slow_wait:?}");
+    assert!(quick_wait.count >= 64, "{quick_wait:?}");
+    assert!(quick_wait.max_ns < 1_000_000, "{quick_wait:?}");
+}
+
+/// A queued get's wait ends after the recycle of the object it was
+/// handed: queued 5 ms, then a 10 ms recycle, is a 15 ms wait.
+#[tokio::test(start_paused = true)]
+async fn a_queued_get_counts_the_recycle_after_its_hand_off() {
+    let pool = quiet_pool(
+        Mock {
+            recycle_delay: Duration::from_millis(10),
+            ..Mock::new()
+        },
+        1,
+    );
+    // One waiting get in four is timed (per thread): four rounds.
+    for _ in 0..4 {
+        let held = pool.get().await.unwrap();
+        let waiter = {
+            let pool = pool.clone();
+            tokio::spawn(async move { drop(pool.get().await.unwrap()) })
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        drop(held);
+        waiter.await.unwrap();
+    }
+    let wait = pool.metrics().wait;
+    assert!(wait.max_ns >= 15_000_000, "{wait:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn waiting_gets_record_their_slow_path() {
     let pool = quiet_pool(Mock::new(), 1);

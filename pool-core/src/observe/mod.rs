@@ -1,19 +1,21 @@
 //! What the pool records about itself, and how it is read.
 //!
 //! Recording is lock-free: `Relaxed` counters and log-linear histograms in
-//! atomics (`histogram.rs`); the only allocation is a thread's own wait
-//! and slow-path histograms, on its first sampled record (`per_thread.rs`).
-//! The hot path (a get that finds a fresh idle object) adds one to a
-//! counter only its thread writes (`per_thread.rs`: a load and a store, no
-//! locked instruction) and reads no clock of its own. A get that leaves the fast path is timed for
-//! one in `WAIT_SAMPLE` per thread: its wait on tokio's clock (so paused
-//! time in tests counts), ended by the checkout's own clock read unless a
-//! recycle ran after it, and its steps inside the pool's slow path on
-//! quanta's TSC clock (real time at a third of the cost of a read of
-//! `Instant`). A return records its use time for one checkout in `USE_SAMPLE` (the
-//! object's own checkout count decides, no shared state), so the use-time
-//! histogram holds a uniform sample. `PoolBuilder::record_metrics(false)`
-//! turns all of it off.
+//! atomics (`histogram.rs`); the only allocation is a thread's own wait,
+//! use-time and slow-path histograms, on its first sampled record
+//! (`per_thread.rs`). The hot path (a get that finds a fresh idle object)
+//! adds one to a counter only its thread writes (`per_thread.rs`: a load
+//! and a store, no locked instruction) and reads no clock of its own. A get
+//! that leaves the fast path is timed for one in `WAIT_SAMPLE` per thread:
+//! its wait on tokio's clock (so paused time in tests counts), ended by the
+//! checkout's own clock read plus the recycle that ran after it (on the TSC
+//! when the recycle never yielded, so no paused time could pass; else on
+//! tokio's clock), and its steps inside the pool's slow path on quanta's
+//! TSC clock (real time at a fifth of the cost of a read of `Instant`
+//! here). A return records its use time for one checkout in `USE_SAMPLE`
+//! (the object's own checkout count decides, no shared state), so the
+//! use-time histogram holds a uniform sample.
+//! `PoolBuilder::record_metrics(false)` turns all of it off.
 //!
 //! Invariant: every `get()` ends in exactly one outcome counter (served at
 //! once, served after waiting, timed out, backend error, refused by the
@@ -109,7 +111,8 @@ pub(crate) struct Recorder {
     resize_debt: StatCounter,
     /// Per thread: written on the contended path.
     wait: PerThreadHistogram,
-    use_time: Histogram,
+    /// Per thread, as `wait`.
+    use_time: PerThreadHistogram,
     create_time: Histogram,
     /// Per thread, as `wait`.
     slow_path: PerThreadHistogram,
@@ -130,6 +133,10 @@ pub(crate) struct GetProgress {
     /// It checked an idle object with `recycle`, starting at this time
     /// (the checkout's own clock read); not counted in `pending`.
     pub(crate) recycled_from: Option<Instant>,
+    /// How long the recycle that just succeeded took, when it was timed on
+    /// the TSC (see `Recorder::recycle_is_timed`): set only right before
+    /// the get is served, so it always belongs to the last recycle.
+    pub(crate) recycle_took: Option<Duration>,
     /// Its successful recycles, counted when the get ends: the served get
     /// then records them with the rest in one visit to its thread's
     /// counters.
@@ -147,7 +154,7 @@ impl GetProgress {
     pub(crate) fn slow(&mut self, rec: &Recorder, now: impl FnOnce() -> Instant) {
         if rec.enabled && !self.slow {
             self.slow = true;
-            rec.hot.add(Hot::Pending, 1);
+            rec.hot.add(Hot::LeftFastPath, 1);
             if sample(&WAIT_COUNTDOWN, WAIT_SAMPLE) {
                 self.start = Some(now());
             }
@@ -174,16 +181,40 @@ impl Recorder {
             closed: std::array::from_fn(|_| c()),
             resize_debt: c(),
             wait: PerThreadHistogram::new(),
-            use_time: Histogram::new(),
+            use_time: PerThreadHistogram::new(),
             create_time: Histogram::new(),
             slow_path: PerThreadHistogram::new(),
             step_clock: quanta::Clock::new(),
         }
     }
 
-    /// `None`: the get stayed on the fast path; `Some(None)`: it left it,
-    /// untimed; `Some(Some(t))`: it left it `t` before `end` (or now).
-    fn end_slow(&self, progress: &GetProgress, end: Option<Instant>) -> Option<Option<Duration>> {
+    /// Whether the recycle about to run on an object checked out
+    /// `checkouts` times before is measured: it ends a timed wait, or it is
+    /// the sampled recycle of a get served at once (see `served_recycled`).
+    #[inline]
+    pub(crate) fn recycle_is_timed(&self, progress: &GetProgress, checkouts: u32) -> bool {
+        self.enabled
+            && if progress.slow {
+                progress.is_timed()
+            } else {
+                checkouts.wrapping_add(1).is_multiple_of(USE_SAMPLE)
+            }
+    }
+
+    /// A reading of the TSC clock, for `real_since`.
+    pub(crate) fn real_now(&self) -> u64 {
+        self.step_clock.raw()
+    }
+
+    /// Real time since the `real_now` reading `start`.
+    pub(crate) fn real_since(&self, start: u64) -> Duration {
+        Duration::from_nanos(self.step_clock.delta_as_nanos(start, self.step_clock.raw()))
+    }
+
+    /// A get ended without an object: its recycles and, if it left the
+    /// fast path, its end (`Some(None)`: untimed; `Some(Some(t))`: it left
+    /// the fast path `t` ago).
+    fn ended_unserved(&self, progress: &GetProgress) -> Option<Option<Duration>> {
         if progress.recycles_ok > 0 {
             self.hot
                 .add(Hot::RecyclesOk, u64::from(progress.recycles_ok));
@@ -191,12 +222,8 @@ impl Recorder {
         if !progress.slow {
             return None;
         }
-        self.hot.sub(Hot::Pending);
-        Some(
-            progress
-                .start
-                .map(|s| end.map_or_else(|| s.elapsed(), |e| e.saturating_duration_since(s))),
-        )
+        self.hot.add(Hot::SlowEndedOther, 1);
+        Some(progress.start.map(|s| s.elapsed()))
     }
 
     /// A get got its object (`checkouts`: the object's checkout count,
@@ -217,7 +244,7 @@ impl Recorder {
         }
         match progress.recycled_from {
             None => self.hot.add(Hot::ServedFast, 1),
-            Some(from) => self.served_recycled(from, checkouts, progress.recycles_ok),
+            Some(from) => self.served_recycled(progress, from, checkouts),
         }
     }
 
@@ -226,48 +253,75 @@ impl Recorder {
     /// clock read on every checkout would cost more than the rest of a
     /// deadpool-style get).
     #[inline]
-    fn served_recycled(&self, from: Instant, checkouts: u32, recycles_ok: u32) {
-        if recycles_ok == 1 {
+    fn served_recycled(&self, progress: &GetProgress, from: Instant, checkouts: u32) {
+        if progress.recycles_ok == 1 {
             self.hot.add(Hot::ServedAfterOneRecycle, 1);
         } else {
             self.hot.add(Hot::ServedRecycled, 1);
-            self.hot.add(Hot::RecyclesOk, u64::from(recycles_ok));
+            self.hot
+                .add(Hot::RecyclesOk, u64::from(progress.recycles_ok));
         }
         if checkouts.is_multiple_of(USE_SAMPLE) {
-            self.recycle_wait_sample(from);
+            self.recycle_wait_sample(from, progress.recycle_took);
         }
     }
 
+    /// `took`: the recycle's time on the TSC, if it never yielded; else
+    /// tokio's clock is read, as paused time may have passed.
     #[cold]
     #[inline(never)]
-    fn recycle_wait_sample(&self, from: Instant) {
+    fn recycle_wait_sample(&self, from: Instant, took: Option<Duration>) {
+        let waited = took.unwrap_or_else(|| from.elapsed());
         self.wait
-            .record_weighted(nanos(from.elapsed()), u64::from(USE_SAMPLE));
+            .record_weighted(nanos(waited), u64::from(USE_SAMPLE));
     }
 
-    /// Out of line: the slow path is rare, and its logging would otherwise
-    /// bloat every get.
+    /// Served after leaving the fast path: one increment (two with
+    /// recycles other than one); the timed sample out of line.
+    #[inline]
+    fn served_slow(&self, progress: &GetProgress, handed_out: Option<Instant>) {
+        if let Some(start) = progress.start {
+            self.timed_wait_ended(progress, start, handed_out);
+        }
+        match (progress.waited, progress.recycles_ok) {
+            (true, 1) => return self.hot.add(Hot::ServedAfterWaitOneRecycle, 1),
+            (true, _) => self.hot.add(Hot::ServedAfterWait, 1),
+            (false, _) => {
+                self.served_at_once_slow.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if progress.recycles_ok > 0 {
+            self.hot
+                .add(Hot::RecyclesOk, u64::from(progress.recycles_ok));
+        }
+    }
+
+    /// Out of line: one waiting get in `WAIT_SAMPLE` gets here, and its
+    /// logging would otherwise bloat every get.
     #[cold]
     #[inline(never)]
-    fn served_slow(&self, progress: &GetProgress, handed_out: Option<Instant>) {
-        // The checkout's clock read ends the wait, unless a recycle ran
-        // after it (its time is part of the wait): one read less per timed
-        // wait.
-        let end = handed_out.filter(|_| progress.recycled_from.is_none());
-        if let Some(Some(waited)) = self.end_slow(progress, end) {
-            tracing::debug!(
-                wait_us = waited.as_micros() as u64,
-                queued = progress.waited,
-                "get served"
-            );
-            self.wait
-                .record_weighted(nanos(waited), u64::from(WAIT_SAMPLE));
-        }
-        if progress.waited {
-            self.hot.add(Hot::ServedAfterWait, 1);
-        } else {
-            self.served_at_once_slow.fetch_add(1, Ordering::Relaxed);
-        }
+    fn timed_wait_ended(
+        &self,
+        progress: &GetProgress,
+        start: Instant,
+        handed_out: Option<Instant>,
+    ) {
+        // The checkout's clock read ends the wait, plus the recycle that
+        // ran after it if one did (timed on the TSC when it never yielded;
+        // else read now): no read of tokio's clock at the end.
+        let end = match (progress.recycled_from, progress.recycle_took) {
+            (None, _) => handed_out,
+            (Some(from), Some(took)) => Some(from + took),
+            (Some(_), None) => None,
+        };
+        let waited = end.map_or_else(|| start.elapsed(), |e| e.saturating_duration_since(start));
+        tracing::debug!(
+            wait_us = waited.as_micros() as u64,
+            queued = progress.waited,
+            "get served"
+        );
+        self.wait
+            .record_weighted(nanos(waited), u64::from(WAIT_SAMPLE));
     }
 
     /// A get failed with `error` (logged at warn if it timed out).
@@ -280,7 +334,7 @@ impl Recorder {
         if !self.enabled {
             return;
         }
-        let _ = self.end_slow(progress, None);
+        let _ = self.ended_unserved(progress);
         let counter = match error {
             crate::PoolError::Timeout(_) => &self.timed_out,
             crate::PoolError::Unavailable { .. } => &self.refused_unavailable,
@@ -295,7 +349,7 @@ impl Recorder {
         if !self.enabled {
             return;
         }
-        let _ = self.end_slow(progress, None);
+        let _ = self.ended_unserved(progress);
         self.cancelled.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -373,25 +427,34 @@ impl Recorder {
 
     /// A sampled return: the object was used since `used`.
     pub(crate) fn used_for(&self, took: Duration) {
-        self.use_time.record(nanos(took));
+        self.use_time.record_weighted(nanos(took), 1);
     }
 
     pub(crate) fn snapshot(&self, gauges: Gauges, breaker_opens: u64) -> MetricsSnapshot {
         let load = |c: &StatCounter| c.load(Ordering::Relaxed);
         let fast = self.hot.sum(Hot::ServedFast);
         let one_recycle = self.hot.sum(Hot::ServedAfterOneRecycle);
+        // The slow gets' ends first, then their starts, so a get that ends
+        // between the reads is counted pending rather than ended twice;
+        // counts read from other threads' sets without ordering may still
+        // be a little off while gets run, so the difference saturates.
+        let after_wait = self.hot.sum(Hot::ServedAfterWait);
+        let after_wait_one_recycle = self.hot.sum(Hot::ServedAfterWaitOneRecycle);
+        let at_once_slow = load(&self.served_at_once_slow);
+        let slow_ended = after_wait
+            .wrapping_add(after_wait_one_recycle)
+            .wrapping_add(at_once_slow)
+            .wrapping_add(self.hot.sum(Hot::SlowEndedOther));
+        let pending = self.hot.sum(Hot::LeftFastPath).saturating_sub(slow_ended);
         let gets = GetOutcomes {
-            served_at_once: fast
-                + self.hot.sum(Hot::ServedRecycled)
-                + one_recycle
-                + load(&self.served_at_once_slow),
-            served_after_wait: self.hot.sum(Hot::ServedAfterWait),
+            served_at_once: fast + self.hot.sum(Hot::ServedRecycled) + one_recycle + at_once_slow,
+            served_after_wait: after_wait + after_wait_one_recycle,
             timed_out: load(&self.timed_out),
             backend_error: load(&self.backend_error),
             refused_unavailable: load(&self.refused_unavailable),
             refused_closed: load(&self.refused_closed),
             cancelled: load(&self.cancelled),
-            pending: self.hot.sum(Hot::Pending),
+            pending,
             started: 0,
         };
         let closed = |r: CloseReason| load(&self.closed[r as usize]);
@@ -411,7 +474,7 @@ impl Recorder {
             },
             creates_ok: load(&self.creates_ok),
             creates_failed: load(&self.creates_failed),
-            recycles_ok: self.hot.sum(Hot::RecyclesOk) + one_recycle,
+            recycles_ok: self.hot.sum(Hot::RecyclesOk) + one_recycle + after_wait_one_recycle,
             recycles_failed: load(&self.recycles_failed),
             closed: ClosedCounts {
                 broken: closed(CloseReason::Broken),
