@@ -320,7 +320,10 @@ async fn a_recycle_that_sleeps_counts_in_the_wait_and_one_that_does_not_stays_sh
         drop(quick.get().await.unwrap());
     }
     let (slow_wait, quick_wait) = (slow.metrics().wait, quick.metrics().wait);
-    assert!(slow_wait.max_ns >= recycle.as_nanos() as u64, "{slow_wait:?}");
+    assert!(
+        slow_wait.max_ns >= recycle.as_nanos() as u64,
+        "{slow_wait:?}"
+    );
     assert!(quick_wait.count >= 64, "{quick_wait:?}");
     assert!(quick_wait.max_ns < 1_000_000, "{quick_wait:?}");
 }
