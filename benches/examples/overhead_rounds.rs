@@ -24,6 +24,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
+    let fixed_layout = std::env::var_os("FIXED_LAYOUT").is_some();
     for workload in Workload::ALL {
         if only
             .as_deref()
@@ -31,13 +32,13 @@ fn main() {
         {
             continue;
         }
-        let contenders: Vec<_> = Contender::KINDS
-            .iter()
-            .map(|&k| (k, rt.block_on(Contender::new(k, 16))))
-            .collect();
-        let mut results = vec![Vec::new(); contenders.len()];
-        for _ in 0..rounds {
-            for (i, (_, c)) in contenders.iter().enumerate() {
+        let mut results = vec![Vec::new(); Contender::KINDS.len()];
+        let mut contenders = build(&rt, 0, fixed_layout);
+        for round in 0..rounds {
+            if !fixed_layout && round > 0 {
+                contenders = build(&rt, round, false);
+            }
+            for (i, (_, c, _)) in contenders.iter().enumerate() {
                 let elapsed = rt.block_on(c.run(workload, ops, None));
                 results[i].push(ops as f64 / elapsed.as_secs_f64());
             }
@@ -47,9 +48,9 @@ fn main() {
         // the ratio within each round, then the median over rounds.
         let baseline = contenders
             .iter()
-            .position(|(k, _)| *k == Kind::Deadpool)
+            .position(|(k, _, _)| *k == Kind::Deadpool)
             .expect("deadpool is a contender");
-        for ((kind, _), r) in contenders.iter().zip(&results) {
+        for ((kind, _, _), r) in contenders.iter().zip(&results) {
             let best = r.iter().cloned().fold(0.0, f64::max);
             let worst = r.iter().cloned().fold(f64::MAX, f64::min);
             let mut sorted = r.clone();
@@ -77,11 +78,11 @@ fn main() {
         // The price of recording: metrics on against off, round by round.
         let on = contenders
             .iter()
-            .position(|(k, _)| *k == Kind::PoolCoreLockFree)
+            .position(|(k, _, _)| *k == Kind::PoolCoreLockFree)
             .expect("lock-free contender");
         let off = contenders
             .iter()
-            .position(|(k, _)| *k == Kind::PoolCoreNoMetrics)
+            .position(|(k, _, _)| *k == Kind::PoolCoreNoMetrics)
             .expect("no-metrics contender");
         let mut ratios: Vec<f64> = results[on]
             .iter()
@@ -96,4 +97,43 @@ fn main() {
             ratios[ratios.len() - 1]
         );
     }
+}
+
+/// Every contender, built for `round`. Where a pool's memory lands moves
+/// its speed by up to a third on this machine (one contender's hot fields
+/// can share a 4 KiB page offset with the task's own stores), and a fixed
+/// layout keeps that bias in every round. So unless `FIXED_LAYOUT` is set,
+/// each round builds fresh contenders, in a rotated order, each after a
+/// padding allocation whose size (0-4 KiB in 64-byte steps) varies with
+/// the round: the layout's luck becomes noise the median removes.
+fn build(
+    rt: &tokio::runtime::Runtime,
+    round: usize,
+    fixed_layout: bool,
+) -> Vec<(Kind, Contender, Vec<u8>)> {
+    let kinds = Contender::KINDS;
+    let mut built: Vec<Option<(Kind, Contender, Vec<u8>)>> = kinds.iter().map(|_| None).collect();
+    let mut seed = (round as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for step in 0..kinds.len() {
+        let i = if fixed_layout {
+            step
+        } else {
+            (step + round) % kinds.len()
+        };
+        // xorshift64: the padding before this contender.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let pad = if fixed_layout {
+            0
+        } else {
+            (seed % 64) as usize * 64
+        };
+        let padding = vec![1u8; pad];
+        built[i] = Some((kinds[i], rt.block_on(Contender::new(kinds[i], 16)), padding));
+    }
+    built
+        .into_iter()
+        .map(|c| c.expect("every contender built"))
+        .collect()
 }
