@@ -211,19 +211,16 @@ impl Recorder {
         Duration::from_nanos(self.step_clock.delta_as_nanos(start, self.step_clock.raw()))
     }
 
-    /// A get ended without an object: its recycles and, if it left the
-    /// fast path, its end (`Some(None)`: untimed; `Some(Some(t))`: it left
-    /// the fast path `t` ago).
-    fn ended_unserved(&self, progress: &GetProgress) -> Option<Option<Duration>> {
+    /// A get ended without an object: its recycles, and its end if it left
+    /// the fast path (an unserved get's wait is not recorded).
+    fn ended_unserved(&self, progress: &GetProgress) {
         if progress.recycles_ok > 0 {
             self.hot
                 .add(Hot::RecyclesOk, u64::from(progress.recycles_ok));
         }
-        if !progress.slow {
-            return None;
+        if progress.slow {
+            self.hot.add(Hot::SlowEndedOther, 1);
         }
-        self.hot.add(Hot::SlowEndedOther, 1);
-        Some(progress.start.map(|s| s.elapsed()))
     }
 
     /// A get got its object (`checkouts`: the object's checkout count,
@@ -334,7 +331,7 @@ impl Recorder {
         if !self.enabled {
             return;
         }
-        let _ = self.ended_unserved(progress);
+        self.ended_unserved(progress);
         let counter = match error {
             crate::PoolError::Timeout(_) => &self.timed_out,
             crate::PoolError::Unavailable { .. } => &self.refused_unavailable,
@@ -349,7 +346,7 @@ impl Recorder {
         if !self.enabled {
             return;
         }
-        let _ = self.ended_unserved(progress);
+        self.ended_unserved(progress);
         self.cancelled.fetch_add(1, Ordering::Relaxed);
     }
 
