@@ -102,10 +102,10 @@ fn main() {
 /// Every contender, built for `round`. Where a pool's memory lands moves
 /// its speed by up to a third on this machine (seen once, when an
 /// unrelated allocation changed size), and a fixed layout keeps that bias
-/// in every round. So unless `FIXED_LAYOUT` is set,
-/// each round builds fresh contenders, in a rotated order, each after a
-/// padding allocation whose size (0-4 KiB in 64-byte steps) varies with
-/// the round: the layout's luck becomes noise the median removes.
+/// in every round. So unless `FIXED_LAYOUT` is set, each round builds
+/// fresh contenders, in a rotated order, each after a padding allocation
+/// whose size (0-4 KiB in 64-byte steps) varies with the round: the
+/// layout's luck becomes noise the median removes.
 fn build(
     rt: &tokio::runtime::Runtime,
     round: usize,
