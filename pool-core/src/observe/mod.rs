@@ -685,7 +685,8 @@ pub struct MetricsSnapshot {
     pub rates: Option<Rates>,
     /// From `get()` to the object in hand, served gets only.
     pub wait: Summary,
-    /// From checkout to return, one return in eight (a uniform sample).
+    /// From checkout to return, one return in 32 (each object's every 32nd
+    /// checkout: a uniform sample); its `count` is of the sampled returns.
     pub use_time: Summary,
     /// `Manager::create`, successful or not.
     pub create_time: Summary,
