@@ -1,5 +1,6 @@
 //! One workload for one contender, for profilers:
 //! `cargo run --release -p pool-benches --example profile -- [lockfree|nometrics|mutex|deadpool|bb8] [OPS] [a|b|c]`
+//! (`WORKERS=N`: the runtime's worker threads, 2 unless set).
 
 use pool_benches::overhead::{Contender, Kind, Workload};
 
@@ -22,7 +23,12 @@ fn main() {
         _ => Workload::A,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(
+            std::env::var("WORKERS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2),
+        )
         .enable_all()
         .build()
         .expect("tokio runtime");
