@@ -14,16 +14,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2_000_000);
     let only: Option<String> = args.next();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(
-            std::env::var("WORKERS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(2),
-        )
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = pool_benches::overhead_runtime();
     let fixed_layout = std::env::var_os("FIXED_LAYOUT").is_some();
     for workload in Workload::ALL {
         if only

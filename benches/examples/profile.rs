@@ -22,16 +22,7 @@ fn main() {
         Some("c") => Workload::C,
         _ => Workload::A,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(
-            std::env::var("WORKERS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(2),
-        )
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = pool_benches::overhead_runtime();
     let c = rt.block_on(Contender::new(kind, 16));
     let elapsed = rt.block_on(c.run(workload, ops, None));
     println!(

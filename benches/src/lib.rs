@@ -84,6 +84,28 @@ pub async fn timed_run<W: Worker>(workers: Vec<W>, duration: Duration) -> RunRes
     }
 }
 
+/// The multi-thread runtime of the overhead examples: `WORKERS` worker
+/// threads (2 unless set). A `WORKERS` that is not a positive number ends
+/// the example with a message naming it, rather than running with a
+/// default nobody asked for.
+pub fn overhead_runtime() -> tokio::runtime::Runtime {
+    let workers = match std::env::var("WORKERS") {
+        Err(_) => 2,
+        Ok(v) => match v.parse::<usize>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                eprintln!("WORKERS={v:?} is not a positive number of worker threads");
+                std::process::exit(2);
+            }
+        },
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 /// Runs every contender once per round, the starting one rotating each
 /// round so the machine's slow and fast phases hit all alike; returns
 /// `results[contender][round]` in ops/s. `run(i)` runs contender `i` and
