@@ -3,6 +3,8 @@
 //! alike. Prints ops/s per round, then the best and the spread.
 //!
 //! `cargo run --release -p pool-benches --example overhead_rounds -- [ROUNDS] [OPS] [WORKLOAD-PREFIX]`
+//! (`WORKERS=N`: the runtime's worker threads, 2 unless set;
+//! `FIXED_LAYOUT=1`: build the contenders once, not fresh every round).
 
 use pool_benches::overhead::{Contender, Kind, Workload};
 
