@@ -190,7 +190,12 @@ impl Backoff {
     /// The delay before the next attempt, when attempts have been failing
     /// for `failing_for`.
     pub fn next_delay(&mut self, failing_for: Duration) -> Duration {
-        let ceiling = (failing_for / 20).clamp(self.base, self.cap);
+        // max then min, not clamp: a base above the cap (refused by the
+        // builder, possible through `Backoff::new`) must not panic.
+        let ceiling = (failing_for / 20)
+            .max(self.base)
+            .min(self.cap)
+            .min(crate::time::FAR_FUTURE);
         ceiling.mul_f64(0.5 + 0.5 * self.rng.unit())
     }
 }
@@ -263,7 +268,9 @@ impl Breaker {
         let delay = self
             .backoff
             .next_delay(now.saturating_duration_since(since));
-        self.state = BreakerState::Open { until: now + delay };
+        self.state = BreakerState::Open {
+            until: crate::time::later(now, delay),
+        };
         self.opens += 1;
         Transition::Opened { delay }
     }

@@ -62,6 +62,13 @@ where
                 limit: MAX_POOL_SIZE,
             });
         }
+        let breaker = self.config.breaker;
+        if breaker.base > breaker.cap {
+            return Err(BuildError::BreakerBaseAboveCap {
+                base: breaker.base,
+                cap: breaker.cap,
+            });
+        }
         let store = match (self.store, self.config.queue_mode) {
             (Some(Store::LockFree), QueueMode::Lifo) => {
                 return Err(BuildError::LifoNeedsMutexStore);

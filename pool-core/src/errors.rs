@@ -205,6 +205,14 @@ pub enum BuildError {
         "queue_mode Lifo cannot be served by store LockFree (a FIFO queue): use Store::Mutex, or leave the store unset to get it"
     )]
     LifoNeedsMutexStore,
+    /// The breaker's backoff base is longer than its cap.
+    #[error("breaker base {base:?} is longer than its cap {cap:?}")]
+    BreakerBaseAboveCap {
+        /// `BreakerConfig::base`.
+        base: std::time::Duration,
+        /// `BreakerConfig::cap`.
+        cap: std::time::Duration,
+    },
 }
 
 /// The error of a backend crate's `create_pool`: its own config error, or a

@@ -306,7 +306,7 @@ impl<M: Manager> PoolInner<M> {
                 expires_at: self
                     .config
                     .max_lifetime
-                    .map(|life| created_at + jittered(life, id)),
+                    .map(|life| crate::time::later(created_at, jittered(life, id))),
             })),
         };
         if !self.hooks.post_create.is_empty() {
@@ -487,5 +487,7 @@ fn jittered(life: Duration, id: usize) -> Duration {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
     let fraction = (z >> 11) as f64 / (1u64 << 53) as f64;
-    life.mul_f64(1.0 - 0.05 * fraction)
+    // Capped first: `mul_f64` of a duration near `Duration::MAX` overflows.
+    life.min(crate::time::FAR_FUTURE)
+        .mul_f64(1.0 - 0.05 * fraction)
 }

@@ -24,6 +24,7 @@ mod slots;
 mod state;
 mod store;
 mod sync;
+mod time;
 
 pub use breaker::{
     Backoff, BreakerConfig, BreakerPhase, BreakerSnapshot, BreakerState, DEFAULT_BACKOFF_BASE,

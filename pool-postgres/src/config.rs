@@ -109,7 +109,7 @@ pub struct Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("url", &self.url.as_deref().map(crate::secret::mask_url))
+            .field("url", &self.url.as_deref().map(crate::secret::masked_url))
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<hidden>"))
             .field("dbname", &self.dbname)

@@ -35,6 +35,7 @@ pub use manager::{
     ConfigConnectImpl, Connect, DEFAULT_HEALTH_CHECK_INTERVAL, Manager, ManagerConfig,
     RecyclingMethod,
 };
+pub use secret::masked_url;
 pub use statement_cache::{DEFAULT_STATEMENT_CACHE_SIZE, StatementCache, StatementCaches};
 
 /// A pool of connections.

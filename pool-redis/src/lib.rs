@@ -93,6 +93,7 @@ pub use managed::ManagedConnection;
 pub use manager::{Manager, RedisManager};
 pub use pubsub::PubSub;
 pub use retry::{RetryPolicy, RetryStats};
+pub use secret::masked_url;
 pub use tls::TlsCertificates;
 
 pub use self::config::{

@@ -224,7 +224,7 @@ impl ManagedConnection {
         let Some(pool) = self.pool.as_deref() else {
             return Err(moved("this connection was closed"));
         };
-        let deadline = Instant::now() + self.retry.policy().budget;
+        let deadline = self.retry.policy().deadline();
         let mut pauses = 0;
         match fresh_connection(pool, deadline, &mut pauses).await {
             Some(fresh) => {
@@ -248,7 +248,7 @@ impl ManagedConnection {
             return None;
         }
         let pool = self.pool.as_deref()?;
-        let deadline = Instant::now() + self.retry.policy().budget;
+        let deadline = self.retry.policy().deadline();
         let target = stamp.target();
         // Ask now (one discovery for all callers), then connect.
         let _ = tokio::time::timeout_at(deadline, target.refresh(target.refreshes())).await;
@@ -272,7 +272,7 @@ impl ManagedConnection {
         for cmd in cmds {
             match commands::blocking_timeout(cmd) {
                 Some(Blocking::Forever) => return None,
-                Some(Blocking::For(t)) => longest = longest.max(t + base),
+                Some(Blocking::For(t)) => longest = longest.max(t.saturating_add(base)),
                 None => {}
             }
         }
@@ -318,7 +318,7 @@ impl ManagedConnection {
         limit: Option<Duration>,
     ) -> RedisResult<R::Output> {
         let policy = self.retry.policy();
-        let deadline = Instant::now() + policy.budget;
+        let deadline = policy.deadline();
         let mut sends = 1;
         let mut pauses = 0;
         while sends < policy.attempts {

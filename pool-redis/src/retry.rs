@@ -56,6 +56,14 @@ impl RetryPolicy {
     pub(crate) fn enabled(&self) -> bool {
         self.attempts > 1 && !self.budget.is_zero()
     }
+
+    /// When retries must have started by, from now: a budget too large for
+    /// an `Instant` (`Duration::MAX`) is a day, not an overflow panic.
+    pub(crate) fn deadline(&self) -> tokio::time::Instant {
+        let now = tokio::time::Instant::now();
+        now.checked_add(self.budget)
+            .unwrap_or_else(|| now + Duration::from_secs(86_400))
+    }
 }
 
 /// What retrying did, since the pool was built.
@@ -159,5 +167,19 @@ impl Request for Batch<'_> {
         conn: &'c mut MultiplexedConnection,
     ) -> redis::RedisFuture<'c, Vec<redis::Value>> {
         conn.req_packed_commands(self.pipeline, self.offset, self.count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_budget_is_a_far_deadline_not_a_panic() {
+        let policy = RetryPolicy {
+            attempts: 3,
+            budget: Duration::MAX,
+        };
+        assert!(policy.deadline() > tokio::time::Instant::now() + Duration::from_secs(3600));
     }
 }

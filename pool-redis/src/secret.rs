@@ -10,60 +10,82 @@ use std::fmt;
 /// What a password is shown as.
 pub(crate) const MASK: &str = "***";
 
-/// `url` with its password masked: `redis://user:pass@host/0` shows as
-/// `redis://user:***@host/0`, the `pass=`/`password=` query parameters of a
-/// `redis+unix://` URL likewise. Works on strings that do not parse as a
-/// URL too (it looks only for `://`, `@` and `?`): anything before the last
-/// `@` is treated as credentials, so a malformed URL is over-masked rather
-/// than leaked.
-pub(crate) fn masked_url(url: &str) -> String {
-    let (scheme, rest) = match url.find("://") {
-        Some(i) => url.split_at(i + 3),
-        None => ("", url),
-    };
-    let mut out = String::with_capacity(url.len());
-    out.push_str(scheme);
-    let after_credentials = match rest.rfind('@') {
-        Some(at) => {
-            let userinfo = &rest[..at];
-            match userinfo.split_once(':') {
-                // `user:password`: keep the user unless it looks like more
-                // than a name (a malformed URL).
-                Some((user, _)) if !user.contains(['/', '?', '#']) => {
-                    out.push_str(user);
-                    out.push(':');
-                }
-                _ => {}
-            }
-            out.push_str(MASK);
-            &rest[at..]
+/// `url` with its password masked, by the rules redis-rs parses it with
+/// (`url::Url`, as `redis::parse_redis_url`): the userinfo password
+/// (`redis://user:***@host/0`), a userinfo name with no password (a
+/// token: `redis://***@host`), and the `pass`/`password` query parameters
+/// of a `redis+unix://` URL, their names percent-decoded as redis-rs
+/// decodes them. Where an `@` is left after the host (a password that
+/// itself held `@`, `/` or `?`, which the parser cut short), or the text
+/// does not parse, everything between the scheme and the last `@` is
+/// masked too: a malformed URL is over-masked rather than leaked.
+pub fn masked_url(url: &str) -> String {
+    let text = mask_query(url);
+    if let Ok(parsed) = url::Url::parse(&text) {
+        let at_after_host = parsed.path().contains('@')
+            || parsed.query().is_some_and(|q| q.contains('@'))
+            || parsed.fragment().is_some_and(|f| f.contains('@'));
+        if !at_after_host {
+            return mask_parsed(parsed);
         }
-        None => rest,
-    };
-    match after_credentials.split_once('?') {
-        Some((path, query)) => {
-            out.push_str(path);
-            out.push('?');
-            for (i, param) in query.split('&').enumerate() {
-                if i > 0 {
-                    out.push('&');
-                }
-                match param.split_once('=') {
-                    Some((key, _))
-                        if key.eq_ignore_ascii_case("pass")
-                            || key.eq_ignore_ascii_case("password") =>
-                    {
-                        out.push_str(key);
-                        out.push('=');
-                        out.push_str(MASK);
-                    }
-                    _ => out.push_str(param),
-                }
-            }
-        }
-        None => out.push_str(after_credentials),
     }
-    out
+    let (scheme, rest) = match text.find("://") {
+        Some(i) => text.split_at(i + 3),
+        None => ("", text.as_str()),
+    };
+    match rest.rfind('@') {
+        Some(at) => format!("{scheme}{MASK}{}", &rest[at..]),
+        None => text.clone(),
+    }
+}
+
+/// The parsed URL with its credentials and password parameters masked.
+fn mask_parsed(mut parsed: url::Url) -> String {
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some(MASK));
+    } else if !parsed.username().is_empty() {
+        let _ = parsed.set_username(MASK);
+    }
+    if parsed.query_pairs().any(|(k, _)| is_password_key(&k)) {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if is_password_key(&k) {
+                    MASK.to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
+fn looks_like_password_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.ends_with("pass") || key.ends_with("password") || key.contains('%')
+}
+
+fn is_password_key(key: &str) -> bool {
+    key.eq_ignore_ascii_case("pass") || key.eq_ignore_ascii_case("password")
+}
+
+/// `pass=`/`password=` values masked as text, before any parsing: a key
+/// that ends in either name or holds a `%` (it may decode to one) counts.
+fn mask_query(text: &str) -> String {
+    let Some((path, query)) = text.split_once('?') else {
+        return text.to_owned();
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|param| match param.split_once('=') {
+            Some((key, _)) if looks_like_password_key(key) => format!("{key}={MASK}"),
+            _ => param.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", params.join("&"))
 }
 
 /// `Debug` of an optional password: `Some("***")` or `None`.
@@ -95,7 +117,7 @@ mod tests {
             ("redis://bob:s3cret@host/2", "redis://bob:***@host/2"),
             ("rediss://bob:s3cret@host", "rediss://bob:***@host"),
             ("redis://tokenonly@host", "redis://***@host"),
-            ("redis://:pa@ss/w?rd@host/1", "redis://:***@host/1"),
+            ("redis://:pa@ss/w?rd@host/1", "redis://***@host/1"),
             (
                 "redis+unix:///tmp/r.sock?db=1&pass=s3cret",
                 "redis+unix:///tmp/r.sock?db=1&pass=***",
@@ -104,6 +126,14 @@ mod tests {
                 "redis+unix:///tmp/r.sock?PASSWORD=s3cret&user=bob",
                 "redis+unix:///tmp/r.sock?PASSWORD=***&user=bob",
             ),
+            (
+                "redis+unix:///tmp/r.sock?pass=s3@cret",
+                "redis+unix:///tmp/r.sock?pass=***",
+            ),
+            (
+                "redis+unix:///tmp/r.sock?pa%73s=s3cret",
+                "redis+unix:///tmp/r.sock?pass=***",
+            ),
             ("redis//:s3cret@host", "***@host"),
             ("redis://host:6379/0", "redis://host:6379/0"),
             ("", ""),
@@ -111,6 +141,37 @@ mod tests {
         for (url, shown) in cases {
             assert_eq!(masked_url(url), shown, "{url}");
             assert!(!masked_url(url).contains("s3cret"));
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever password redis-rs reads from a URL never shows in the
+        /// masked text, raw or percent-encoded.
+        #[test]
+        fn no_password_redis_accepts_survives_the_mask(
+            user in "[a-z]{0,4}",
+            password in "[A-Za-z0-9@:/?#&=%+ .!*~-]{6,16}",
+            host in "[a-z]{1,6}",
+            form in 0usize..4,
+        ) {
+            let url = match form {
+                0 => format!("redis://{user}:{password}@{host}:6379/0"),
+                1 => format!("rediss://{user}:{password}@{host}/1"),
+                2 => format!("redis+unix:///tmp/{host}.sock?db=0&pass={password}"),
+                _ => format!("redis://{host}/0?password={password}&user={user}"),
+            };
+            let Ok(info) = redis::IntoConnectionInfo::into_connection_info(url.as_str()) else {
+                return Ok(());
+            };
+            let Some(seen) = info.redis_settings().password() else {
+                return Ok(());
+            };
+            let masked = masked_url(&url);
+            if seen.len() >= 4 {
+                proptest::prop_assert!(!masked.contains(seen), "{url} -> {masked} shows {seen}");
+                let encoded: String = url::form_urlencoded::byte_serialize(seen.as_bytes()).collect();
+                proptest::prop_assert!(!masked.contains(&encoded), "{url} -> {masked}");
+            }
         }
     }
 }

@@ -513,7 +513,7 @@ impl SharedConnection {
     ) -> RedisResult<R::Output> {
         let retry = self.set.retry.clone();
         let policy = retry.policy();
-        let deadline = Instant::now() + policy.budget;
+        let deadline = policy.deadline();
         let mut sends = 1;
         let mut pauses = 0;
         while sends < policy.attempts && Instant::now() < deadline {

@@ -37,8 +37,9 @@ struct RunArgs {
     /// The server (`redis://[user:password@]host:port/db`, `rediss://` for
     /// TLS, or `postgres://user[:password]@host:port/db` for PostgreSQL).
     /// Without it, poolbench starts its own redis-server on a free loopback
-    /// port.
-    #[arg(long)]
+    /// port. Read from `POOLBENCH_URL` when not given, so a password need
+    /// not show in the process list.
+    #[arg(long, env = "POOLBENCH_URL", hide_env_values = true)]
     url: Option<String>,
     /// A CA bundle (PEM) to trust for a `rediss://` server.
     #[arg(long, value_name = "FILE")]

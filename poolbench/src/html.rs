@@ -17,10 +17,13 @@ struct Series<'a> {
     dashed: bool,
 }
 
+/// Escaped for HTML text and for a quoted attribute value alike.
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 /// A round step for about five ticks up to `max`.
@@ -165,6 +168,13 @@ fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> S
 /// Bars of the acquire-wait histogram (only the non-empty range).
 fn histogram_chart(title: &str, r: &SizeResult) -> String {
     let buckets = &r.acquire_wait_histogram;
+    if buckets.is_empty() {
+        // A report written by hand, or by a run that recorded no wait.
+        return format!(
+            r#"<svg viewBox="0 0 640 60" width="640" height="60" role="img" aria-label="{t}"><text x="70" y="22" class="title">{t}</text><text x="70" y="48" class="tick">no acquire wait recorded</text></svg>"#,
+            t = esc(title)
+        );
+    }
     let first = buckets.iter().position(|b| b.count > 0).unwrap_or(0);
     let last = buckets.iter().rposition(|b| b.count > 0).unwrap_or(0);
     let shown = &buckets[first..=last.max(first)];
@@ -442,4 +452,56 @@ table{{border-collapse:collapse;font-size:13px;margin:8px 0 24px}} th,td{{paddin
 "#,
         v = env!("CARGO_PKG_VERSION")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Percentiles, Settings, SizeResult};
+
+    fn report(with_histogram: bool) -> Report {
+        let mut rep = Report::new(
+            "redis://h:1/0",
+            Settings {
+                mode: crate::load::Mode::Exclusive,
+                concurrency: 4,
+                duration_s: 1.0,
+                warmup_s: 0.1,
+                operation: "get".into(),
+                value_size: 16,
+                target_p99_us: None,
+                rates: Vec::new(),
+            },
+        );
+        let mut result: SizeResult = serde_json::from_value(serde_json::json!({
+            "pool_size": 2, "ops": 10, "errors": 0, "duration_s": 1.0, "ops_per_sec": 10.0,
+            "latency_us": Percentiles::default(), "acquire_wait_us": Percentiles::default(),
+            "acquire_wait_histogram": [], "connections_opened": 2, "stopped_early": false,
+        }))
+        .unwrap();
+        if with_histogram {
+            result.acquire_wait_histogram = crate::report::histogram(&[3, 40]);
+        }
+        rep.results.push(result);
+        rep
+    }
+
+    #[test]
+    fn a_report_with_an_empty_wait_histogram_renders() {
+        let page = render(&[("hand-written".into(), report(false))]);
+        assert!(page.contains("no acquire wait recorded"), "{page}");
+        assert!(render(&[("run".into(), report(true))]).contains("<rect"));
+    }
+
+    #[test]
+    fn labels_are_escaped_for_attributes_and_text() {
+        let label = r#"x" onload="alert(1)' <b>"#;
+        let page = render(&[(label.into(), report(true)), ("b".into(), report(true))]);
+        assert!(!page.contains(label), "raw label in the page");
+        assert!(
+            !page.contains(r#"" onload=""#),
+            "an attribute could be closed"
+        );
+        assert!(page.contains("x&quot; onload=&quot;alert(1)&#39; &lt;b&gt;"));
+    }
 }

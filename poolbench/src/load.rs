@@ -421,7 +421,7 @@ pub async fn run(
     });
     let pool = cfg
         .create_pool(Some(pool_redis::Runtime::Tokio1))
-        .map_err(|e| format!("{}: {e}", spec.url))?;
+        .map_err(|e| format!("{}: {e}", crate::report::redact(&spec.url)))?;
     let value: Arc<str> = "x".repeat(spec.value_size).into();
     let mut measured = drive(spec.into(), stop, on_progress, |_| RedisTask {
         pool: pool.clone(),

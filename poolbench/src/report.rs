@@ -48,7 +48,7 @@ pub struct Bucket {
 }
 
 /// Bounds 1-2-5 per decade, 1 µs to 10 s.
-fn histogram(samples: &[u32]) -> Vec<Bucket> {
+pub(crate) fn histogram(samples: &[u32]) -> Vec<Bucket> {
     let mut bounds = Vec::new();
     let mut decade = 1u64;
     while decade <= 1_000_000 {
@@ -211,17 +211,15 @@ impl Report {
     }
 }
 
-/// The URL without a password (`redis://user:***@host`).
+/// The URL without a password, masked by the rules of the crate that
+/// parses it (`postgres://user:***@host`, `redis://user:***@host`,
+/// `?password=***`, `?pass=***`), so whatever the parser would take as the
+/// password is hidden.
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.rsplit_once('@') {
-        Some((auth, host)) => {
-            let user = auth.split_once(':').map_or(auth, |(u, _)| u);
-            format!("{scheme}://{user}:***@{host}")
-        }
-        None => url.to_owned(),
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        pool_postgres::masked_url(url)
+    } else {
+        pool_redis::masked_url(url)
     }
 }
 
@@ -617,5 +615,18 @@ mod tests {
         );
         assert_eq!(redact("redis://:pw@h"), "redis://:***@h");
         assert_eq!(redact("redis://h:1"), "redis://h:1");
+        for url in [
+            "postgres://app:pa/ss@db/x",
+            "postgres://db/x?user=a&password=s3cret",
+            "postgresql://app@db/x?pass%77ord=s3cret",
+            "redis+unix:///tmp/r.sock?pass=p@s3cret",
+            "redis://:s3c@ret@h/0",
+        ] {
+            let shown = redact(url);
+            assert!(
+                !shown.contains("s3cret") && !shown.contains("pa/ss") && !shown.contains("s3c@"),
+                "{url} -> {shown}"
+            );
+        }
     }
 }

@@ -75,3 +75,22 @@ fn an_unreachable_postgres_fails_fast_naming_the_address_not_the_password() {
     );
     assert!(!err.contains("pw-s3cret"), "{err}");
 }
+
+#[test]
+fn the_url_from_poolbench_url_is_used_and_its_password_never_shown() {
+    let port = pg_harness::free_port();
+    for url in [
+        format!("postgres://app:pw/s3cret@127.0.0.1:{port}/app"),
+        format!("postgres://app@127.0.0.1:{port}/app?password=pw-s3cret"),
+    ] {
+        let out = poolbench()
+            .env("POOLBENCH_URL", &url)
+            .args(["--quiet"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+}

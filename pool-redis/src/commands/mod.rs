@@ -53,9 +53,9 @@ pub(crate) fn kind(name: &[u8]) -> Kind {
         b"EXEC" | b"DISCARD" => Kind::ExecOrDiscard,
         b"SELECT" | b"SUBSCRIBE" | b"PSUBSCRIBE" | b"SSUBSCRIBE" | b"UNSUBSCRIBE"
         | b"PUNSUBSCRIBE" | b"SUNSUBSCRIBE" | b"MONITOR" | b"RESET" | b"QUIT" | b"AUTH"
-        | b"HELLO" => Kind::Session,
+        | b"HELLO" | b"READONLY" | b"READWRITE" | b"SYNC" | b"PSYNC" => Kind::Session,
         b"BLPOP" | b"BRPOP" | b"BRPOPLPUSH" | b"BLMOVE" | b"BZPOPMIN" | b"BZPOPMAX" | b"BLMPOP"
-        | b"BZMPOP" | b"XREAD" | b"XREADGROUP" | b"WAIT" => Kind::Blocking,
+        | b"BZMPOP" | b"XREAD" | b"XREADGROUP" | b"WAIT" | b"WAITAOF" => Kind::Blocking,
         _ => Kind::Plain,
     }
 }
@@ -125,13 +125,25 @@ pub(crate) fn blocking_timeout(cmd: &redis::Cmd) -> Option<Blocking> {
     } else if is(b"WAIT") {
         // WAIT numreplicas timeout(ms).
         seconds(args.nth(1))? / 1000.0
+    } else if is(b"WAITAOF") {
+        // WAITAOF numlocal numreplicas timeout(ms).
+        seconds(args.nth(2))? / 1000.0
     } else {
         return None;
     };
-    if secs <= 0.0 {
-        Some(Blocking::Forever)
-    } else {
-        Some(Blocking::For(Duration::from_secs_f64(secs)))
+    Some(blocking_for(secs))
+}
+
+/// The longest timeout a blocking command is taken to mean literally: past
+/// it (or for `inf`, `NaN`, `0`, a negative number) the command is treated
+/// as blocking for as long as the server lets it, and the server judges the
+/// argument (it refuses what it cannot parse).
+const LONGEST_BLOCKING: Duration = Duration::from_secs(365 * 24 * 3600);
+
+fn blocking_for(secs: f64) -> Blocking {
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if !d.is_zero() && d <= LONGEST_BLOCKING => Blocking::For(d),
+        _ => Blocking::Forever,
     }
 }
 
@@ -198,6 +210,33 @@ mod tests {
             secs(redis::cmd("BLPOP").arg("a").arg(0)),
             Some(f64::INFINITY)
         );
+        assert_eq!(
+            secs(redis::cmd("WAITAOF").arg(1).arg(0).arg(250)),
+            Some(0.25)
+        );
         assert_eq!(secs(redis::cmd("GET").arg("a")), None);
+    }
+
+    #[test]
+    fn absurd_blocking_timeouts_block_as_the_server_says_and_never_panic() {
+        for timeout in ["inf", "-inf", "NaN", "1e20", "1e300", "-1", "nonsense"] {
+            let cmd = redis::cmd("BLPOP").arg("q").arg(timeout).clone();
+            match blocking_timeout(&cmd) {
+                Some(Blocking::Forever) | None => {}
+                Some(Blocking::For(d)) => panic!("{timeout}: read as {d:?}"),
+            }
+        }
+        for timeout in [f64::INFINITY, f64::NAN, 1e20, f64::MAX] {
+            let cmd = redis::cmd("BLPOP").arg("q").arg(timeout).clone();
+            assert!(matches!(blocking_timeout(&cmd), Some(Blocking::Forever)));
+        }
+    }
+
+    #[test]
+    fn replication_and_cluster_session_commands_are_session_changes() {
+        for name in ["READONLY", "readwrite", "SYNC", "psync"] {
+            assert_eq!(kind(name.as_bytes()), Kind::Session, "{name}");
+        }
+        assert_eq!(kind(b"waitaof"), Kind::Blocking);
     }
 }

@@ -101,6 +101,12 @@ pub enum EnvError {
         /// The ceiling's value.
         ceiling: usize,
     },
+    /// One of the variables read here is set to a value that is not
+    /// UTF-8 (a variable of someone else's that is not UTF-8 is ignored).
+    NotUnicode {
+        /// The variable.
+        var: String,
+    },
     /// `REDIS_ASYNC_POOL_MIN` above `REDIS_ASYNC_POOL_MAX`.
     MinAboveMax {
         /// The two values.
@@ -124,6 +130,7 @@ impl fmt::Display for EnvError {
                 f,
                 "{var}={size} exceeds REDIS_ASYNC_POOL_MAX={ceiling}: raise REDIS_ASYNC_POOL_MAX or lower {var}"
             ),
+            EnvError::NotUnicode { var } => write!(f, "{var} is not valid UTF-8"),
             EnvError::MinAboveMax { min, max } => write!(
                 f,
                 "REDIS_ASYNC_POOL_MIN={min} exceeds REDIS_ASYNC_POOL_MAX={max}"
@@ -140,7 +147,33 @@ impl RoleSettings {
     /// # Errors
     /// [`EnvError`] names the bad variable and value.
     pub fn from_env() -> Result<Self, EnvError> {
-        Self::from_vars(std::env::vars())
+        Self::from_vars_os(std::env::vars_os())
+    }
+
+    /// From `(name, value)` pairs as the OS gives them: a `REDIS_*`
+    /// variable whose value is not UTF-8 is an error naming it; any other
+    /// variable that is not UTF-8 is none of ours and is skipped.
+    ///
+    /// # Errors
+    /// [`EnvError`] names the bad variable and value.
+    pub fn from_vars_os(
+        vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    ) -> Result<Self, EnvError> {
+        let mut ours = Vec::new();
+        for (name, value) in vars {
+            let Some(name) = name.to_str().filter(|n| n.starts_with("REDIS_")) else {
+                continue;
+            };
+            match value.into_string() {
+                Ok(value) => ours.push((name.to_owned(), value)),
+                Err(_) => {
+                    return Err(EnvError::NotUnicode {
+                        var: name.to_owned(),
+                    });
+                }
+            }
+        }
+        Self::from_vars(ours)
     }
 
     /// From `(name, value)` pairs (variables not named above are ignored).
@@ -417,6 +450,33 @@ mod tests {
             err.contains("REDIS_ASYNC_POOL_MIN=30") && err.contains("REDIS_ASYNC_POOL_MAX=20"),
             "{err}"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_non_unicode_variable_is_named_if_ours_and_skipped_if_not() {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt;
+        let bad = || OsString::from_vec(vec![0xff, 0xfe]);
+        let settings = RoleSettings::from_vars_os([
+            (OsString::from("LANG_OF_SOMEONE_ELSE"), bad()),
+            (OsString::from_vec(vec![b'X', 0xff]), OsString::from("1")),
+            (
+                OsString::from("REDIS_MASTER_POOL_SIZE"),
+                OsString::from("7"),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(settings.role(Role::Master).size, 7);
+        let err =
+            RoleSettings::from_vars_os([(OsString::from("REDIS_POOL_PRESET"), bad())]).unwrap_err();
+        assert_eq!(
+            err,
+            EnvError::NotUnicode {
+                var: "REDIS_POOL_PRESET".into()
+            }
+        );
+        assert!(err.to_string().contains("REDIS_POOL_PRESET"), "{err}");
     }
 
     #[test]
