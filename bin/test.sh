@@ -49,8 +49,8 @@ step test-mutex cargo test -p pool-core --no-default-features --locked
 # Sentinel failover against a master, two replicas and three sentinels, and
 # Cluster against six nodes (one build for all three; the count proves none
 # was skipped by a feature gate).
-step test-tls-sentinel-cluster env COUNT_ENFORCE=1 scripts/judge-count.sh "TLS, Sentinel and Cluster tests" 7 \
-  cargo test -p pool-redis --features tls-rustls-insecure,sentinel,cluster --locked --test tls --test sentinel --test cluster
+step test-tls-sentinel-cluster env COUNT_ENFORCE=1 scripts/judge-count.sh "TLS, Sentinel and Cluster tests" 8 \
+  cargo test -p pool-redis --features tls-rustls-insecure,sentinel,cluster --locked --test tls --test sentinel --test cluster --test secrets
 # The optional features: the Prometheus scrape test and their lints.
 step test-metrics cargo test -p pool-core --features metrics,serde --locked --test prometheus
 step clippy-features cargo clippy -p pool-core -p pool-redis -p pool-postgres --all-targets --features pool-core/metrics,pool-core/serde,pool-redis/serde,pool-redis/tls-rustls-insecure,pool-redis/sentinel,pool-redis/cluster,pool-postgres/serde --locked -- -D warnings

@@ -85,3 +85,28 @@ fn statement_timeout_joins_the_options() {
         Some("-c search_path=app -c statement_timeout=300000")
     );
 }
+
+/// The URL shapes tokio-postgres reads a password from that a simpler
+/// mask would miss: a `/` inside the password (credentials run to the first
+/// `@`), spaces around `=` in a key-value string, a quoted value with an
+/// escaped quote.
+#[test]
+fn debug_output_hides_passwords_in_every_shape_the_parser_reads() {
+    for (url, secret) in [
+        ("postgres://app:pa/ss-secret-4@db/app", "pa/ss-secret-4"),
+        ("host=db password = kv-secret-5 dbname=app", "kv-secret-5"),
+        ("host=db password='it\\'s secret-6' dbname=app", "secret-6"),
+        (
+            "postgres://app@db/app?pass%77ord=enc-secret-7",
+            "enc-secret-7",
+        ),
+    ] {
+        let cfg = Config {
+            url: Some(url.into()),
+            ..Config::default()
+        };
+        assert!(cfg.get_pg_config().is_ok(), "{url} parses");
+        let text = format!("{cfg:?}");
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+}

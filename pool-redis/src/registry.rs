@@ -192,6 +192,10 @@ impl SharedPoolRegistry {
             return Ok(pool);
         }
         let pool = config.create_pool(None)?;
+        // Entries of pools every handle has dropped go now, not only at a
+        // cleanup: with rotating passwords or per-tenant URLs and no cleanup
+        // task, the map would otherwise grow without bound.
+        pools.retain(|_, e| e.pool.upgrade().is_some());
         let mut name = format!(
             "{}:{}{}/{}{}",
             role.map_or("default".to_string(), |r| format!("{r:?}").to_lowercase()),
@@ -223,6 +227,13 @@ impl SharedPoolRegistry {
             },
         );
         Ok(pool)
+    }
+
+    /// Entries held: live pools, and pools dropped since the last prune
+    /// (at the next pool created or the next cleanup).
+    #[must_use]
+    pub fn entries(&self) -> usize {
+        self.pools.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// `{ total_pools, pools: { name: { idle_time, type, size, in_use, ... } } }`.

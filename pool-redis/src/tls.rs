@@ -82,11 +82,7 @@ pub(crate) fn split_url(url: &str) -> Result<(String, Option<TlsCertificates>), 
     let [ca, cert, key] = files;
     let read = |param: &str, path: &Option<String>| -> Result<Option<Vec<u8>>, ConfigError> {
         path.as_ref()
-            .map(|path| {
-                std::fs::read(path).map_err(|e| {
-                    ConfigError::Tls(format!("{param} file {path}: cannot be read: {e}"))
-                })
-            })
+            .map(|path| read_pem_file(param, path))
             .transpose()
     };
     let certs = TlsCertificates {
@@ -164,6 +160,13 @@ fn check(certs: &TlsCertificates, ca: &str, cert: &str, key: &str) -> Result<(),
 /// redis builds rustls without a crypto provider; a first TLS connection
 /// would panic without one. Installs `ring`'s, unless the application
 /// installed its own (that error is the expected outcome then).
+///
+/// This is process-wide: redis-rs builds its `rustls::ClientConfig` from
+/// the process default (`ClientConfig::builder()`), so no per-connection
+/// provider can be given to it. An application that installs its own
+/// provider must do so before it builds its first TLS pool, or install it
+/// with `let _ = provider.install_default();`: an
+/// `install_default().expect(..)` after ours panics.
 pub(crate) fn ensure_crypto_provider() {
     #[cfg(feature = "tls-rustls")]
     {
@@ -237,9 +240,43 @@ pub(crate) fn config_error(e: &ConfigError) -> RedisError {
     RedisError::from((ErrorKind::InvalidClientConfig, "TLS", e.to_string()))
 }
 
+/// The largest certificate or key file read: a system CA bundle is a few
+/// hundred KiB; anything far larger (`/dev/zero`, a log file) is a mistake.
+pub const MAX_PEM_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads a PEM file named by the URL's `param`, refusing one over
+/// [`MAX_PEM_FILE_BYTES`] (checked while reading: a device or a pipe has
+/// no size to look at first).
+fn read_pem_file(param: &str, path: &str) -> Result<Vec<u8>, ConfigError> {
+    use std::io::Read as _;
+    let cannot =
+        |e: std::io::Error| ConfigError::Tls(format!("{param} file {path}: cannot be read: {e}"));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PEM_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_PEM_FILE_BYTES {
+        return Err(ConfigError::Tls(format!(
+            "{param} file {path}: larger than {MAX_PEM_FILE_BYTES} bytes, not a certificate or key"
+        )));
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn an_endless_or_huge_file_is_refused_by_name() {
+        let e = split_url("rediss://h:1/0?tls_ca=/dev/zero").unwrap_err();
+        assert!(
+            e.to_string().contains("tls_ca file /dev/zero: larger than"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn certificate_parameters_are_split_off_the_url() {

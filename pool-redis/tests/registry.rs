@@ -170,3 +170,24 @@ async fn stats_carry_each_pools_metrics_and_the_process_memory() {
         "{mem:?}"
     );
 }
+
+/// Rotating passwords (or per-tenant URLs) with no cleanup task: each new
+/// pool prunes the entries of pools nobody holds any more.
+#[test]
+fn entries_of_dropped_pools_are_pruned_when_a_pool_is_created() {
+    let registry = SharedPoolRegistry::new();
+    let kept = registry
+        .pool(&Config::from_url("redis://:kept@127.0.0.1:1/0"), None)
+        .unwrap();
+    for n in 0..50 {
+        let url = format!("redis://:rotated-{n}@127.0.0.1:1/0");
+        drop(registry.pool(&Config::from_url(url), None).unwrap());
+        assert!(
+            registry.entries() <= 2,
+            "{} entries after {n}",
+            registry.entries()
+        );
+    }
+    assert_eq!(registry.get_pool_stats().total_pools, 1);
+    drop(kept);
+}

@@ -216,6 +216,47 @@ async fn no_password_in_any_output() {
     .unwrap_err();
     show("RolePoolsError", format!("{e} / {e:?}"));
 
+    // Cluster and Sentinel configurations (built with their features: the
+    // test command runs this binary once with them).
+    #[cfg(feature = "cluster")]
+    {
+        use pool_redis::cluster;
+        let urls = vec![good.clone(), unreachable.clone()];
+        let cfg = cluster::Config::from_urls(urls.clone());
+        show("cluster::Config", format!("{cfg:?}"));
+        assert!(format!("{cfg:?}").contains(":***@"), "{cfg:?}");
+        let mut settings = cluster::ClusterSettings::default();
+        settings.password = Some(PASSWORD.into());
+        show("ClusterSettings", format!("{settings:?}"));
+        let pool = cfg.builder_with(&settings).unwrap().build().unwrap();
+        show("cluster Pool", format!("{pool:?}"));
+        let e = cluster::Config::from_urls(vec![format!("redis://:{PASSWORD}@127.0.0.1:notaport")])
+            .create_pool(None)
+            .unwrap_err();
+        show("cluster CreatePoolError", format!("{e} / {e:?}"));
+    }
+    #[cfg(feature = "sentinel")]
+    {
+        use pool_redis::sentinel;
+        let cfg = sentinel::Config::from_urls(
+            vec![unreachable.clone()],
+            "mymaster".to_owned(),
+            sentinel::SentinelServerType::Master,
+        )
+        .with_node_connection_info(Some(sentinel::SentinelNodeConnectionInfo {
+            tls_mode: None,
+            redis_connection_info: Some(RedisConnectionInfo {
+                password: Some(PASSWORD.into()),
+                ..RedisConnectionInfo::default()
+            }),
+        }));
+        show("sentinel::Config", format!("{cfg:?}"));
+        let pool = cfg.create_pool(None).unwrap();
+        show("sentinel Pool", format!("{pool:?}"));
+        let e = pool.get().await.unwrap_err();
+        show("sentinel PoolError", format!("{e} / {e:?}"));
+    }
+
     let shown = shown.join("\n");
     let logged = logged.text();
     assert!(

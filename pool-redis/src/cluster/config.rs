@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use crate::ConnectionInfo;
 pub use crate::config::ConfigError;
+use crate::secret::MaskedUrl;
 
 use super::{CreatePoolError, Pool, PoolBuilder, PoolConfig, Runtime};
 
 /// Configuration of a Cluster pool: the seed nodes' URLs (or connection
-/// details), pool settings, and whether reads may go to replicas.
-#[derive(Clone, Debug)]
+/// details), pool settings, and whether reads may go to replicas. `Debug`
+/// masks passwords.
+#[derive(Clone)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 pub struct Config {
     /// Some of the cluster's nodes (`redis://host:port`); the rest are
@@ -24,6 +26,21 @@ pub struct Config {
     /// Reads go to a random replica of the key's master.
     #[cfg_attr(feature = "serde", serde(default))]
     pub read_from_replicas: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let urls: Option<Vec<MaskedUrl<'_>>> = self
+            .urls
+            .as_ref()
+            .map(|urls| urls.iter().map(|u| MaskedUrl(Some(u))).collect());
+        f.debug_struct("Config")
+            .field("urls", &urls)
+            .field("connections", &self.connections)
+            .field("pool", &self.pool)
+            .field("read_from_replicas", &self.read_from_replicas)
+            .finish()
+    }
 }
 
 impl Config {
