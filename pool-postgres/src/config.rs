@@ -68,7 +68,10 @@ pub struct Config {
     pub port: Option<u16>,
     /// See [`tokio_postgres::Config::port`].
     pub ports: Option<Vec<u16>>,
-    /// See [`tokio_postgres::Config::connect_timeout`].
+    /// See [`tokio_postgres::Config::connect_timeout`]. The pool applies
+    /// it to the whole connect (TCP, TLS and login); `None`:
+    /// [`DEFAULT_CONNECT_TIMEOUT`](crate::DEFAULT_CONNECT_TIMEOUT) (10 s),
+    /// so a server that accepts and never answers cannot hold a `get()`.
     pub connect_timeout: Option<Duration>,
     /// See [`tokio_postgres::Config::keepalives`].
     pub keepalives: Option<bool>,

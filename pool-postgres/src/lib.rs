@@ -32,8 +32,8 @@ pub use config::{
 };
 pub use generic_client::GenericClient;
 pub use manager::{
-    ConfigConnectImpl, Connect, DEFAULT_HEALTH_CHECK_INTERVAL, Manager, ManagerConfig,
-    RecyclingMethod,
+    ConfigConnectImpl, Connect, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEALTH_CHECK_INTERVAL,
+    DEFAULT_RECYCLE_TIMEOUT, Manager, ManagerConfig, RecyclingMethod,
 };
 pub use secret::masked_url;
 pub use statement_cache::{DEFAULT_STATEMENT_CACHE_SIZE, StatementCache, StatementCaches};

@@ -21,6 +21,18 @@ use crate::{
 /// be inside a transaction, a `ROLLBACK`.
 pub const DEFAULT_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How long a new connection may take, TCP connect and the startup
+/// exchange (TLS, login) together, when `connect_timeout` is not set:
+/// tokio-postgres's own `connect_timeout` bounds only the TCP connect, so a
+/// server that accepts and never answers would hold `get()` forever.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the checkout's check (`ROLLBACK`, the empty query, `Clean`'s
+/// reset, a custom query) may take before the connection counts as dead
+/// and is replaced: a connection whose server stopped answering is never
+/// handed out.
+pub const DEFAULT_RECYCLE_TIMEOUT: Duration = Duration::from_secs(5);
+
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Opens a connection (deadpool-postgres's `Connect`): implement it to
@@ -78,6 +90,8 @@ pub struct Manager {
     pg_config: PgConfig,
     connect: Box<dyn Connect>,
     cache_size: usize,
+    /// The bound on the checkout's check.
+    recycle_timeout: Duration,
     /// Every live connection's statement cache.
     pub statement_caches: StatementCaches,
 }
@@ -128,6 +142,7 @@ impl Manager {
             pg_config,
             connect: Box::new(connect),
             cache_size: DEFAULT_STATEMENT_CACHE_SIZE,
+            recycle_timeout: DEFAULT_RECYCLE_TIMEOUT,
             statement_caches: StatementCaches::default(),
         }
     }
@@ -139,25 +154,51 @@ impl Manager {
         self.cache_size = size.max(1);
         self
     }
-}
 
-impl pool_core::Manager for Manager {
-    type Type = ClientWrapper;
-    type Error = Error;
-
-    async fn create(&self) -> Result<ClientWrapper, Error> {
-        let (client, task) = self.connect.connect(&self.pg_config).await?;
-        let wrapper = ClientWrapper::with_cache(client, task, self.cache_size);
-        self.statement_caches.attach(&wrapper.statement_cache);
-        Ok(wrapper)
+    /// How long the checkout's check may take before the connection is
+    /// replaced (default [`DEFAULT_RECYCLE_TIMEOUT`]).
+    #[must_use]
+    pub fn with_recycle_timeout(mut self, limit: Duration) -> Self {
+        self.recycle_timeout = limit;
+        self
     }
 
-    async fn recycle(&self, client: &mut ClientWrapper, _: &Metrics) -> RecycleResult<Error> {
-        if client.raw().is_closed() {
-            return Err(RecycleError::message("connection closed"));
+    /// The servers this manager connects to, as `host:port` (for errors).
+    fn addresses(&self) -> String {
+        use tokio_postgres::config::Host;
+        let ports = self.pg_config.get_ports();
+        let hosts: Vec<String> = self
+            .pg_config
+            .get_hosts()
+            .iter()
+            .enumerate()
+            .map(|(i, host)| {
+                let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+                match host {
+                    Host::Tcp(name) => format!("{name}:{port}"),
+                    #[cfg(unix)]
+                    Host::Unix(path) => format!("{}/.s.PGSQL.{port}", path.display()),
+                }
+            })
+            .collect();
+        if hosts.is_empty() {
+            let addrs: Vec<String> = self
+                .pg_config
+                .get_hostaddrs()
+                .iter()
+                .map(|a| format!("{a}:{}", ports.first().copied().unwrap_or(5432)))
+                .collect();
+            return addrs.join(", ");
         }
-        // pool-core runs this when the health-check TTL expired (or is
-        // zero), or when `needs_recycle` asked for it.
+        hosts.join(", ")
+    }
+}
+
+impl Manager {
+    /// The checkout's round trips: pool-core runs `recycle` when the
+    /// health-check TTL expired (or is zero), or when `needs_recycle` asked
+    /// for it.
+    async fn check(&self, client: &mut ClientWrapper) -> RecycleResult<Error> {
         let method = &self.config.recycling_method;
         if !client.session.is_clean() && *method != RecyclingMethod::Fast {
             // Ends whatever the last user left open; doubles as the
@@ -180,12 +221,67 @@ impl pool_core::Manager for Manager {
         client.session.mark_clean();
         Ok(())
     }
+}
+
+impl pool_core::Manager for Manager {
+    type Type = ClientWrapper;
+    type Error = Error;
+
+    async fn create(&self) -> Result<ClientWrapper, Error> {
+        // The whole connect, startup exchange included, within the
+        // configured connect timeout (tokio-postgres applies it to the TCP
+        // connect alone) or the default.
+        let limit = self
+            .pg_config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let connecting = self.connect.connect(&self.pg_config);
+        let Ok(connected) = tokio::time::timeout(limit, connecting).await else {
+            tracing::warn!(
+                target: "pool_postgres",
+                server = %self.addresses(),
+                ?limit,
+                "no connection within the connect timeout"
+            );
+            return Err(Error::__private_api_timeout());
+        };
+        let (client, task) = connected?;
+        let wrapper = ClientWrapper::with_cache(client, task, self.cache_size);
+        self.statement_caches.attach(&wrapper.statement_cache);
+        Ok(wrapper)
+    }
+
+    async fn recycle(&self, client: &mut ClientWrapper, _: &Metrics) -> RecycleResult<Error> {
+        if client.raw().is_closed() {
+            return Err(RecycleError::message("connection closed"));
+        }
+        match tokio::time::timeout(self.recycle_timeout, self.check(client)).await {
+            Ok(checked) => checked,
+            Err(_) => Err(RecycleError::message(format!(
+                "no answer from {} to the checkout's check within {:?} (recycle timeout): connection replaced",
+                self.addresses(),
+                self.recycle_timeout
+            ))),
+        }
+    }
 
     /// tokio-postgres's `Display` is terse ("db error", "error connecting
     /// to server"); the server's message is in the source chain. Its errors
     /// carry no password.
     fn describe_error(&self, error: &Error) -> Option<String> {
         let mut text = error.to_string();
+        if text == Error::__private_api_timeout().to_string() {
+            let limit = self
+                .pg_config
+                .get_connect_timeout()
+                .copied()
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+            text = format!(
+                "no connection to {} within {limit:?} (connect timeout)",
+                self.addresses()
+            );
+        }
         let mut source = std::error::Error::source(error);
         while let Some(e) = source {
             text.push_str(": ");

@@ -59,6 +59,11 @@ impl PartitionProxy {
         }
     }
 
+    /// The proxy's loopback port (for a client of any protocol).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// `redis://127.0.0.1:<proxy port>`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
