@@ -44,6 +44,10 @@ pub trait RedisPoolExt {
     fn pubsub(&self) -> impl std::future::Future<Output = Result<PubSub, PoolError>> + Send;
 }
 
+/// How long [`RedisPoolExt::pubsub`] may take to connect and subscribe-ready
+/// its dedicated connection (TCP, TLS, `HELLO`/`AUTH`).
+pub const PUBSUB_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl<M: RedisManager> RedisPoolExt for pool_core::Pool<M, Connection<M>> {
     fn shared(&self) -> SharedConnection {
         self.manager()
@@ -81,10 +85,23 @@ impl<M: RedisManager> RedisPoolExt for pool_core::Pool<M, Connection<M>> {
             .next_client()
             .await
             .map_err(PoolError::Backend)?;
-        let pubsub = client
-            .get_async_pubsub()
-            .await
-            .map_err(PoolError::Backend)?;
+        // redis-rs's pub/sub connect has no timeout of its own; the slot
+        // is held meanwhile, so a server that accepts and never answers
+        // must not keep it.
+        let pubsub =
+            match tokio::time::timeout(PUBSUB_CONNECT_TIMEOUT, client.get_async_pubsub()).await {
+                Ok(connected) => connected.map_err(PoolError::Backend)?,
+                Err(_) => {
+                    return Err(PoolError::Backend(redis::RedisError::from((
+                        redis::ErrorKind::Io,
+                        "pub/sub connect timed out",
+                        format!(
+                            "no answer from {} within {PUBSUB_CONNECT_TIMEOUT:?}",
+                            client.get_connection_info().addr()
+                        ),
+                    ))));
+                }
+            };
         Ok(PubSub::new(pubsub, Box::new(slot)))
     }
 }

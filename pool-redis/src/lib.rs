@@ -88,7 +88,7 @@ pub use roles::{Role, RoleAddrs, RolePools, RolePoolsError, env};
 pub use shared::{DEFAULT_SHARED_DEPTH, SharedConnection, SharedStats};
 
 pub use connection::Connection;
-pub use ext::RedisPoolExt;
+pub use ext::{PUBSUB_CONNECT_TIMEOUT, RedisPoolExt};
 pub use managed::ManagedConnection;
 pub use manager::{Manager, RedisManager};
 pub use pubsub::PubSub;

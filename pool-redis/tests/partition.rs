@@ -205,3 +205,25 @@ async fn a_half_open_partition_holds_no_caller_and_heals_fast() {
     }
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+/// `pubsub()` holds a pool slot while it connects: a server that accepts
+/// and never answers ends it in an error naming the address within
+/// `PUBSUB_CONNECT_TIMEOUT`, and the slot comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_to_a_silent_server_fails_within_its_bound_naming_the_address() {
+    let server = RedisServer::start();
+    let proxy = PartitionProxy::start(([127, 0, 0, 1], server.port).into()).await;
+    let pool = Config::from_url(proxy.url()).create_pool(None).unwrap();
+    drop(pool.get().await.unwrap()); // an idle connection, fresh: no PING
+    proxy.cut();
+    let outcome = tokio::time::timeout(Duration::from_secs(20), pool.pubsub())
+        .await
+        .expect("pubsub() hung on a silent server");
+    let err = outcome.expect_err("nothing answers").to_string();
+    assert!(err.contains("timed out"), "{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{}", proxy.port())),
+        "{err}"
+    );
+    assert_eq!(pool.status().size, 0, "the slot came back");
+}
