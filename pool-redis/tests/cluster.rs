@@ -28,6 +28,7 @@ async fn cluster_scenarios() {
     connections_per_node(&set, &keys).await;
     sessions_and_checks(&set).await;
     timeouts_on_and_off(&set).await;
+    a_slow_write_is_answered_once(&set).await;
     slot_migration(&set, &keys).await;
     failover(&mut set, &keys, false).await;
     failover(&mut set, &keys, true).await;
@@ -39,15 +40,17 @@ fn pool(set: &ClusterSet, size: usize) -> Pool {
     cfg.create_pool(None).expect("a cluster pool")
 }
 
-/// A blocking command that outlives the per-attempt response timeout fails
-/// under the bounded defaults, within the documented bound; with both
-/// timeouts off (redis-rs's defaults) it is answered.
+/// A blocking command that outlives the overall timeout fails under the
+/// bounded defaults, within the documented bound, and one inside it is
+/// answered; with both timeouts off (redis-rs's defaults) the long one is
+/// answered too.
 async fn timeouts_on_and_off(set: &ClusterSet) {
-    let blpop = || {
+    let blpop_for = |secs: u64| {
         let mut cmd = redis::cmd("BLPOP");
-        cmd.arg("cluster:never-pushed").arg(2);
+        cmd.arg("cluster:never-pushed").arg(secs);
         cmd
     };
+    let blpop = || blpop_for(4);
     let bounded = pool(set, 1);
     let mut conn = bounded.get().await.unwrap();
     let started = Instant::now();
@@ -55,9 +58,16 @@ async fn timeouts_on_and_off(set: &ClusterSet) {
         blpop().query_async(&mut *conn).await;
     assert!(
         result.is_err(),
-        "BLPOP for 2 s answered within a 1 s response timeout: {result:?}"
+        "BLPOP for 4 s answered within a 3 s overall timeout: {result:?}"
     );
     assert!(started.elapsed() <= DEFAULT_CLUSTER_OVERALL_TIMEOUT + Duration::from_secs(1));
+    drop(conn);
+    let mut conn = bounded.get().await.unwrap();
+    let short: Option<(String, String)> = blpop_for(1)
+        .query_async(&mut *conn)
+        .await
+        .expect("a 1 s BLPOP fits in the overall timeout");
+    assert_eq!(short, None);
     drop(conn);
 
     let mut cfg = Config::from_urls(set.urls());
@@ -76,6 +86,48 @@ async fn timeouts_on_and_off(set: &ClusterSet) {
             .expect("without timeouts the blocking command is answered");
     assert_eq!(popped, None);
     assert!(started.elapsed() >= Duration::from_secs(2));
+}
+
+/// Every node under `CLIENT PAUSE 1500 WRITE`: an `INCR` and an `LPOP`
+/// sent meanwhile are answered when the pause ends (inside the overall
+/// timeout), and each ran exactly once.
+async fn a_slow_write_is_answered_once(set: &ClusterSet) {
+    let pool = pool(set, 2);
+    let mut conn = pool.get().await.unwrap();
+    let _: () = conn.set("cluster:paused-counter", 10).await.unwrap();
+    let _: () = conn.del("cluster:paused-list").await.unwrap();
+    let _: () = conn
+        .rpush("cluster:paused-list", &["a", "b", "c"])
+        .await
+        .unwrap();
+    let ports: Vec<u16> = set
+        .masters()
+        .into_iter()
+        .flat_map(|m| [m, set.replica_of(m)])
+        .collect();
+    for &port in &ports {
+        let _: () = query(
+            port,
+            redis::cmd("CLIENT").arg("PAUSE").arg(1500).arg("WRITE"),
+        )
+        .unwrap();
+    }
+    let started = Instant::now();
+    let counted: redis::RedisResult<i64> = conn.incr("cluster:paused-counter", 1).await;
+    let popped: redis::RedisResult<Option<String>> = conn.lpop("cluster:paused-list", None).await;
+    let took = started.elapsed();
+    assert_eq!(counted.expect("the INCR's reply reached the caller"), 11);
+    assert_eq!(
+        popped
+            .expect("the LPOP's reply reached the caller")
+            .as_deref(),
+        Some("a")
+    );
+    assert!(took < DEFAULT_CLUSTER_OVERALL_TIMEOUT, "{took:?}");
+    let counter: i64 = conn.get("cluster:paused-counter").await.unwrap();
+    let left: Vec<String> = conn.lrange("cluster:paused-list", 0, -1).await.unwrap();
+    assert_eq!(counter, 11, "the INCR ran once");
+    assert_eq!(left, ["b", "c"], "the LPOP ran once");
 }
 
 /// For each master, a key whose slot it serves (`CLUSTER KEYSLOT` against

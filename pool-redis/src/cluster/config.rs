@@ -126,7 +126,8 @@ impl Default for Config {
 
 /// How long one connection attempt to a node may take.
 pub const DEFAULT_CLUSTER_CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
-/// How long one attempt of a request may wait for its answer.
+/// A per-attempt bound to choose for [`ClusterSettings::response_timeout`]
+/// (not the default: see there).
 pub const DEFAULT_CLUSTER_RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a request may take over all its attempts, redirects and
 /// reconnects: the longest a caller waits when a node dies.
@@ -153,10 +154,13 @@ pub struct ClusterSettings {
     pub read_from_replicas: bool,
     /// [`DEFAULT_CLUSTER_CONNECTION_TIMEOUT`].
     pub connection_timeout: Duration,
-    /// [`DEFAULT_CLUSTER_RESPONSE_TIMEOUT`] (per attempt; a blocking
-    /// command must fit in it). `None`: no timer per attempt, redis-rs's
-    /// default (a node that stops answering without closing its
-    /// connections holds requests until the overall timeout, if any).
+    /// A bound per attempt. Default `None`: redis-rs sends a request
+    /// whose attempt timed out again at once, a write included, so a
+    /// write held up on a slow node (a `CLIENT PAUSE`, a long `KEYS`) would
+    /// run twice and its caller would get an error for a reply that
+    /// arrived; with `None` a slow reply inside the overall timeout reaches
+    /// the caller. Set it ([`DEFAULT_CLUSTER_RESPONSE_TIMEOUT`] is 1 s)
+    /// only for a read-only workload that would rather try again early.
     pub response_timeout: Option<Duration>,
     /// [`DEFAULT_CLUSTER_OVERALL_TIMEOUT`] (all attempts of one request).
     /// `None`: no overall bound, redis-rs's default. Each timeout is a
@@ -186,7 +190,7 @@ impl Default for ClusterSettings {
         Self {
             read_from_replicas: false,
             connection_timeout: DEFAULT_CLUSTER_CONNECTION_TIMEOUT,
-            response_timeout: Some(DEFAULT_CLUSTER_RESPONSE_TIMEOUT),
+            response_timeout: None,
             overall_timeout: Some(DEFAULT_CLUSTER_OVERALL_TIMEOUT),
             retries: DEFAULT_CLUSTER_RETRIES,
             min_retry_wait: DEFAULT_CLUSTER_RETRY_WAIT.0,

@@ -6,7 +6,12 @@
 //!   defaults under which a request waits at most
 //!   [`DEFAULT_CLUSTER_OVERALL_TIMEOUT`] (3 s) over all its attempts when a
 //!   node dies ([`ClusterSettings`]; redis-rs's own defaults retry 16 times
-//!   with waits from 1.28 s).
+//!   with waits from 1.28 s). There is no per-attempt timeout by default:
+//!   redis-rs resends a timed-out attempt, writes included, so a reply that
+//!   arrives within the overall bound reaches the caller and a slow write
+//!   runs once. A request that hits the overall bound is an error, and a
+//!   write that timed out **may have run**: the caller decides whether to
+//!   send it again.
 //! - **No PING per checkout**: a connection used within the health-check
 //!   interval (1 s) goes straight to the caller.
 //! - **Session-state safety**: in a cluster only an atomic pipeline
