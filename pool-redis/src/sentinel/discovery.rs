@@ -16,6 +16,12 @@ use crate::target::{Discover, Discovery, Node};
 /// answer each): a sentinel that does not answer in time is passed over.
 pub(crate) const ASK_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How long one discovery may take in all (every sentinel asked, every
+/// node named checked): it runs under the lock every new connection waits
+/// on, so a deployment of silent nodes must not hold that lock for a
+/// second per node.
+pub const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Flags in `SENTINEL REPLICAS` that mean a replica cannot serve.
 const UNFIT_FLAGS: [&str; 3] = ["s_down", "o_down", "disconnected"];
 
@@ -165,8 +171,10 @@ impl Sentinels {
                     continue;
                 }
             };
-            let mut nodes = Vec::new();
-            for replica in listed.iter().filter(|r| is_fit(r)) {
+            // Every listed replica checked at once: one silent replica
+            // costs its own ask timeout, not the others'.
+            let mut checks = tokio::task::JoinSet::new();
+            for (k, replica) in listed.iter().filter(|r| is_fit(r)).enumerate() {
                 let (Some(host), Some(port)) = (
                     replica.get("ip"),
                     replica.get("port").and_then(|p| p.parse().ok()),
@@ -174,11 +182,21 @@ impl Sentinels {
                     continue;
                 };
                 let node = self.node(host, port)?;
-                match check_role(&node, "slave").await {
-                    Ok(()) => nodes.push(node),
+                checks.spawn(async move { (k, check_role(&node, "slave").await, node) });
+            }
+            let mut nodes = Vec::new();
+            while let Some(joined) = checks.join_next().await {
+                let Ok((k, checked, node)) = joined else {
+                    continue;
+                };
+                match checked {
+                    Ok(()) => nodes.push((k, node)),
                     Err(e) => tracing::debug!(addr = %node.addr, error = %e, "replica not usable"),
                 }
             }
+            // In the sentinel's order, whichever answered first.
+            nodes.sort_by_key(|(k, _)| *k);
+            let nodes: Vec<Node> = nodes.into_iter().map(|(_, node)| node).collect();
             if !nodes.is_empty() {
                 self.preferred.store(i, Ordering::Relaxed);
                 return Ok(nodes);
@@ -201,6 +219,29 @@ impl Sentinels {
 impl Discover for Sentinels {
     fn discover(&self) -> Discovery<'_> {
         Box::pin(async move {
+            match tokio::time::timeout(DISCOVERY_TIMEOUT, self.discover_unbounded()).await {
+                Ok(found) => found,
+                Err(_) => Err(RedisError::from((
+                    ErrorKind::Io,
+                    "Sentinel discovery timed out",
+                    format!(
+                        "no usable node for master name `{}` within {DISCOVERY_TIMEOUT:?} (sentinels {})",
+                        self.master_name,
+                        self.clients
+                            .iter()
+                            .map(|c| c.get_connection_info().addr().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ))),
+            }
+        })
+    }
+}
+
+impl Sentinels {
+    async fn discover_unbounded(&self) -> RedisResult<Vec<Node>> {
+        {
             match self.server_type {
                 SentinelServerType::Master => Ok(vec![self.master().await?]),
                 SentinelServerType::Replica => {
@@ -215,7 +256,7 @@ impl Discover for Sentinels {
                     Ok(vec![self.master().await?])
                 }
             }
-        })
+        }
     }
 }
 

@@ -41,6 +41,7 @@ pub use self::config::{Config, SentinelNodeConnectionInfo, SentinelServerType, T
 pub use crate::config::ConfigError;
 pub use pool_core::managed::reexports::*;
 
+pub use discovery::DISCOVERY_TIMEOUT;
 use discovery::Sentinels;
 
 pool_aliases!(Manager, Connection, ConfigError);
