@@ -7,6 +7,9 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+mod common;
+
+use common::chain;
 use pg_harness::PgServer;
 use pool_postgres::{
     Config, DEFAULT_CONNECT_TIMEOUT, DEFAULT_RECYCLE_TIMEOUT, PoolConfig, Runtime,
@@ -17,17 +20,6 @@ use redis_harness::PartitionProxy;
 fn server() -> &'static PgServer {
     static SERVER: OnceLock<PgServer> = OnceLock::new();
     SERVER.get_or_init(PgServer::start)
-}
-
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }
 
 /// Past this the test fails instead of waiting for ever.

@@ -5,6 +5,9 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::chain;
 use pg_harness::PgServer;
 use pool_postgres::{
     ChannelBinding, Config, ManagerConfig, Pool, PoolConfig, RecyclingMethod, Runtime,
@@ -651,19 +654,6 @@ async fn restart_under_load(server: &PgServer) {
     // Served again: a fresh checkout works at once.
     let c = pool.get().await.unwrap();
     c.query_one("SELECT 1", &[]).await.unwrap();
-}
-
-/// An error and its sources, as an error reporter prints them
-/// (tokio-postgres keeps the server's message in the source).
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }
 
 async fn backend_pid(pool: &Pool) -> i32 {

@@ -106,6 +106,18 @@ impl fmt::Debug for MaskedUrl<'_> {
     }
 }
 
+/// `Debug` of an optional list of URLs, each masked.
+pub(crate) struct MaskedUrls<'a>(pub(crate) &'a Option<Vec<String>>);
+
+impl fmt::Debug for MaskedUrls<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0
+            .as_ref()
+            .map(|urls| urls.iter().map(|u| MaskedUrl(Some(u))).collect::<Vec<_>>())
+            .fmt(f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::masked_url;

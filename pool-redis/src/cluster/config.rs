@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::ConnectionInfo;
 pub use crate::config::ConfigError;
-use crate::secret::MaskedUrl;
+use crate::secret::MaskedUrls;
 
 use super::{CreatePoolError, Pool, PoolBuilder, PoolConfig, Runtime};
 
@@ -30,12 +30,8 @@ pub struct Config {
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let urls: Option<Vec<MaskedUrl<'_>>> = self
-            .urls
-            .as_ref()
-            .map(|urls| urls.iter().map(|u| MaskedUrl(Some(u))).collect());
         f.debug_struct("Config")
-            .field("urls", &urls)
+            .field("urls", &MaskedUrls(&self.urls))
             .field("connections", &self.connections)
             .field("pool", &self.pool)
             .field("read_from_replicas", &self.read_from_replicas)

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::config::ConfigError;
-use crate::secret::MaskedUrl;
+use crate::secret::MaskedUrls;
 use crate::{ConnectionAddr, ConnectionInfo, RedisConnectionInfo};
 
 use super::{CreatePoolError, Pool, PoolBuilder, PoolConfig, Runtime};
@@ -35,12 +35,8 @@ pub struct Config {
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let urls: Option<Vec<MaskedUrl<'_>>> = self
-            .urls
-            .as_ref()
-            .map(|urls| urls.iter().map(|u| MaskedUrl(Some(u))).collect());
         f.debug_struct("Config")
-            .field("urls", &urls)
+            .field("urls", &MaskedUrls(&self.urls))
             .field("server_type", &self.server_type)
             .field("master_name", &self.master_name)
             .field("connections", &self.connections)
