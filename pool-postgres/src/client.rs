@@ -11,7 +11,10 @@ use std::{
     fmt,
     future::Future,
     ops::{Deref, DerefMut},
-    sync::Arc,
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Waker},
 };
 
@@ -24,6 +27,7 @@ use tokio_postgres::{
 };
 
 use crate::{
+    reconnect::{Connector, Opened, is_server_shutdown},
     session::Session,
     statement_cache::{DEFAULT_STATEMENT_CACHE_SIZE, StatementCache},
 };
@@ -85,6 +89,16 @@ fn is_stale_plan(e: &Error) -> bool {
 pub struct ClientWrapper {
     client: PgClient,
     conn_task: JoinHandle<()>,
+    /// The connection that took over from `client` when that one was found
+    /// dead at a checkout's first statement (see [`crate::reconnect`]).
+    replacement: OnceLock<Opened>,
+    /// Set when the server ended `client`'s session with nothing in flight
+    /// (see [`crate::reconnect`]; `None`: not known).
+    ended_by_server: Option<Arc<AtomicBool>>,
+    /// How to open that replacement (`None`: a wrapper made by hand).
+    reconnect: Option<Arc<Connector>>,
+    /// Nothing of the current checkout has been sent yet.
+    fresh: AtomicBool,
     /// This connection's prepared statements.
     pub statement_cache: Arc<StatementCache>,
     pub(crate) session: Session,
@@ -93,21 +107,50 @@ pub struct ClientWrapper {
 impl fmt::Debug for ClientWrapper {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientWrapper")
-            .field("closed", &self.client.is_closed())
+            .field("closed", &self.client().is_closed())
+            .field("replaced", &self.replacement.get().is_some())
             .field("statement_cache", &self.statement_cache)
             .field("session", &self.session)
             .finish()
     }
 }
 
-/// Runs `$call` with the statement; a stale cached plan is evicted and,
-/// outside a transaction, prepared and run once more.
+/// Runs `$call` with the statement. The checkout's first statement, on a
+/// connection found dead before it ran anything, runs on a replacement
+/// (see [`crate::reconnect`]); a stale cached plan is evicted and, outside
+/// a transaction, prepared and run once more.
+/// Runs `$call` (an expression that uses `self.client()`): as the
+/// checkout's first statement, once more on a replacement when the first
+/// reply says the connection had already ended (see `followed!`).
+macro_rules! once_more_if_ended {
+    ($self:ident, $call:expr) => {{
+        let first_of_checkout = $self.begin_statement().await;
+        match $call.await {
+            Err(e) if first_of_checkout && $self.replaced_after(&e).await => $call.await,
+            other => other,
+        }
+    }};
+}
+
 macro_rules! followed {
     ($self:ident, $statement:ident, |$s:ident| $call:expr) => {{
+        let first_of_checkout = $self.begin_statement().await;
         $self.saw($statement);
         let first = {
             let $s = $statement;
             $call.await
+        };
+        let first = match first {
+            Err(e)
+                if first_of_checkout
+                    && $statement.prepared().is_none()
+                    && $self.replaced_after(&e).await =>
+            {
+                $self.saw($statement);
+                let $s = $statement;
+                $call.await
+            }
+            other => other,
         };
         match first {
             Err(e) => match $self.after_error($statement, &e).await {
@@ -134,14 +177,116 @@ impl ClientWrapper {
         Self {
             client,
             conn_task,
+            replacement: OnceLock::new(),
+            ended_by_server: None,
+            reconnect: None,
+            fresh: AtomicBool::new(true),
             statement_cache: Arc::new(StatementCache::new(capacity)),
             session: Session::default(),
         }
     }
 
+    pub(crate) fn with_reconnect(
+        mut self,
+        connector: Arc<Connector>,
+        ended_by_server: Option<Arc<AtomicBool>>,
+    ) -> Self {
+        self.reconnect = Some(connector);
+        self.ended_by_server = ended_by_server;
+        self
+    }
+
+    /// The connection in use: the replacement once there is one.
+    fn client(&self) -> &PgClient {
+        self.replacement.get().map_or(&self.client, |o| &o.client)
+    }
+
+    fn client_mut(&mut self) -> &mut PgClient {
+        match self.replacement.get_mut() {
+            Some(o) => &mut o.client,
+            None => &mut self.client,
+        }
+    }
+
+    /// Whether the server ended the connection in use with no request in
+    /// flight, so a request that met "connection closed" was never sent.
+    fn ended_by_server(&self) -> bool {
+        let flag = match self.replacement.get() {
+            Some(o) => o.ended_by_server.as_ref(),
+            None => self.ended_by_server.as_ref(),
+        };
+        // Acquire pairs with the Release in `Connector::open`.
+        flag.is_some_and(|f| f.load(Ordering::Acquire))
+    }
+
     /// The raw client, for the manager's own checks (not marked as raw use).
     pub(crate) fn raw(&self) -> &PgClient {
-        &self.client
+        self.client()
+    }
+
+    /// A checkout starts: a replacement made during the last one becomes
+    /// the connection (so each checkout may replace once), and the first
+    /// statement may be moved to a replacement if the connection turns out
+    /// dead (see `followed!`).
+    pub(crate) fn checked_out(&mut self) {
+        if let Some(replacement) = self.replacement.take() {
+            self.conn_task.abort();
+            self.client = replacement.client;
+            self.conn_task = replacement.task;
+            self.ended_by_server = replacement.ended_by_server;
+        }
+        self.fresh.store(true, Ordering::Relaxed);
+    }
+
+    /// Before a statement: whether it is the checkout's first; if so and
+    /// the connection is already closed, the replacement is opened before
+    /// anything is sent.
+    async fn begin_statement(&self) -> bool {
+        let first = self.fresh.swap(false, Ordering::Relaxed);
+        if first && self.client().is_closed() {
+            self.replace().await;
+        }
+        first
+    }
+
+    /// After the checkout's first statement failed with `e`: whether `e`
+    /// says the server had ended the connection before that statement ran
+    /// (`57P01` administrator shutdown, `57P02` crash shutdown, `57P03`
+    /// cannot connect now, as the first reply; or "connection closed" on a
+    /// connection the server ended with nothing in flight) and a
+    /// replacement is now in place to run it.
+    async fn replaced_after(&self, e: &Error) -> bool {
+        let ended_before = is_server_shutdown(e) || (e.is_closed() && self.ended_by_server());
+        ended_before && self.replace().await
+    }
+
+    /// Opens the replacement (once per checkout: a second death goes to the
+    /// caller, and the pool drops the connection at its return).
+    async fn replace(&self) -> bool {
+        let Some(connector) = &self.reconnect else {
+            return false;
+        };
+        if self.replacement.get().is_some() {
+            return false;
+        }
+        match connector.open().await {
+            Ok(fresh) => {
+                if let Err(lost) = self.replacement.set(fresh) {
+                    // Another statement of this checkout won the race.
+                    lost.task.abort();
+                }
+                // Statements prepared on the dead connection mean nothing
+                // on the new one; the new session starts clean.
+                self.statement_cache.clear();
+                self.session.mark_clean();
+                tracing::debug!(target: "pool_postgres", "dead connection replaced before the checkout's first statement ran");
+                true
+            }
+            Err(e) => {
+                tracing::debug!(target: "pool_postgres", error = %e, "replacing a dead connection failed");
+                false
+            }
+        }
     }
 
     /// Ends whatever transaction the last user may have left open, ahead of
@@ -151,7 +296,7 @@ impl ClientWrapper {
     /// after it. The first poll of `batch_execute` hands the request to the
     /// connection task; dropping the future then only discards the answer.
     pub(crate) fn rollback_ahead(&self) {
-        let rollback = std::pin::pin!(self.client.batch_execute("ROLLBACK"));
+        let rollback = std::pin::pin!(self.client().batch_execute("ROLLBACK"));
         let _ = rollback.poll(&mut Context::from_waker(Waker::noop()));
         self.session.mark_clean();
     }
@@ -174,7 +319,7 @@ impl ClientWrapper {
             return None;
         }
         self.statement_cache
-            .prepare_typed(&self.client, &query, &types)
+            .prepare_typed(self.client(), &query, &types)
             .await
             .ok()
     }
@@ -185,7 +330,7 @@ impl ClientWrapper {
     /// # Errors
     /// The server's error when preparing fails.
     pub async fn prepare_cached(&self, query: &str) -> Result<Statement, Error> {
-        self.statement_cache.prepare(&self.client, query).await
+        once_more_if_ended!(self, self.statement_cache.prepare(self.client(), query))
     }
 
     /// As [`ClientWrapper::prepare_cached`], with parameter types.
@@ -197,9 +342,11 @@ impl ClientWrapper {
         query: &str,
         types: &[Type],
     ) -> Result<Statement, Error> {
-        self.statement_cache
-            .prepare_typed(&self.client, query, types)
-            .await
+        once_more_if_ended!(
+            self,
+            self.statement_cache
+                .prepare_typed(self.client(), query, types)
+        )
     }
 
     /// Starts a transaction (rolled back if dropped unfinished).
@@ -207,9 +354,17 @@ impl ClientWrapper {
     /// # Errors
     /// The server's error.
     pub async fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
+        // A connection already closed is replaced before `BEGIN`; one whose
+        // `BEGIN` meets the server's shutdown reply is not (the borrow the
+        // returned transaction holds rules out a second try here), and the
+        // caller sees that error.
+        self.begin_statement().await;
         let session = &self.session;
         session.mark_open();
-        let txn = self.client.transaction().await?;
+        let txn = match self.replacement.get_mut() {
+            Some(o) => o.client.transaction().await?,
+            None => self.client.transaction().await?,
+        };
         Ok(Transaction {
             txn,
             statement_cache: self.statement_cache.clone(),
@@ -220,7 +375,10 @@ impl ClientWrapper {
     /// A transaction with options.
     pub fn build_transaction(&mut self) -> TransactionBuilder<'_> {
         TransactionBuilder {
-            builder: self.client.build_transaction(),
+            builder: match self.replacement.get_mut() {
+                Some(o) => o.client.build_transaction(),
+                None => self.client.build_transaction(),
+            },
             statement_cache: self.statement_cache.clone(),
             session: &self.session,
         }
@@ -231,7 +389,7 @@ impl ClientWrapper {
     /// # Errors
     /// The server's error.
     pub async fn prepare(&self, query: &str) -> Result<Statement, Error> {
-        self.client.prepare(query).await
+        once_more_if_ended!(self, self.client().prepare(query))
     }
 
     /// See [`tokio_postgres::Client::prepare_typed`].
@@ -239,7 +397,7 @@ impl ClientWrapper {
     /// # Errors
     /// The server's error.
     pub async fn prepare_typed(&self, query: &str, types: &[Type]) -> Result<Statement, Error> {
-        self.client.prepare_typed(query, types).await
+        once_more_if_ended!(self, self.client().prepare_typed(query, types))
     }
 
     /// See [`tokio_postgres::Client::query`].
@@ -254,7 +412,7 @@ impl ClientWrapper {
     where
         T: ?Sized + Query,
     {
-        followed!(self, statement, |s| self.client.query(s, params))
+        followed!(self, statement, |s| self.client().query(s, params))
     }
 
     /// See [`tokio_postgres::Client::query_one`].
@@ -269,7 +427,7 @@ impl ClientWrapper {
     where
         T: ?Sized + Query,
     {
-        followed!(self, statement, |s| self.client.query_one(s, params))
+        followed!(self, statement, |s| self.client().query_one(s, params))
     }
 
     /// See [`tokio_postgres::Client::query_opt`].
@@ -284,7 +442,7 @@ impl ClientWrapper {
     where
         T: ?Sized + Query,
     {
-        followed!(self, statement, |s| self.client.query_opt(s, params))
+        followed!(self, statement, |s| self.client().query_opt(s, params))
     }
 
     /// See [`tokio_postgres::Client::query_raw`]. A stale cached plan is
@@ -300,7 +458,7 @@ impl ClientWrapper {
         I::IntoIter: ExactSizeIterator,
     {
         self.saw(statement);
-        let result = self.client.query_raw(statement, params).await;
+        let result = self.client().query_raw(statement, params).await;
         if let Err(e) = &result {
             self.evict_stale(statement, e);
         }
@@ -319,7 +477,7 @@ impl ClientWrapper {
     where
         T: ?Sized + Query,
     {
-        followed!(self, statement, |s| self.client.execute(s, params))
+        followed!(self, statement, |s| self.client().execute(s, params))
     }
 
     /// See [`tokio_postgres::Client::execute_raw`]. A stale cached plan is
@@ -335,7 +493,7 @@ impl ClientWrapper {
         I::IntoIter: ExactSizeIterator,
     {
         self.saw(statement);
-        let result = self.client.execute_raw(statement, params).await;
+        let result = self.client().execute_raw(statement, params).await;
         if let Err(e) = &result {
             self.evict_stale(statement, e);
         }
@@ -347,8 +505,10 @@ impl ClientWrapper {
     /// # Errors
     /// The server's error.
     pub async fn simple_query(&self, query: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        self.session.saw_sql(query);
-        self.client.simple_query(query).await
+        once_more_if_ended!(self, {
+            self.session.saw_sql(query);
+            self.client().simple_query(query)
+        })
     }
 
     /// See [`tokio_postgres::Client::batch_execute`].
@@ -356,13 +516,15 @@ impl ClientWrapper {
     /// # Errors
     /// The server's error.
     pub async fn batch_execute(&self, query: &str) -> Result<(), Error> {
-        self.session.saw_sql(query);
-        self.client.batch_execute(query).await
+        once_more_if_ended!(self, {
+            self.session.saw_sql(query);
+            self.client().batch_execute(query)
+        })
     }
 
     /// See [`tokio_postgres::Client::is_closed`].
     pub fn is_closed(&self) -> bool {
-        self.client.is_closed()
+        self.client().is_closed()
     }
 
     fn evict_stale<T: ?Sized + Query>(&self, statement: &T, e: &Error) {
@@ -379,20 +541,25 @@ impl Deref for ClientWrapper {
     /// session becomes unknown (a `ROLLBACK` at the next checkout).
     fn deref(&self) -> &PgClient {
         self.session.mark_unknown();
-        &self.client
+        self.fresh.store(false, Ordering::Relaxed);
+        self.client()
     }
 }
 
 impl DerefMut for ClientWrapper {
     fn deref_mut(&mut self) -> &mut PgClient {
         self.session.mark_unknown();
-        &mut self.client
+        self.fresh.store(false, Ordering::Relaxed);
+        self.client_mut()
     }
 }
 
 impl Drop for ClientWrapper {
     fn drop(&mut self) {
         self.conn_task.abort();
+        if let Some(o) = self.replacement.get() {
+            o.task.abort();
+        }
     }
 }
 

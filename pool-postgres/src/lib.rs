@@ -10,14 +10,16 @@ compile_error!(
      use rt_tokio_1 (on by default)"
 );
 
-// The map, leaves first: `secret`, `session` and `statement_cache` use
-// nothing of the crate; `client` the cache and the session; `manager` (with
-// its `ManagerConfig`) the client; `config` builds pools from managers;
-// `generic_client` adds a trait over `client`.
+// The map, leaves first: `secret`, `session`, `statement_cache` and
+// `reconnect` (opening connections) use nothing of the crate; `client` the
+// cache, the session and `reconnect`; `manager` (with its `ManagerConfig`)
+// the client; `config` builds pools from managers; `generic_client` adds a
+// trait over `client`.
 mod client;
 mod config;
 mod generic_client;
 mod manager;
+mod reconnect;
 mod secret;
 mod session;
 mod statement_cache;

@@ -1,16 +1,17 @@
 //! `Manager`: connects, checks and resets connections for pool-core.
 
-use std::{fmt, future::Future, pin::Pin, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
 use pool_core::{Metrics, RecycleError, RecycleResult};
-use tokio::task::JoinHandle;
 use tokio_postgres::{
-    Client as PgClient, Config as PgConfig, Error, Socket,
+    Config as PgConfig, Error, Socket,
     tls::{MakeTlsConnect, TlsConnect},
 };
 
+pub use crate::reconnect::{ConfigConnectImpl, Connect, DEFAULT_CONNECT_TIMEOUT};
 use crate::{
     ClientWrapper,
+    reconnect::Connector,
     statement_cache::{DEFAULT_STATEMENT_CACHE_SIZE, StatementCaches},
 };
 
@@ -21,74 +22,18 @@ use crate::{
 /// be inside a transaction, a `ROLLBACK`.
 pub const DEFAULT_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
-/// How long a new connection may take, TCP connect and the startup
-/// exchange (TLS, login) together, when `connect_timeout` is not set:
-/// tokio-postgres's own `connect_timeout` bounds only the TCP connect, so a
-/// server that accepts and never answers would hold `get()` forever.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// How long the checkout's check (`ROLLBACK`, the empty query, `Clean`'s
 /// reset, a custom query) may take before the connection counts as dead
 /// and is replaced: a connection whose server stopped answering is never
 /// handed out.
 pub const DEFAULT_RECYCLE_TIMEOUT: Duration = Duration::from_secs(5);
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Opens a connection (deadpool-postgres's `Connect`): implement it to
-/// connect your own way.
-pub trait Connect: Sync + Send {
-    /// A client and the task driving its connection.
-    fn connect(
-        &self,
-        pg_config: &PgConfig,
-    ) -> BoxFuture<'_, Result<(PgClient, JoinHandle<()>), Error>>;
-}
-
-/// [`Connect`] through [`tokio_postgres::Config::connect`] with a TLS
-/// connector.
-#[derive(Debug)]
-pub struct ConfigConnectImpl<T>
-where
-    T: MakeTlsConnect<Socket> + Clone + Sync + Send + 'static,
-    T::Stream: Sync + Send,
-    T::TlsConnect: Sync + Send,
-    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
-{
-    /// The TLS connector (`tokio_postgres::NoTls` for none).
-    pub tls: T,
-}
-
-impl<T> Connect for ConfigConnectImpl<T>
-where
-    T: MakeTlsConnect<Socket> + Clone + Sync + Send + 'static,
-    T::Stream: Sync + Send,
-    T::TlsConnect: Sync + Send,
-    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
-{
-    fn connect(
-        &self,
-        pg_config: &PgConfig,
-    ) -> BoxFuture<'_, Result<(PgClient, JoinHandle<()>), Error>> {
-        let tls = self.tls.clone();
-        let pg_config = pg_config.clone();
-        Box::pin(async move {
-            let (client, connection) = pg_config.connect(tls).await?;
-            let task = tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::debug!(target: "pool_postgres", "connection ended: {e}");
-                }
-            });
-            Ok((client, task))
-        })
-    }
-}
-
 /// Creates and checks connections (deadpool-postgres's `Manager`).
 pub struct Manager {
     config: ManagerConfig,
-    pg_config: PgConfig,
-    connect: Box<dyn Connect>,
+    /// How connections are opened; shared with every connection made, for
+    /// the replacement of one found dead (see [`crate::reconnect`]).
+    connector: Arc<Connector>,
     cache_size: usize,
     /// The bound on the checkout's check.
     recycle_timeout: Duration,
@@ -101,7 +46,7 @@ impl fmt::Debug for Manager {
         // tokio-postgres's `Config` hides the password in its `Debug`.
         f.debug_struct("Manager")
             .field("config", &self.config)
-            .field("pg_config", &self.pg_config)
+            .field("pg_config", &self.connector.pg_config)
             .field("statement_cache_size", &self.cache_size)
             .field("statement_caches", &self.statement_caches)
             .finish()
@@ -128,7 +73,7 @@ impl Manager {
         T::TlsConnect: Sync + Send,
         <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
     {
-        Self::from_connect(pg_config, ConfigConnectImpl { tls }, config)
+        Self::with_connector(Connector::with_tls(pg_config, tls), config)
     }
 
     /// A manager that connects through `connect`.
@@ -137,10 +82,13 @@ impl Manager {
         connect: impl Connect + 'static,
         config: ManagerConfig,
     ) -> Self {
+        Self::with_connector(Connector::custom(pg_config, connect), config)
+    }
+
+    fn with_connector(connector: Connector, config: ManagerConfig) -> Self {
         Self {
             config,
-            pg_config,
-            connect: Box::new(connect),
+            connector: Arc::new(connector),
             cache_size: DEFAULT_STATEMENT_CACHE_SIZE,
             recycle_timeout: DEFAULT_RECYCLE_TIMEOUT,
             statement_caches: StatementCaches::default(),
@@ -161,36 +109,6 @@ impl Manager {
     pub fn with_recycle_timeout(mut self, limit: Duration) -> Self {
         self.recycle_timeout = limit;
         self
-    }
-
-    /// The servers this manager connects to, as `host:port` (for errors).
-    fn addresses(&self) -> String {
-        use tokio_postgres::config::Host;
-        let ports = self.pg_config.get_ports();
-        let hosts: Vec<String> = self
-            .pg_config
-            .get_hosts()
-            .iter()
-            .enumerate()
-            .map(|(i, host)| {
-                let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
-                match host {
-                    Host::Tcp(name) => format!("{name}:{port}"),
-                    #[cfg(unix)]
-                    Host::Unix(path) => format!("{}/.s.PGSQL.{port}", path.display()),
-                }
-            })
-            .collect();
-        if hosts.is_empty() {
-            let addrs: Vec<String> = self
-                .pg_config
-                .get_hostaddrs()
-                .iter()
-                .map(|a| format!("{a}:{}", ports.first().copied().unwrap_or(5432)))
-                .collect();
-            return addrs.join(", ");
-        }
-        hosts.join(", ")
     }
 }
 
@@ -231,28 +149,15 @@ impl pool_core::Manager for Manager {
         // The whole connect, startup exchange included, within the
         // configured connect timeout (tokio-postgres applies it to the TCP
         // connect alone) or the default.
-        let limit = self
-            .pg_config
-            .get_connect_timeout()
-            .copied()
-            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-        let connecting = self.connect.connect(&self.pg_config);
-        let Ok(connected) = tokio::time::timeout(limit, connecting).await else {
-            tracing::warn!(
-                target: "pool_postgres",
-                server = %self.addresses(),
-                ?limit,
-                "no connection within the connect timeout"
-            );
-            return Err(Error::__private_api_timeout());
-        };
-        let (client, task) = connected?;
-        let wrapper = ClientWrapper::with_cache(client, task, self.cache_size);
+        let opened = self.connector.open().await?;
+        let wrapper = ClientWrapper::with_cache(opened.client, opened.task, self.cache_size)
+            .with_reconnect(Arc::clone(&self.connector), opened.ended_by_server);
         self.statement_caches.attach(&wrapper.statement_cache);
         Ok(wrapper)
     }
 
     async fn recycle(&self, client: &mut ClientWrapper, _: &Metrics) -> RecycleResult<Error> {
+        client.checked_out();
         if client.raw().is_closed() {
             return Err(RecycleError::message("connection closed"));
         }
@@ -260,7 +165,7 @@ impl pool_core::Manager for Manager {
             Ok(checked) => checked,
             Err(_) => Err(RecycleError::message(format!(
                 "no answer from {} to the checkout's check within {:?} (recycle timeout): connection replaced",
-                self.addresses(),
+                self.connector.addresses(),
                 self.recycle_timeout
             ))),
         }
@@ -272,14 +177,10 @@ impl pool_core::Manager for Manager {
     fn describe_error(&self, error: &Error) -> Option<String> {
         let mut text = error.to_string();
         if text == Error::__private_api_timeout().to_string() {
-            let limit = self
-                .pg_config
-                .get_connect_timeout()
-                .copied()
-                .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
             text = format!(
-                "no connection to {} within {limit:?} (connect timeout)",
-                self.addresses()
+                "no connection to {} within {:?} (connect timeout)",
+                self.connector.addresses(),
+                self.connector.limit()
             );
         }
         let mut source = std::error::Error::source(error);
@@ -312,6 +213,7 @@ impl pool_core::Manager for Manager {
     /// that runs its SQL through `&**client` makes every checkout such a
     /// session.)
     fn needs_recycle(&self, client: &mut ClientWrapper) -> bool {
+        client.checked_out();
         if client.raw().is_closed() {
             return true;
         }

@@ -41,6 +41,17 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         ("dead connections are not handed out", |s| {
             Box::pin(dead_connections_not_handed_out(s))
         }),
+        (
+            "a connection ended a moment before its checkout is replaced invisibly (default)",
+            |s| Box::pin(ended_before_first_statement(s, RecyclingMethod::Verified)),
+        ),
+        (
+            "a connection ended a moment before its checkout is replaced invisibly (Fast)",
+            |s| Box::pin(ended_before_first_statement(s, RecyclingMethod::Fast)),
+        ),
+        ("only a checkout's first statement is moved", |s| {
+            Box::pin(only_the_first_statement_is_moved(s))
+        }),
         ("no transaction reaches the next user (default)", |s| {
             Box::pin(no_transaction_leaks(s, RecyclingMethod::Verified, None))
         }),
@@ -149,6 +160,82 @@ async fn dead_connections_not_handed_out(server: &PgServer) {
             "round {round}: first queries failed: {failed:?}"
         );
     }
+}
+
+/// Eight warm connections terminated by the server (`pg_terminate_backend`,
+/// not waiting for them to go), then eight checkouts at once, each running
+/// a statement: none fails, in every round. Without the replacement of a
+/// connection found ended at its checkout's first statement, some of them
+/// get `FATAL: terminating connection due to administrator command`.
+async fn ended_before_first_statement(server: &PgServer, method: RecyclingMethod) {
+    let app = format!("ended-{method:?}").to_lowercase();
+    let mut cfg = config(server, &app);
+    cfg.manager = Some(ManagerConfig {
+        recycling_method: method,
+    });
+    let pool = pool_of(&cfg, 8);
+    let admin = server.admin().await;
+    let mut failed = Vec::new();
+    for round in 0..5 {
+        let clients: Vec<_> = futures_util::future::join_all((0..8).map(|_| pool.get())).await;
+        for c in &clients {
+            c.as_ref().unwrap().execute("SELECT 1", &[]).await.unwrap();
+        }
+        drop(clients);
+        let killed = admin
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                &[&app],
+            )
+            .await
+            .unwrap()
+            .len();
+        assert_eq!(killed, 8, "round {round}");
+        let results = futures_util::future::join_all((0..8).map(|i| {
+            let pool = pool.clone();
+            async move {
+                let c = pool.get().await.map_err(|e| chain(&e))?;
+                let row = c
+                    .query_one("SELECT $1::INT", &[&i])
+                    .await
+                    .map_err(|e| chain(&e))?;
+                assert_eq!(row.get::<_, i32>(0), i);
+                Ok::<_, String>(())
+            }
+        }))
+        .await;
+        failed.extend(results.into_iter().filter_map(Result::err));
+    }
+    assert!(
+        failed.is_empty(),
+        "{} first statements failed: {failed:?}",
+        failed.len()
+    );
+}
+
+/// Once a checkout has sent something, a connection ended under it is the
+/// caller's error: the statement is not run again elsewhere.
+async fn only_the_first_statement_is_moved(server: &PgServer) {
+    let app = "first-only";
+    let pool = pool_of(&config(server, app), 1);
+    let c = pool.get().await.unwrap();
+    c.execute("SELECT 1", &[]).await.unwrap();
+    assert_eq!(server.terminate_backends(app).await, 1);
+    let err = c
+        .execute("SELECT 2", &[])
+        .await
+        .expect_err("the checkout's second statement is not moved");
+    let text = chain(&err);
+    assert!(
+        text.contains("terminating connection") || text.contains("closed"),
+        "{text}"
+    );
+    drop(c);
+    // The pool drops that connection at its return; the next checkout is
+    // served by a new one.
+    let c = pool.get().await.unwrap();
+    c.execute("SELECT 3", &[]).await.unwrap();
 }
 
 /// Each way a transaction can be left open; the next user (same
