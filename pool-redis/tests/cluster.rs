@@ -29,6 +29,8 @@ async fn cluster_scenarios() {
     sessions_and_checks(&set).await;
     timeouts_on_and_off(&set).await;
     a_slow_write_is_answered_once(&set).await;
+    a_write_whose_connection_died_is_not_sent_again(&set, &keys, false).await;
+    a_write_whose_connection_died_is_not_sent_again(&set, &keys, true).await;
     slot_migration(&set, &keys).await;
     failover(&mut set, &keys, false).await;
     failover(&mut set, &keys, true).await;
@@ -128,6 +130,91 @@ async fn a_slow_write_is_answered_once(set: &ClusterSet) {
     let left: Vec<String> = conn.lrange("cluster:paused-list", 0, -1).await.unwrap();
     assert_eq!(counter, 11, "the INCR ran once");
     assert_eq!(left, ["b", "c"], "the LPOP ran once");
+}
+
+/// The master serving `key` (the one that answers a read of it instead
+/// of redirecting).
+fn owner_of(set: &ClusterSet, key: &str) -> u16 {
+    set.masters()
+        .into_iter()
+        .find(|&m| query::<Option<String>>(m, redis::cmd("GET").arg(key)).is_ok())
+        .expect("a master serves every key")
+}
+
+/// The node runs an `INCR` and the connection dies before its reply
+/// leaves (the node sleeps in `DEBUG SLEEP` while the `INCR` and a
+/// `CLIENT KILL` of every normal client queue up; it runs both in the
+/// order they arrived, and the killed client's reply is never written).
+/// The caller gets the error, and the `INCR` ran once: it is not sent again
+/// on a new connection (redis-rs's own resend made it run twice).
+async fn a_write_whose_connection_died_is_not_sent_again(
+    set: &ClusterSet,
+    keys: &[String],
+    shared: bool,
+) {
+    let pool = pool(set, 1);
+    let counter = format!("{{{}}}:died", keys[0]);
+    let node = owner_of(set, &keys[0]);
+    let url = format!("redis://127.0.0.1:{node}");
+    for round in 0..3 {
+        let _: () = query(node, redis::cmd("SET").arg(&counter).arg(0)).unwrap();
+        let mut exclusive = pool.get().await.unwrap();
+        let mut handle = pool.shared();
+        // Both in place before the node goes to sleep.
+        let _: i64 = if shared {
+            handle.incr(&counter, 0).await.unwrap()
+        } else {
+            exclusive.incr(&counter, 0).await.unwrap()
+        };
+        let mut killer = redis::Client::open(url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let sleeper = std::thread::spawn({
+            let url = url.clone();
+            move || {
+                let mut conn = redis::Client::open(url.as_str())
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                let _: redis::RedisResult<()> =
+                    redis::cmd("DEBUG").arg("SLEEP").arg(0.6).query(&mut conn);
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let incr = async {
+            if shared {
+                handle.incr::<_, _, i64>(&counter, 1).await
+            } else {
+                exclusive.incr::<_, _, i64>(&counter, 1).await
+            }
+        };
+        let kill = async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            tokio::task::block_in_place(|| {
+                let _: redis::RedisResult<i64> = redis::cmd("CLIENT")
+                    .arg("KILL")
+                    .arg("TYPE")
+                    .arg("normal")
+                    .arg("SKIPME")
+                    .arg("yes")
+                    .query(&mut killer);
+            });
+        };
+        let (result, ()) = tokio::join!(incr, kill);
+        sleeper.join().unwrap();
+        let ran: i64 = query(node, redis::cmd("GET").arg(&counter)).unwrap();
+        assert_eq!(
+            ran,
+            1,
+            "round {round} ({}): the INCR ran {ran} times; the caller got {result:?}",
+            if shared { "shared" } else { "exclusive" }
+        );
+        assert!(
+            result.is_err(),
+            "round {round}: its reply never left the node, yet the caller got {result:?}"
+        );
+    }
 }
 
 /// For each master, a key whose slot it serves (`CLUSTER KEYSLOT` against

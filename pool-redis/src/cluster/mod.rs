@@ -23,10 +23,13 @@
 //!   pipelines over one `ClusterConnection` (one connection per node), no
 //!   checkout; an exclusive pool of N holds N connections per node.
 //!
-//! `MOVED` and `ASK` redirects (slot migrations, failovers) are followed by
-//! redis-rs inside one request, within its overall timeout.
+//! `MOVED` and `ASK` redirects (slot migrations, failovers) are followed
+//! inside one request, within its overall timeout; what is sent again and
+//! what is not is decided in one place (`send.rs`): only what provably did
+//! not run, or reads.
 
 mod config;
+mod send;
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -61,6 +64,8 @@ pool_aliases!(Manager, Connection, ConfigError);
 /// deadpool-redis).
 pub struct ManagedCluster {
     conn: ClusterConnection,
+    /// What may be sent again, and for how long.
+    resend: send::Resend,
     /// `WATCH` or a session-changing command was sent: closed at return.
     session: bool,
     /// A bare `MULTI` without its `EXEC`/`DISCARD`.
@@ -113,7 +118,7 @@ impl ConnectionLike for ManagedCluster {
         cmd: &'a redis::Cmd,
     ) -> redis::RedisFuture<'a, redis::Value> {
         self.note(cmd);
-        self.conn.req_packed_command(cmd)
+        Box::pin(send::single(&mut self.conn, cmd, self.resend))
     }
 
     fn req_packed_commands<'a>(
@@ -125,7 +130,13 @@ impl ConnectionLike for ManagedCluster {
         for cmd in pipeline.cmd_iter() {
             self.note(cmd);
         }
-        self.conn.req_packed_commands(pipeline, offset, count)
+        Box::pin(send::pipeline(
+            &mut self.conn,
+            pipeline,
+            offset,
+            count,
+            self.resend,
+        ))
     }
 
     fn get_db(&self) -> i64 {
@@ -223,6 +234,7 @@ impl ConnectionLike for Connection {
 /// Creates and checks cluster connections.
 pub struct Manager {
     client: ClusterClient,
+    resend: send::Resend,
     ping_number: AtomicUsize,
     /// The shared-mode connection, made at its first command.
     shared: Arc<SharedCluster>,
@@ -231,6 +243,7 @@ pub struct Manager {
 /// A cluster pool's shared connection and where it comes from.
 struct SharedCluster {
     client: ClusterClient,
+    resend: send::Resend,
     conn: tokio::sync::OnceCell<ClusterConnection>,
 }
 
@@ -267,10 +280,12 @@ impl Manager {
         params: Vec<T>,
         settings: &ClusterSettings,
     ) -> RedisResult<Self> {
+        // No resends inside redis-rs: it would send anything again, writes
+        // and half-run pipelines included; `send` decides instead.
         let mut builder = ClusterClientBuilder::new(params)
             .connection_timeout(settings.connection_timeout)
             .overall_response_timeout(settings.overall_timeout)
-            .retries(settings.retries)
+            .retries(0)
             .min_retry_wait(duration_ms(settings.min_retry_wait))
             .max_retry_wait(duration_ms(settings.max_retry_wait));
         if let Some(timeout) = settings.response_timeout {
@@ -300,8 +315,16 @@ impl Manager {
             )));
         }
         let client = builder.build()?;
+        let resend = send::Resend {
+            retries: settings.retries,
+            min_wait: settings.min_retry_wait,
+            max_wait: settings.max_retry_wait,
+            overall: settings.overall_timeout,
+        };
         Ok(Self {
+            resend,
             shared: Arc::new(SharedCluster {
+                resend,
                 client: client.clone(),
                 conn: tokio::sync::OnceCell::new(),
             }),
@@ -322,6 +345,7 @@ impl pool_core::Manager for Manager {
     async fn create(&self) -> Result<ManagedCluster, RedisError> {
         Ok(ManagedCluster {
             conn: self.client.get_async_connection().await?,
+            resend: self.resend,
             session: false,
             in_multi: false,
         })
@@ -407,31 +431,6 @@ impl ClusterShared {
     }
 }
 
-/// Times a shared-mode request refused with a redirect is sent again.
-const REDIRECT_RESENDS: u32 = 10;
-
-/// Whether the cluster refused the request without running it, pointing
-/// elsewhere (`ASK`, `MOVED`) or asking to retry (`TRYAGAIN`) — what
-/// redis-rs gives up with when its redirect lost a race on a shared
-/// connection: it sends `ASKING` and then the command as two requests, and
-/// another task's request between them takes the `ASKING` (seen under
-/// load during a slot migration).
-fn refused_by_redirect(e: &RedisError) -> bool {
-    matches!(e.code(), Some("ASK" | "MOVED" | "TRYAGAIN"))
-}
-
-/// Whether to send a request refused with `e` again (the `resends`-th
-/// time), and after which pause. Safe: a redirect reply means no node ran
-/// the request.
-fn resend_after(e: &RedisError, resends: &mut u32) -> Option<Duration> {
-    if !refused_by_redirect(e) || *resends >= REDIRECT_RESENDS {
-        return None;
-    }
-    *resends += 1;
-    tracing::debug!(error = %e, resends = *resends, "shared cluster request redirected: sending again");
-    Some(Duration::from_millis(5 * u64::from(*resends)))
-}
-
 impl ConnectionLike for ClusterShared {
     fn req_packed_command<'a>(
         &'a mut self,
@@ -439,17 +438,9 @@ impl ConnectionLike for ClusterShared {
     ) -> redis::RedisFuture<'a, redis::Value> {
         Box::pin(async move {
             refuse_single(cmd)?;
+            let resend = self.shared.resend;
             let conn = self.connection().await?;
-            let mut resends = 0;
-            loop {
-                match conn.req_packed_command(cmd).await {
-                    Err(e) => match resend_after(&e, &mut resends) {
-                        Some(pause) => tokio::time::sleep(pause).await,
-                        None => return Err(e),
-                    },
-                    ok => return ok,
-                }
-            }
+            send::single(conn, cmd, resend).await
         })
     }
 
@@ -461,17 +452,9 @@ impl ConnectionLike for ClusterShared {
     ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
         Box::pin(async move {
             refuse_pipeline(pipeline)?;
+            let resend = self.shared.resend;
             let conn = self.connection().await?;
-            let mut resends = 0;
-            loop {
-                match conn.req_packed_commands(pipeline, offset, count).await {
-                    Err(e) => match resend_after(&e, &mut resends) {
-                        Some(pause) => tokio::time::sleep(pause).await,
-                        None => return Err(e),
-                    },
-                    ok => return ok,
-                }
-            }
+            send::pipeline(conn, pipeline, offset, count, resend).await
         })
     }
 
