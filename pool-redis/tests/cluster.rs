@@ -376,6 +376,95 @@ type Outcome = (Instant, Duration, Option<String>);
 
 /// Tasks doing SET/GET on `keys` through exclusive checkouts and shared
 /// mode until stopped; each records (end time, how long it took, error).
+/// Non-idempotent writes into the slot being migrated, counted: `INCR`
+/// through a checkout and through shared mode, and a two-command pipeline
+/// whose second key is new each time (so while the slot migrates, the
+/// first command runs on the old node and the second is refused with
+/// `ASK`). No acknowledged `INCR` is lost and none runs twice; no
+/// pipeline's command runs twice.
+struct Counters {
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<(&'static str, u64, u64)>>,
+    tag: String,
+}
+
+impl Counters {
+    async fn start(pool: &Pool, key: &str) -> Self {
+        let tag = format!("{{{key}}}");
+        let mut conn = pool.get().await.unwrap();
+        for name in ["exclusive", "shared", "pipelined"] {
+            let _: () = conn.set(format!("{tag}:{name}"), 0).await.unwrap();
+        }
+        drop(conn);
+        let stop = Arc::new(AtomicBool::new(false));
+        let tasks = ["exclusive", "shared", "pipelined"]
+            .into_iter()
+            .map(|name| {
+                let (pool, stop, tag) = (pool.clone(), stop.clone(), tag.clone());
+                tokio::spawn(async move {
+                    let counter = format!("{tag}:{name}");
+                    let (mut ok, mut failed) = (0u64, 0u64);
+                    let mut shared = pool.shared();
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        let result: redis::RedisResult<()> = match name {
+                            "shared" => shared.incr::<_, _, i64>(&counter, 1).await.map(drop),
+                            "exclusive" => match pool.get().await {
+                                Ok(mut conn) => conn.incr::<_, _, i64>(&counter, 1).await.map(drop),
+                                Err(e) => panic!("checkout: {e}"),
+                            },
+                            _ => match pool.get().await {
+                                Ok(mut conn) => redis::pipe()
+                                    .incr(&counter, 1)
+                                    .incr(format!("{tag}:new:{n}"), 1)
+                                    .query_async::<(i64, i64)>(&mut *conn)
+                                    .await
+                                    .map(drop),
+                                Err(e) => panic!("checkout: {e}"),
+                            },
+                        };
+                        if result.is_ok() {
+                            ok += 1
+                        } else {
+                            failed += 1
+                        }
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                    (name, ok, failed)
+                })
+            })
+            .collect();
+        Self { stop, tasks, tag }
+    }
+
+    async fn stop_and_check(self, pool: &Pool) {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut conn = pool.get().await.unwrap();
+        for task in self.tasks {
+            let (name, ok, failed) = task.await.unwrap();
+            let value: u64 = conn.get(format!("{}:{name}", self.tag)).await.unwrap();
+            println!("{name}: {ok} acknowledged, {failed} failed, counter {value}");
+            // Every acknowledged increment is there; an increment whose
+            // caller got an error may have run, once at most.
+            assert!(
+                (ok..=ok + failed).contains(&value),
+                "{name}: counter {value} after {ok} acknowledged and {failed} failed increments"
+            );
+            assert!(
+                ok > 0,
+                "{name}: nothing was acknowledged: the check proves nothing"
+            );
+            if name != "pipelined" {
+                assert_eq!(
+                    failed, 0,
+                    "{name}: a single INCR failed during the migration"
+                );
+            }
+        }
+    }
+}
+
 struct Load {
     stop: Arc<AtomicBool>,
     tasks: Vec<tokio::task::JoinHandle<Vec<Outcome>>>,
@@ -451,11 +540,13 @@ impl Load {
 async fn slot_migration(set: &ClusterSet, keys: &[String]) {
     let pool = pool(set, TASKS);
     let load = Load::start(&pool, keys);
+    let counters = Counters::start(&pool, &keys[0]).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let key = keys[0].clone();
     let (slot, owner, dest) =
         std::thread::scope(|s| s.spawn(|| set.migrate_slot_of(&key)).join().unwrap());
     tokio::time::sleep(Duration::from_millis(500)).await;
+    counters.stop_and_check(&pool).await;
     let outcomes = load.stop().await;
     let errors: Vec<_> = outcomes.iter().filter(|o| o.2.is_some()).collect();
     println!(
