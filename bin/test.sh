@@ -49,7 +49,7 @@ step test-mutex cargo test -p pool-core --no-default-features --locked
 # Sentinel failover against a master, two replicas and three sentinels, and
 # Cluster against six nodes (one build for all three; the count proves none
 # was skipped by a feature gate).
-step test-tls-sentinel-cluster env COUNT_ENFORCE=1 scripts/judge-count.sh "TLS, Sentinel and Cluster tests" 8 \
+step test-tls-sentinel-cluster env COUNT_ENFORCE=1 scripts/judge-count.sh "TLS, Sentinel and Cluster tests" 9 \
   cargo test -p pool-redis --features tls-rustls-insecure,sentinel,cluster --locked --test tls --test sentinel --test cluster --test secrets
 # The optional features: the Prometheus scrape test and their lints.
 step test-metrics cargo test -p pool-core --features metrics,serde --locked --test prometheus

@@ -1,7 +1,8 @@
 //! Sentinel against real processes: a master, two replicas and three
 //! sentinels (`redis-server sentinel.conf --sentinel`) on free loopback
-//! ports, one set-up for the whole file (so one test, its scenarios in
-//! order: each leaves the set-up settled for the next).
+//! ports, one set-up for the failover scenarios (one test, its scenarios in
+//! order: each leaves the set-up settled for the next), and a set-up of its
+//! own for the silent-deployment test.
 //!
 //! The clock is the test's own subscription to `+switch-master`: Sentinel's
 //! election time is not the pool's doing. Figures are printed
@@ -37,6 +38,45 @@ async fn sentinel_failover() {
     master_killed(&mut set).await;
     replica_killed(&mut set).await;
     sentinel_killed(&mut set).await;
+}
+
+/// Five sentinels that name a master which accepts connections and never
+/// answers (a half-open partition): a `get()` ends within the discovery
+/// deadline, with an error naming it, instead of checking the silent node
+/// once per sentinel, a second each, under the lock every new connection
+/// waits on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_of_a_silent_deployment_ends_at_its_deadline() {
+    let master = redis_harness::RedisServer::start();
+    let proxy = redis_harness::PartitionProxy::start(([127, 0, 0, 1], master.port).into()).await;
+    let port = proxy.port();
+    let sentinels: Vec<_> = tokio::task::spawn_blocking(move || {
+        (0..5)
+            .map(|_| redis_harness::start_sentinel(port))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    proxy.cut();
+    let cfg = Config::from_urls(
+        sentinels.iter().map(|s| s.url()).collect::<Vec<_>>(),
+        MASTER_NAME.to_owned(),
+        SentinelServerType::Master,
+    );
+    let pool = cfg.create_pool(None).unwrap();
+    let started = Instant::now();
+    let err = tokio::time::timeout(Duration::from_secs(30), pool.get())
+        .await
+        .expect("get() hung")
+        .expect_err("no node answers");
+    let took = started.elapsed();
+    let text = format!("{err}");
+    assert!(text.contains("Sentinel discovery timed out"), "{text}");
+    assert!(text.contains(MASTER_NAME), "{text}");
+    assert!(
+        took < pool_redis::sentinel::DISCOVERY_TIMEOUT + Duration::from_secs(1),
+        "{took:?}"
+    );
 }
 
 fn sentinel_pool(set: &SentinelSet, server_type: SentinelServerType) -> Pool {

@@ -10,7 +10,9 @@ mod sentinel;
 mod tls;
 
 pub use proxy::PartitionProxy;
-pub use sentinel::{MASTER_NAME, SentinelProcess, SentinelSet, query_sentinel, start_tls_sentinel};
+pub use sentinel::{
+    MASTER_NAME, SentinelProcess, SentinelSet, query_sentinel, start_sentinel, start_tls_sentinel,
+};
 #[cfg(feature = "tls")]
 pub use tls::{TestCerts, TlsClusterSet, TlsRedisServer};
 

@@ -201,7 +201,9 @@ pub fn start_tls_sentinel(
     })
 }
 
-fn start_sentinel(master_port: u16) -> SentinelProcess {
+/// A sentinel (quorum 2) monitoring the master on `master_port` as
+/// [`MASTER_NAME`].
+pub fn start_sentinel(master_port: u16) -> SentinelProcess {
     spawn_sentinel(master_port, 2, "port {port}\n", |port| {
         server_pid(port).is_some()
     })
