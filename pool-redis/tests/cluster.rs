@@ -130,6 +130,40 @@ async fn a_slow_write_is_answered_once(set: &ClusterSet) {
     let left: Vec<String> = conn.lrange("cluster:paused-list", 0, -1).await.unwrap();
     assert_eq!(counter, 11, "the INCR ran once");
     assert_eq!(left, ["b", "c"], "the LPOP ran once");
+    drop(conn);
+
+    // With a per-attempt timeout chosen: the write times out, its caller
+    // gets the error, and it is not sent again (it runs once, when the
+    // pause ends).
+    let mut cfg = Config::from_urls(set.urls());
+    cfg.pool = Some(pool_redis::PoolConfig::new(1));
+    let mut settings = ClusterSettings::default();
+    settings.response_timeout = Some(Duration::from_millis(300));
+    let timed = cfg.builder_with(&settings).unwrap().build().unwrap();
+    let mut conn = timed.get().await.unwrap();
+    for &port in &ports {
+        let _: () = query(
+            port,
+            redis::cmd("CLIENT").arg("PAUSE").arg(1000).arg("WRITE"),
+        )
+        .unwrap();
+    }
+    let counted: redis::RedisResult<i64> = conn.incr("cluster:paused-counter", 1).await;
+    assert!(
+        counted.is_err(),
+        "answered within 300 ms of a 1 s pause: {counted:?}"
+    );
+    drop(conn);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let counter: i64 = query(
+        owner_of(set, "cluster:paused-counter"),
+        redis::cmd("GET").arg("cluster:paused-counter"),
+    )
+    .unwrap();
+    assert_eq!(
+        counter, 12,
+        "the timed-out INCR ran once, not once per attempt"
+    );
 }
 
 /// The master serving `key` (the one that answers a read of it instead
