@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 export RUSTC_BOOTSTRAP=1
 secs="${FUZZ_SECONDS:-30}"
-targets=(pool_ops env_config redis_url)
+targets=(pool_ops env_config redis_url masks blocking_args)
 cargo fuzz build -s none
 status=0
 for t in "${targets[@]}"; do

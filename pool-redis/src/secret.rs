@@ -107,8 +107,10 @@ impl fmt::Debug for MaskedUrl<'_> {
 }
 
 /// `Debug` of an optional list of URLs, each masked.
+#[cfg(any(feature = "cluster", feature = "sentinel"))]
 pub(crate) struct MaskedUrls<'a>(pub(crate) &'a Option<Vec<String>>);
 
+#[cfg(any(feature = "cluster", feature = "sentinel"))]
 impl fmt::Debug for MaskedUrls<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0
