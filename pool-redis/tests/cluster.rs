@@ -411,27 +411,45 @@ type Outcome = (Instant, Duration, Option<String>);
 /// Tasks doing SET/GET on `keys` through exclusive checkouts and shared
 /// mode until stopped; each records (end time, how long it took, error).
 /// Non-idempotent writes into the slot being migrated, counted: `INCR`
-/// through a checkout and through shared mode, and a two-command pipeline
+/// through a checkout and through shared mode; a two-command pipeline
 /// whose second key is new each time (so while the slot migrates, the
 /// first command runs on the old node and the second is refused with
-/// `ASK`). No acknowledged `INCR` is lost and none runs twice; no
-/// pipeline's command runs twice.
+/// `ASK`), through a checkout and shared mode; and `RPOPLPUSH` from a list
+/// into a new key each time (while the list is still on the old node the
+/// command is refused with `TRYAGAIN`, its keys being split). No
+/// acknowledged write is lost and none runs twice.
 struct Counters {
     stop: Arc<AtomicBool>,
     tasks: Vec<tokio::task::JoinHandle<(&'static str, u64, u64)>>,
     tag: String,
 }
 
+const COUNTED: [&str; 5] = [
+    "exclusive",
+    "shared",
+    "pipelined",
+    "shared-pipelined",
+    "moved",
+];
+/// Elements in the list `moved` takes from.
+const LIST_LEN: usize = 100_000;
+
 impl Counters {
     async fn start(pool: &Pool, key: &str) -> Self {
         let tag = format!("{{{key}}}");
         let mut conn = pool.get().await.unwrap();
-        for name in ["exclusive", "shared", "pipelined"] {
+        for name in COUNTED {
+            let _: () = conn.del(format!("{tag}:{name}")).await.unwrap();
             let _: () = conn.set(format!("{tag}:{name}"), 0).await.unwrap();
+        }
+        let list = format!("{tag}:moved");
+        let _: () = conn.del(&list).await.unwrap();
+        for chunk in (0..LIST_LEN).collect::<Vec<_>>().chunks(10_000) {
+            let _: () = conn.rpush(&list, chunk).await.unwrap();
         }
         drop(conn);
         let stop = Arc::new(AtomicBool::new(false));
-        let tasks = ["exclusive", "shared", "pipelined"]
+        let tasks = COUNTED
             .into_iter()
             .map(|name| {
                 let (pool, stop, tag) = (pool.clone(), stop.clone(), tag.clone());
@@ -442,21 +460,32 @@ impl Counters {
                     let mut n = 0u64;
                     while !stop.load(Ordering::Relaxed) {
                         n += 1;
+                        let mut pipe = redis::pipe();
+                        pipe.incr(&counter, 1)
+                            .incr(format!("{tag}:new:{name}:{n}"), 1);
                         let result: redis::RedisResult<()> = match name {
                             "shared" => shared.incr::<_, _, i64>(&counter, 1).await.map(drop),
-                            "exclusive" => match pool.get().await {
-                                Ok(mut conn) => conn.incr::<_, _, i64>(&counter, 1).await.map(drop),
-                                Err(e) => panic!("checkout: {e}"),
-                            },
-                            _ => match pool.get().await {
-                                Ok(mut conn) => redis::pipe()
-                                    .incr(&counter, 1)
-                                    .incr(format!("{tag}:new:{n}"), 1)
-                                    .query_async::<(i64, i64)>(&mut *conn)
-                                    .await
-                                    .map(drop),
-                                Err(e) => panic!("checkout: {e}"),
-                            },
+                            "shared-pipelined" => {
+                                pipe.query_async::<(i64, i64)>(&mut shared).await.map(drop)
+                            }
+                            _ => {
+                                let mut conn = pool.get().await.expect("checkout");
+                                match name {
+                                    "exclusive" => {
+                                        conn.incr::<_, _, i64>(&counter, 1).await.map(drop)
+                                    }
+                                    "pipelined" => {
+                                        pipe.query_async::<(i64, i64)>(&mut *conn).await.map(drop)
+                                    }
+                                    _ => conn
+                                        .rpoplpush::<_, _, Option<String>>(
+                                            &counter,
+                                            format!("{tag}:to:{n}"),
+                                        )
+                                        .await
+                                        .map(drop),
+                                }
+                            }
                         };
                         if result.is_ok() {
                             ok += 1
@@ -477,22 +506,28 @@ impl Counters {
         let mut conn = pool.get().await.unwrap();
         for task in self.tasks {
             let (name, ok, failed) = task.await.unwrap();
-            let value: u64 = conn.get(format!("{}:{name}", self.tag)).await.unwrap();
-            println!("{name}: {ok} acknowledged, {failed} failed, counter {value}");
-            // Every acknowledged increment is there; an increment whose
-            // caller got an error may have run, once at most.
+            let key = format!("{}:{name}", self.tag);
+            let ran: u64 = if name == "moved" {
+                let left: u64 = conn.llen(&key).await.unwrap();
+                LIST_LEN as u64 - left
+            } else {
+                conn.get(&key).await.unwrap()
+            };
+            println!("{name}: {ok} acknowledged, {failed} failed, ran {ran}");
+            // Every acknowledged write is there; a write whose caller got
+            // an error may have run, once at most.
             assert!(
-                (ok..=ok + failed).contains(&value),
-                "{name}: counter {value} after {ok} acknowledged and {failed} failed increments"
+                (ok..=ok + failed).contains(&ran),
+                "{name}: ran {ran} times after {ok} acknowledged and {failed} failed"
             );
             assert!(
                 ok > 0,
                 "{name}: nothing was acknowledged: the check proves nothing"
             );
-            if name != "pipelined" {
+            if !name.ends_with("pipelined") {
                 assert_eq!(
                     failed, 0,
-                    "{name}: a single INCR failed during the migration"
+                    "{name}: a single command failed during the migration"
                 );
             }
         }
