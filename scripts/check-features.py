@@ -4,7 +4,7 @@ name, and where theirs switches on a feature of the driver (redis/...,
 tokio-postgres/...), ours switches on the same one.
 
 Usage: scripts/check-features.py THEIR_Cargo.toml [OUR_Cargo.toml]
-(ours defaults to pool-redis/Cargo.toml)
+(ours defaults to pool-redis/Cargo.toml; for deadpool itself, pool-core's)
 """
 import pathlib
 import sys
@@ -23,8 +23,10 @@ ours = tomllib.loads(ours_path.read_text())["features"]
 
 
 def driver_features(deps):
-    """What a feature forwards to the driver: `crate/feature`, not deadpool's or tokio's."""
-    return {d for d in deps if "/" in d and not d.startswith(("deadpool/", "dep:", "tokio/"))}
+    """What a feature forwards to the driver: `crate/feature`, not deadpool's,
+    its runtime shim's (pool-core is that layer) or tokio's."""
+    return {d for d in deps
+            if "/" in d and not d.startswith(("deadpool/", "deadpool-runtime/", "dep:", "tokio/"))}
 
 
 def our_driver_features(name, seen=None):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The drop-in judge for pool-core: deadpool 0.13.1's own managed tests, from
-# its crates.io package, with `deadpool` renamed to `pool_core`, built in a
-# scratch directory outside the repository and run against this checkout.
+# The drop-in judge for pool-core: deadpool 0.13.1's own tests (managed and
+# unmanaged), from its crates.io package, with `deadpool` renamed to
+# `pool_core`, built in a scratch directory outside the repository and run
+# against this checkout. Its feature names are checked against ours first.
 # Usage: scripts/dropin-deadpool.sh [extra cargo test args]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,14 +24,19 @@ src=$(cd "$scratch/fetch" && cargo metadata --format-version 1 \
   | python3 -c 'import json,sys; m=json.load(sys.stdin); print([p["manifest_path"] for p in m["packages"] if p["name"]=="deadpool"][0])')
 src=$(dirname "$src")
 
-# 2. The judge crate: features named as deadpool's tests expect them.
+# 2. Every feature of deadpool's is one of pool-core's, by name.
+python3 "$repo/scripts/check-features.py" "$src/Cargo.toml" "$repo/pool-core/Cargo.toml"
+
+# 3. The judge crate: deadpool's tests switch on the features of the crate
+# they are compiled in, so its features forward to pool-core's, as a user's
+# `deadpool = { default-features = false, features = [...] }` renamed would.
 # DROPIN_FEATURES=none judges pool-core without `fast-acquire` (mutex store).
 if [ "${DROPIN_FEATURES:-}" = none ]; then
-  pool_features='"serde"'
+  extra_features=''
   scratch="$scratch/mutex"
   mkdir -p "$scratch/judge/src" "$scratch/judge/tests"
 else
-  pool_features='"serde", "fast-acquire"'
+  extra_features=', "fast-acquire"'
 fi
 cat > "$scratch/judge/Cargo.toml" <<TOML
 [package]
@@ -39,12 +45,13 @@ version = "0.0.0"
 edition = "2024"
 publish = false
 [features]
-default = ["managed", "serde", "rt_tokio_1"]
-managed = []
-serde = []
-rt_tokio_1 = []
+default = ["managed", "unmanaged", "serde", "rt_tokio_1"]
+managed = ["pool_core/managed"]
+unmanaged = ["pool_core/unmanaged"]
+serde = ["pool_core/serde"]
+rt_tokio_1 = ["pool_core/rt_tokio_1"]
 [dependencies]
-pool_core = { package = "pool-core", path = "$repo/pool-core", default-features = false, features = [$pool_features] }
+pool_core = { package = "pool-core", path = "$repo/pool-core", default-features = false, features = ["rt_tokio_1"$extra_features] }
 [dev-dependencies]
 tokio = { version = "1", features = ["macros", "rt", "rt-multi-thread", "time", "sync"] }
 itertools = "0.15"
@@ -52,8 +59,8 @@ config = { version = "0.15", default-features = false, features = ["json"] }
 serde = { version = "1", features = ["derive"] }
 TOML
 : > "$scratch/judge/src/lib.rs"
-for f in "$src"/tests/managed*.rs; do
+for f in "$src"/tests/managed*.rs "$src"/tests/unmanaged*.rs; do
   sed -e 's/\bdeadpool::/pool_core::/g' -e 's/\bdeadpool\b/pool_core/g' "$f" > "$scratch/judge/tests/$(basename "$f")"
 done
 echo "deadpool 0.13.1 tests from $src, judged in $scratch/judge" >&2
-cd "$scratch/judge" && "$repo/scripts/judge-count.sh" "deadpool 0.13.1 judge" 25 cargo test "$@"
+cd "$scratch/judge" && "$repo/scripts/judge-count.sh" "deadpool 0.13.1 judge" 34 cargo test "$@"

@@ -6,6 +6,15 @@
 // Every public item says what it is for.
 #![warn(missing_docs)]
 
+#[cfg(all(feature = "rt_async-std_1", not(docsrs)))]
+compile_error!(
+    "pool-core runs on tokio only: feature `rt_async-std_1` exists for deadpool's feature names, not as a runtime; use `rt_tokio_1`"
+);
+#[cfg(all(feature = "rt_smol_2", not(docsrs)))]
+compile_error!(
+    "pool-core runs on tokio only: feature `rt_smol_2` exists for deadpool's feature names, not as a runtime; use `rt_tokio_1`"
+);
+
 mod admission;
 mod breaker;
 mod builder;
@@ -25,6 +34,8 @@ mod state;
 mod store;
 mod sync;
 mod time;
+#[cfg(feature = "unmanaged")]
+pub mod unmanaged;
 
 pub use breaker::{
     Backoff, BreakerConfig, BreakerPhase, BreakerSnapshot, BreakerState, DEFAULT_BACKOFF_BASE,
@@ -70,7 +81,8 @@ pub struct Status {
 }
 
 /// The same items under deadpool's path, so `deadpool::managed::{...}`
-/// becomes `pool_core::managed::{...}`.
+/// becomes `pool_core::managed::{...}` (feature `managed`, on by default).
+#[cfg(feature = "managed")]
 pub mod managed {
     pub use crate::{
         BreakerConfig, BreakerSnapshot, BreakerState, BuildError, CreatePoolError, Hook, HookError,
