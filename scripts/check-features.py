@@ -14,12 +14,23 @@ import tomllib
 REFUSED = {"rt_smol_2", "smol-comp", "smol-native-tls-comp", "smol-rustls-comp",
            "rt_async-std_1"}
 
+def features_of(manifest):
+    """The [features] table plus the implicit feature of each optional
+    dependency that no feature names as `dep:NAME`."""
+    features = dict(manifest.get("features", {}))
+    named = {d[4:] for deps in features.values() for d in deps if d.startswith("dep:")}
+    for name, spec in manifest.get("dependencies", {}).items():
+        if isinstance(spec, dict) and spec.get("optional") and name not in named:
+            features.setdefault(name, [f"dep:{name}"])
+    return features
+
+
 theirs_path = pathlib.Path(sys.argv[1])
 theirs_pkg = tomllib.loads(theirs_path.read_text())
-theirs = theirs_pkg["features"]
+theirs = features_of(theirs_pkg)
 ours_path = (pathlib.Path(sys.argv[2]) if len(sys.argv) > 2 else
              pathlib.Path(__file__).resolve().parent.parent / "pool-redis" / "Cargo.toml")
-ours = tomllib.loads(ours_path.read_text())["features"]
+ours = features_of(tomllib.loads(ours_path.read_text()))
 
 
 def driver_features(deps):

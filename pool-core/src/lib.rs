@@ -29,6 +29,7 @@ mod manager;
 mod metrics;
 mod object;
 mod observe;
+mod runtime;
 mod slots;
 mod state;
 mod store;
@@ -58,13 +59,7 @@ pub use observe::{
 pub use state::MAX_POOL_SIZE;
 pub use store::Store;
 
-/// The async runtime. tokio is the only one; the enum exists so that
-/// deadpool code naming `Runtime::Tokio1` compiles unchanged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Runtime {
-    /// tokio 1.x.
-    Tokio1,
-}
+pub use runtime::{Runtime, SpawnBlockingError, spawn_blocking, spawn_blocking_background};
 
 /// A snapshot of a pool's size, deadpool's four fields. Eventually
 /// consistent (see [`Pool::status`]).

@@ -178,6 +178,7 @@ impl<T> Slots<T> {
     /// Values only, no capacity (the unmanaged pool's objects): `free` is
     /// zero for good, so a claim or a waiter is only ever handed a value
     /// someone `put`; the store is sized for `capacity` values.
+    #[cfg(feature = "unmanaged")]
     pub(crate) fn values_only(capacity: usize, store: Store) -> Self {
         let mut slots = Self::new(0, 0, 0, store, QueueMode::Fifo);
         slots.store = IdleStore::new(store, QueueMode::Fifo, capacity);

@@ -124,5 +124,8 @@ async fn close_ends_waiters_and_drops_every_object() {
     drop(_idle_in_use);
     assert_eq!(Arc::strong_count(&alive), 1, "every object dropped");
     assert_eq!(pool.status().size, 0);
-    assert_eq!(pool.try_add(alive.clone()).unwrap_err().1, PoolError::Closed);
+    assert_eq!(
+        pool.try_add(alive.clone()).unwrap_err().1,
+        PoolError::Closed
+    );
 }
