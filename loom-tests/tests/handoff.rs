@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
-use loom::thread;
+use loom_tests::{model, spawn};
 use pool_core::{Manager, Metrics, Pool, RecycleResult, Store};
 
 /// A manager with no I/O: objects are numbers.
@@ -27,20 +27,6 @@ impl Manager for Numbers {
     async fn recycle(&self, _: &mut u32, _: &Metrics) -> RecycleResult<()> {
         Ok(())
     }
-}
-
-/// `loom::model`, with the body on a thread whose stack fits the pool's
-/// futures (loom's coroutines default to a small stack).
-fn model<F: Fn() + Sync + Send + 'static>(f: F) {
-    let f = std::sync::Arc::new(f);
-    loom::model(move || {
-        let f = f.clone();
-        spawn(move || f()).join().unwrap();
-    });
-}
-
-fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
-    thread::Builder::new().stack_size(1 << 20).spawn(f).unwrap()
 }
 
 fn pool(max_size: usize) -> Pool<Numbers> {

@@ -10,20 +10,8 @@
 
 use std::task::Context;
 
-use loom::thread;
+use loom_tests::{model, spawn};
 use pool_core::unmanaged::{Object, Pool};
-
-fn model<F: Fn() + Sync + Send + 'static>(f: F) {
-    let f = std::sync::Arc::new(f);
-    loom::model(move || {
-        let f = f.clone();
-        spawn(move || f()).join().unwrap();
-    });
-}
-
-fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
-    thread::Builder::new().stack_size(1 << 20).spawn(f).unwrap()
-}
 
 /// An object coming back races a new waiter: the waiter gets it (a lost
 /// wake-up is a deadlock: the waiter parked for ever).

@@ -163,24 +163,35 @@ impl PgServer {
         wait_for_port(self.port, Duration::from_secs(30));
     }
 
-    /// Kills every backend of `application_name` with
-    /// `pg_terminate_backend` and waits until `pg_stat_activity` shows none.
-    /// Returns how many were terminated.
-    pub async fn terminate_backends(&self, application_name: &str) -> usize {
-        let admin = self.admin().await;
-        let rows = admin
+    /// Sends `pg_terminate_backend` to every backend of `application_name`
+    /// through `admin`, without waiting for them to go: the moment just
+    /// after a mass terminate. Returns how many were signalled.
+    pub async fn terminate_backends_now(
+        admin: &tokio_postgres::Client,
+        application_name: &str,
+    ) -> usize {
+        admin
             .query(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
                  WHERE application_name = $1 AND pid <> pg_backend_pid()",
                 &[&application_name],
             )
             .await
-            .expect("pg_terminate_backend");
+            .expect("pg_terminate_backend")
+            .len()
+    }
+
+    /// Kills every backend of `application_name` with
+    /// `pg_terminate_backend` and waits until `pg_stat_activity` shows none.
+    /// Returns how many were terminated.
+    pub async fn terminate_backends(&self, application_name: &str) -> usize {
+        let admin = self.admin().await;
+        let killed = Self::terminate_backends_now(&admin, application_name).await;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let left = self.backends(&admin, application_name).await;
             if left == 0 {
-                return rows.len();
+                return killed;
             }
             assert!(
                 Instant::now() < deadline,

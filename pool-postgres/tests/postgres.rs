@@ -182,15 +182,7 @@ async fn ended_before_first_statement(server: &PgServer, method: RecyclingMethod
             c.as_ref().unwrap().execute("SELECT 1", &[]).await.unwrap();
         }
         drop(clients);
-        let killed = admin
-            .query(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                 WHERE application_name = $1 AND pid <> pg_backend_pid()",
-                &[&app],
-            )
-            .await
-            .unwrap()
-            .len();
+        let killed = PgServer::terminate_backends_now(&admin, &app).await;
         assert_eq!(killed, 8, "round {round}");
         let results = futures_util::future::join_all((0..8).map(|i| {
             let pool = pool.clone();
