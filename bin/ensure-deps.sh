@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need when it is missing: the servers the tests
 # start (redis-server with TLS, redis-cli, PostgreSQL's initdb/pg_ctl),
+# SQLite's headers and library,
 # python3 for the check scripts, runuser (PostgreSQL refuses root), and,
 # with `--fuzz`, cargo-fuzz. As root with apt-get: installed. Otherwise:
 # one message naming the one command to run, and exit 1.
@@ -11,6 +12,9 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 # redis-cli creates the test clusters (Debian's redis-server brings it).
 command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+# pool-sqlite's rusqlite links the system's SQLite (as deadpool-sqlite does
+# without its `bundled` feature).
+[ -e /usr/include/sqlite3.h ] || need_apt+=(libsqlite3-dev)
 # The pool-postgres tests start their own PostgreSQL with initdb/pg_ctl
 # (Debian keeps them in /usr/lib/postgresql/<version>/bin, off PATH).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)

@@ -55,11 +55,11 @@ step test-tls-sentinel-cluster env COUNT_ENFORCE=1 scripts/judge-count.sh "TLS, 
 step test-metrics cargo test -p pool-core --features metrics,serde --locked --test prometheus
 step clippy-features cargo clippy -p pool-core -p pool-redis -p pool-postgres --all-targets --features pool-core/metrics,pool-core/serde,pool-redis/serde,pool-redis/tls-rustls-insecure,pool-redis/sentinel,pool-redis/cluster,pool-postgres/serde --locked -- -D warnings
 # The API docs with the documented features: a broken intra-doc link fails.
-step doc env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked -p pool-core -p pool-sync -p pool-redis -p pool-postgres \
+step doc env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked -p pool-core -p pool-sync -p pool-sqlite -p pool-redis -p pool-postgres \
   --features pool-core/serde,pool-core/metrics,pool-redis/serde,pool-redis/tls-rustls,pool-redis/sentinel,pool-redis/cluster,pool-postgres/serde
 # The publishable crates package (each other's path dependencies carry a
 # version); the doc and clippy steps are the compile check.
-step package cargo package -p pool-core -p pool-sync -p pool-redis -p pool-postgres -p poolbench --no-verify --locked
+step package cargo package -p pool-core -p pool-sync -p pool-sqlite -p pool-redis -p pool-postgres -p poolbench --no-verify --locked
 if [ "$quick" = 0 ]; then
   step loom ci/loom.sh
   # Drop-in judge: deadpool 0.13.1's own tests (managed and unmanaged)
@@ -68,6 +68,8 @@ if [ "$quick" = 0 ]; then
   step dropin-deadpool-mutex env DROPIN_FEATURES=none scripts/dropin-deadpool.sh
   # deadpool-sync 0.2.0's own tests against pool-sync.
   step dropin-deadpool-sync scripts/dropin-deadpool-sync.sh
+  # deadpool-sqlite 0.14.0's own tests against pool-sqlite.
+  step dropin-deadpool-sqlite scripts/dropin-deadpool-sqlite.sh
   # deadpool-redis 0.23.1's own tests against pool-redis and a real server.
   step dropin-deadpool-redis scripts/dropin-deadpool-redis.sh
   # deadpool-postgres 0.14.2's own tests against pool-postgres and a

@@ -37,7 +37,7 @@ def driver_features(deps):
     """What a feature forwards to the driver: `crate/feature`, not deadpool's,
     its runtime shim's (pool-core is that layer) or tokio's."""
     return {d for d in deps
-            if "/" in d and not d.startswith(("deadpool/", "deadpool-runtime/", "dep:", "tokio/"))}
+            if "/" in d and not d.startswith(("deadpool/", "deadpool-runtime/", "deadpool-sync/", "dep:", "tokio/"))}
 
 
 def our_driver_features(name, seen=None):
