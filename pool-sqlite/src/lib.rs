@@ -5,9 +5,11 @@
 #![warn(missing_docs)]
 
 // The map, leaves first: `settings` uses nothing of the crate; `manager`
-// opens connections with the settings; `config` builds pools from managers.
+// opens connections with the settings; `config` builds pools from managers;
+// `read_write` pairs two pools.
 mod config;
 mod manager;
+mod read_write;
 mod settings;
 
 pub use pool_core;
@@ -17,6 +19,7 @@ pub use rusqlite;
 
 pub use config::{Config, ConfigError};
 pub use manager::Manager;
+pub use read_write::ReadWritePool;
 pub use settings::{JournalMode, SettingError, Settings, Synchronous, TempStore};
 
 /// A pool of connections.
