@@ -1,8 +1,9 @@
 //! Arbitrary text as a Redis or PostgreSQL URL: the masks never panic,
-//! and whatever password the crate's own parser would read from the text
-//! (redis-rs's, tokio-postgres's) is gone from the masked text: it shows
-//! there fewer times than in the text (the same characters may also be,
-//! say, the database's name).
+//! and the masked text, parsed by the crate's own parser (redis-rs's,
+//! tokio-postgres's), has no password but the mask (or an empty one). That
+//! no password the parser reads from a well-formed URL survives the mask
+//! is property-tested in the crates (`secret.rs`), where the password's
+//! place is known.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,31 +11,19 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let redis_masked = pool_redis::masked_url(&text);
-    if let Ok(info) = redis::IntoConnectionInfo::into_connection_info(&*text)
-        && let Some(password) = info.redis_settings().password()
-        && password.len() >= 4
-    {
+    if let Ok(info) = redis::IntoConnectionInfo::into_connection_info(&*redis_masked) {
+        let left = info.redis_settings().password();
         assert!(
-            shown_less(&redis_masked, &text, password),
-            "{text:?} -> {redis_masked:?} shows {password:?}"
+            left.is_none_or(|p| p.is_empty() || p == "***"),
+            "{text:?} -> {redis_masked:?} still has a password: {left:?}"
         );
     }
     let pg_masked = pool_postgres::masked_url(&text);
-    if let Ok(config) = text.parse::<tokio_postgres::Config>()
-        && let Some(password) = config.get_password()
-        && password.len() >= 4
-    {
-        let password = String::from_utf8_lossy(password);
+    if let Ok(config) = pg_masked.parse::<tokio_postgres::Config>() {
+        let left = config.get_password();
         assert!(
-            shown_less(&pg_masked, &text, &password),
-            "{text:?} -> {pg_masked:?} shows {password:?}"
+            left.is_none_or(|p| p.is_empty() || p == b"***"),
+            "{text:?} -> {pg_masked:?} still has a password"
         );
     }
 });
-
-/// The password is not in the masked text, or shows there fewer times than
-/// in the text (where the same characters stand for something else too).
-fn shown_less(masked: &str, text: &str, password: &str) -> bool {
-    let shown = masked.matches(password).count();
-    shown == 0 || shown < text.matches(password).count()
-}

@@ -157,7 +157,8 @@ fn mask_key_values(s: &str) -> String {
         ws(&mut it, &mut out);
         let secret = key.eq_ignore_ascii_case("password");
         let mut value = String::new();
-        if it.peek().map(|&(_, c)| c) == Some('\'') {
+        let quoted = it.peek().map(|&(_, c)| c) == Some('\'');
+        if quoted {
             it.next();
             value.push('\'');
             let mut closed = false;
@@ -192,7 +193,13 @@ fn mask_key_values(s: &str) -> String {
                 }
             }
         }
-        out.push_str(if secret { MASK } else { &value });
+        // A quoted value stays quoted: the next token may follow the
+        // closing quote with no space, and must not run into the mask.
+        out.push_str(match (secret, quoted) {
+            (true, true) => "'***'",
+            (true, false) => MASK,
+            (false, _) => &value,
+        });
     }
 }
 
@@ -223,7 +230,13 @@ mod tests {
             ),
             (
                 "host=db password='s e c' dbname=x",
-                "host=db password=*** dbname=x",
+                "host=db password='***' dbname=x",
+            ),
+            // The next token right after the closing quote must not run
+            // into the mask (found by fuzzing).
+            (
+                "host=db password='s3cret'user=a",
+                "host=db password='***'user=a",
             ),
             (
                 "host=db password = s3cret dbname=x",
@@ -231,7 +244,7 @@ mod tests {
             ),
             (
                 "host=db password='it\\'s s3cret' user=a",
-                "host=db password=*** user=a",
+                "host=db password='***' user=a",
             ),
             ("host=db PASSWORD=s3cret", "host=db PASSWORD=***"),
             (

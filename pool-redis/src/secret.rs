@@ -34,7 +34,9 @@ pub fn masked_url(url: &str) -> String {
         None => ("", text.as_str()),
     };
     match rest.rfind('@') {
-        Some(at) => format!("{scheme}{MASK}{}", &rest[at..]),
+        // What follows the last `@` may hold a `?` that was not the query's
+        // start before (a `?` earlier in the cut part was): mask again.
+        Some(at) => mask_query(&format!("{scheme}{MASK}{}", &rest[at..])),
         None => text.clone(),
     }
 }
@@ -149,6 +151,9 @@ mod tests {
                 "redis+unix:///tmp/r.sock?pass=***",
             ),
             ("redis//:s3cret@host", "***@host"),
+            // A `?` in the part cut before the last `@`: the query after it
+            // is masked too (found by fuzzing).
+            ("redis+unix:/x?y@h?pass=s3cret", "***@h?pass=***"),
             ("redis://host:6379/0", "redis://host:6379/0"),
             ("", ""),
         ];

@@ -30,17 +30,21 @@ use std::time::Duration;
 use crate::Status;
 use crate::slots::{Claim, FastClaim, Grant, Slots, WaitHandle};
 use crate::store::Store;
-use crate::sync::{AtomicUsize, HandleArc, HandleWeak, Ordering};
+use crate::sync::{AtomicUsize, HandleArc, Ordering};
 
 pub use self::config::PoolConfig;
 pub use self::errors::PoolError;
 
 /// An object taken from a [`Pool`]; it goes back when dropped (or is
-/// dropped with it, if the pool was closed or dropped meanwhile).
+/// dropped, if the pool was closed meanwhile). It holds the pool's shared
+/// part (not a weak reference, as deadpool's does: an upgrade and a weak
+/// count are two more atomic operations per checkout), so a pool whose
+/// handles were all dropped lives on until its last object is back, and
+/// then drops every object.
 #[must_use]
 pub struct Object<T> {
     obj: Option<T>,
-    pool: HandleWeak<PoolInner<T>>,
+    pool: HandleArc<PoolInner<T>>,
 }
 
 impl<T> Object<T> {
@@ -52,18 +56,15 @@ impl<T> Object<T> {
             .obj
             .take()
             .expect("the object is there until dropped or taken");
-        if let Some(pool) = this.pool.upgrade() {
-            pool.left();
-        }
+        this.pool.left();
         obj
     }
 }
 
 impl<T> Drop for Object<T> {
     fn drop(&mut self) {
-        let Some(obj) = self.obj.take() else { return };
-        if let Some(pool) = self.pool.upgrade() {
-            pool.put_back(obj);
+        if let Some(obj) = self.obj.take() {
+            self.pool.put_back(obj);
         }
     }
 }
@@ -228,7 +229,7 @@ impl<T> Pool<T> {
     fn object(&self, obj: T) -> Object<T> {
         Object {
             obj: Some(obj),
-            pool: HandleArc::downgrade(&self.inner),
+            pool: HandleArc::clone(&self.inner),
         }
     }
 
