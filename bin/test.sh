@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: everything CI checks, in one place.
 #   bin/test.sh            # all steps
-#   bin/test.sh --quick    # skip the loom models, the drop-in judges, the
+#   bin/test.sh --quick    # skip the loom models, the drop-in checks, the
 #                          # bench build and the fuzzers
 # Ends with a line "tests: N passed, M failed" (cargo's own counts, summed).
 set -uo pipefail
@@ -49,7 +49,7 @@ step test-mutex cargo test -p pool-core --no-default-features --locked
 # Sentinel failover against a master, two replicas and three sentinels, and
 # Cluster against six nodes (one build for all three; the count proves none
 # was skipped by a feature gate).
-step test-tls-sentinel-cluster env COUNT_ENFORCE=1 scripts/judge-count.sh "TLS, Sentinel and Cluster tests" 9 \
+step test-tls-sentinel-cluster env COUNT_ENFORCE=1 scripts/count-tests.sh "TLS, Sentinel and Cluster tests" 9 \
   cargo test -p pool-redis --features tls-rustls-insecure,sentinel,cluster --locked --test tls --test sentinel --test cluster --test secrets
 # The optional features: the Prometheus scrape test and their lints.
 step test-metrics cargo test -p pool-core --features metrics,serde --locked --test prometheus
@@ -62,7 +62,7 @@ step doc env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked -p pool-cor
 step package cargo package -p pool-core -p pool-sync -p pool-sqlite -p pool-redis -p pool-postgres -p poolbench --no-verify --locked
 if [ "$quick" = 0 ]; then
   step loom ci/loom.sh
-  # Drop-in judge: deadpool 0.13.1's own tests (managed and unmanaged)
+  # Drop-in check: deadpool 0.13.1's own tests (managed and unmanaged)
   # against pool-core, with each store as the default.
   step dropin-deadpool scripts/dropin-deadpool.sh
   step dropin-deadpool-mutex env DROPIN_FEATURES=none scripts/dropin-deadpool.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The drop-in judge for pool-postgres: deadpool-postgres 0.14.2's own
+# The drop-in check for pool-postgres: deadpool-postgres 0.14.2's own
 # tests/postgres.rs and tests/async_trait.rs, from its crates.io package,
-# with `deadpool_postgres` renamed to `pool_postgres`, built (with the judge
+# with `deadpool_postgres` renamed to `pool_postgres`, built (with the check
 # crate's `serde` feature, which gates one of them) in a scratch directory
 # outside the repository, against a PostgreSQL server this script starts
 # with initdb/pg_ctl on a free loopback port in a temp dir (and stops).
@@ -9,7 +9,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 scratch=${DROPIN_DIR:-$(mktemp -d /tmp/dropin-deadpool-postgres.XXXXXX)}
-mkdir -p "$scratch/fetch/src" "$scratch/judge/src" "$scratch/judge/tests"
+mkdir -p "$scratch/fetch/src" "$scratch/check/src" "$scratch/check/tests"
 
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
@@ -33,14 +33,14 @@ src=$(dirname "$src")
 # Every deadpool-postgres feature exists here by name.
 python3 "$repo/scripts/check-features.py" "$src/Cargo.toml" "$repo/pool-postgres/Cargo.toml"
 
-cat > "$scratch/judge/Cargo.toml" <<TOML
+cat > "$scratch/check/Cargo.toml" <<TOML
 [package]
-name = "judge-deadpool-postgres"
+name = "check-deadpool-postgres"
 version = "0.0.0"
 edition = "2024"
 publish = false
 [features]
-# tests/postgres.rs gates one test on the judge crate's own feature.
+# tests/postgres.rs gates one test on the check crate's own feature.
 default = ["serde"]
 serde = []
 [dependencies]
@@ -53,9 +53,9 @@ serde = { version = "1", features = ["derive"] }
 tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
 tokio-postgres = "0.7.14"
 TOML
-: > "$scratch/judge/src/lib.rs"
+: > "$scratch/check/src/lib.rs"
 for f in postgres.rs async_trait.rs; do
-  sed -e 's/\bdeadpool_postgres\b/pool_postgres/g' "$src/tests/$f" > "$scratch/judge/tests/$f"
+  sed -e 's/\bdeadpool_postgres\b/pool_postgres/g' "$src/tests/$f" > "$scratch/check/tests/$f"
 done
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -74,6 +74,6 @@ trap '"${as_pg[@]}" "$bin/pg_ctl" -D "$data/data" -m immediate -w stop >/dev/nul
   -o "-p $port -c listen_addresses=127.0.0.1 -k $data -c fsync=off" start >/dev/null
 "${as_pg[@]}" "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres deadpool
 
-echo "deadpool-postgres 0.14.2 tests from $src, judged in $scratch/judge, PostgreSQL on port $port" >&2
-cd "$scratch/judge" && PG__HOST=127.0.0.1 PG__PORT="$port" PG__USER=postgres PG__DBNAME=deadpool \
-  "$repo/scripts/judge-count.sh" "deadpool-postgres 0.14.2 judge" 13 cargo test "$@"
+echo "deadpool-postgres 0.14.2 tests from $src, run in $scratch/check, PostgreSQL on port $port" >&2
+cd "$scratch/check" && PG__HOST=127.0.0.1 PG__PORT="$port" PG__USER=postgres PG__DBNAME=deadpool \
+  "$repo/scripts/count-tests.sh" "deadpool-postgres 0.14.2 suite" 13 cargo test "$@"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The drop-in judge for pool-redis: deadpool-redis 0.23.1's own
+# The drop-in check for pool-redis: deadpool-redis 0.23.1's own
 # tests/redis.rs, tests/redis_connection_config.rs, tests/redis_sentinel.rs
 # and tests/redis_cluster.rs, from its crates.io package, with
 # `deadpool_redis` renamed to `pool_redis`, built in a scratch directory
@@ -10,7 +10,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 scratch=${DROPIN_DIR:-$(mktemp -d /tmp/dropin-deadpool-redis.XXXXXX)}
-mkdir -p "$scratch/fetch/src" "$scratch/judge/src" "$scratch/judge/tests"
+mkdir -p "$scratch/fetch/src" "$scratch/check/src" "$scratch/check/tests"
 command -v redis-server >/dev/null || {
   echo "redis-server is missing: apt-get install -y redis-server" >&2
   exit 1
@@ -32,14 +32,14 @@ src=$(dirname "$src")
 # Every deadpool-redis feature exists here by name.
 python3 "$repo/scripts/check-features.py" "$src/Cargo.toml"
 
-cat > "$scratch/judge/Cargo.toml" <<TOML
+cat > "$scratch/check/Cargo.toml" <<TOML
 [package]
-name = "judge-deadpool-redis"
+name = "check-deadpool-redis"
 version = "0.0.0"
 edition = "2024"
 publish = false
 [features]
-# The test files are gated on the judge crate's own features.
+# The test files are gated on the check crate's own features.
 default = ["serde", "sentinel", "cluster"]
 serde = []
 sentinel = []
@@ -54,9 +54,9 @@ redis = { version = "1", default-features = false, features = ["tokio-comp"] }
 serde = { version = "1", features = ["derive"] }
 tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
 TOML
-: > "$scratch/judge/src/lib.rs"
+: > "$scratch/check/src/lib.rs"
 for f in redis.rs redis_connection_config.rs redis_sentinel.rs redis_cluster.rs; do
-  sed -e 's/\bdeadpool_redis\b/pool_redis/g' "$src/tests/$f" > "$scratch/judge/tests/$f"
+  sed -e 's/\bdeadpool_redis\b/pool_redis/g' "$src/tests/$f" > "$scratch/check/tests/$f"
 done
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -130,8 +130,8 @@ done
 [ "$ok" = 1 ] || { echo "the cluster did not reach cluster_state:ok" >&2; exit 1; }
 cluster_urls=$(printf 'redis://%s,' "${cluster_addrs[@]}"); cluster_urls=${cluster_urls%,}
 
-echo "deadpool-redis 0.23.1 tests from $src, judged in $scratch/judge, redis-server on port $port, Sentinel master on $master, sentinels $urls, cluster $cluster_urls" >&2
-cd "$scratch/judge" && REDIS__URL="redis://127.0.0.1:$port" \
+echo "deadpool-redis 0.23.1 tests from $src, run in $scratch/check, redis-server on port $port, Sentinel master on $master, sentinels $urls, cluster $cluster_urls" >&2
+cd "$scratch/check" && REDIS__URL="redis://127.0.0.1:$port" \
   REDIS_SENTINEL__URLS="$urls" REDIS_SENTINEL__MASTER_NAME=mymaster \
   REDIS_CLUSTER__URLS="$cluster_urls" \
-  "$repo/scripts/judge-count.sh" "deadpool-redis 0.23.1 judge" 18 cargo test "$@"
+  "$repo/scripts/count-tests.sh" "deadpool-redis 0.23.1 suite" 18 cargo test "$@"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The drop-in judge for pool-sync: deadpool-sync 0.2.0's own tests, from its
+# The drop-in check for pool-sync: deadpool-sync 0.2.0's own tests, from its
 # crates.io package, with `deadpool_sync` renamed to `pool_sync` and
 # `deadpool`/`deadpool_runtime` to `pool_core`, built in a scratch
 # directory outside the repository and run against this checkout. Its
@@ -7,7 +7,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 scratch=${DROPIN_DIR:-$(mktemp -d /tmp/dropin-deadpool-sync.XXXXXX)}
-mkdir -p "$scratch/fetch/src" "$scratch/judge/src" "$scratch/judge/tests"
+mkdir -p "$scratch/fetch/src" "$scratch/check/src" "$scratch/check/tests"
 
 cat > "$scratch/fetch/Cargo.toml" <<TOML
 [package]
@@ -25,9 +25,9 @@ src=$(dirname "$src")
 
 python3 "$repo/scripts/check-features.py" "$src/Cargo.toml" "$repo/pool-sync/Cargo.toml"
 
-cat > "$scratch/judge/Cargo.toml" <<TOML
+cat > "$scratch/check/Cargo.toml" <<TOML
 [package]
-name = "judge-deadpool-sync"
+name = "check-deadpool-sync"
 version = "0.0.0"
 edition = "2024"
 publish = false
@@ -37,11 +37,11 @@ pool_core = { package = "pool-core", path = "$repo/pool-core", features = ["rt_t
 [dev-dependencies]
 tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
 TOML
-: > "$scratch/judge/src/lib.rs"
+: > "$scratch/check/src/lib.rs"
 for f in "$src"/tests/*.rs; do
   sed -e 's/\bdeadpool_sync\b/pool_sync/g' -e 's/\bdeadpool_runtime\b/pool_core/g' \
       -e 's/\bdeadpool::/pool_core::/g' -e 's/\bdeadpool\b/pool_core/g' \
-      "$f" > "$scratch/judge/tests/$(basename "$f")"
+      "$f" > "$scratch/check/tests/$(basename "$f")"
 done
-echo "deadpool-sync 0.2.0 tests from $src, judged in $scratch/judge" >&2
-cd "$scratch/judge" && "$repo/scripts/judge-count.sh" "deadpool-sync 0.2.0 judge" 1 cargo test "$@"
+echo "deadpool-sync 0.2.0 tests from $src, run in $scratch/check" >&2
+cd "$scratch/check" && "$repo/scripts/count-tests.sh" "deadpool-sync 0.2.0 suite" 1 cargo test "$@"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The drop-in judge for pool-core: deadpool 0.13.1's own tests (managed and
+# The drop-in check for pool-core: deadpool 0.13.1's own tests (managed and
 # unmanaged), from its crates.io package, with `deadpool` renamed to
 # `pool_core`, built in a scratch directory outside the repository and run
 # against this checkout. Its feature names are checked against ours first.
@@ -7,7 +7,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 scratch=${DROPIN_DIR:-$(mktemp -d /tmp/dropin-deadpool.XXXXXX)}
-mkdir -p "$scratch/fetch/src" "$scratch/judge/src" "$scratch/judge/tests"
+mkdir -p "$scratch/fetch/src" "$scratch/check/src" "$scratch/check/tests"
 
 # 1. Let cargo download the package (sources land in the cargo registry).
 cat > "$scratch/fetch/Cargo.toml" <<TOML
@@ -27,20 +27,20 @@ src=$(dirname "$src")
 # 2. Every feature of deadpool's is one of pool-core's, by name.
 python3 "$repo/scripts/check-features.py" "$src/Cargo.toml" "$repo/pool-core/Cargo.toml"
 
-# 3. The judge crate: deadpool's tests switch on the features of the crate
+# 3. The check crate: deadpool's tests switch on the features of the crate
 # they are compiled in, so its features forward to pool-core's, as a user's
 # `deadpool = { default-features = false, features = [...] }` renamed would.
-# DROPIN_FEATURES=none judges pool-core without `fast-acquire` (mutex store).
+# DROPIN_FEATURES=none checks pool-core without `fast-acquire` (mutex store).
 if [ "${DROPIN_FEATURES:-}" = none ]; then
   extra_features=''
   scratch="$scratch/mutex"
-  mkdir -p "$scratch/judge/src" "$scratch/judge/tests"
+  mkdir -p "$scratch/check/src" "$scratch/check/tests"
 else
   extra_features=', "fast-acquire"'
 fi
-cat > "$scratch/judge/Cargo.toml" <<TOML
+cat > "$scratch/check/Cargo.toml" <<TOML
 [package]
-name = "judge-deadpool"
+name = "check-deadpool"
 version = "0.0.0"
 edition = "2024"
 publish = false
@@ -58,9 +58,9 @@ itertools = "0.15"
 config = { version = "0.15", default-features = false, features = ["json"] }
 serde = { version = "1", features = ["derive"] }
 TOML
-: > "$scratch/judge/src/lib.rs"
+: > "$scratch/check/src/lib.rs"
 for f in "$src"/tests/managed*.rs "$src"/tests/unmanaged*.rs; do
-  sed -e 's/\bdeadpool::/pool_core::/g' -e 's/\bdeadpool\b/pool_core/g' "$f" > "$scratch/judge/tests/$(basename "$f")"
+  sed -e 's/\bdeadpool::/pool_core::/g' -e 's/\bdeadpool\b/pool_core/g' "$f" > "$scratch/check/tests/$(basename "$f")"
 done
-echo "deadpool 0.13.1 tests from $src, judged in $scratch/judge" >&2
-cd "$scratch/judge" && "$repo/scripts/judge-count.sh" "deadpool 0.13.1 judge" 34 cargo test "$@"
+echo "deadpool 0.13.1 tests from $src, run in $scratch/check" >&2
+cd "$scratch/check" && "$repo/scripts/count-tests.sh" "deadpool 0.13.1 suite" 34 cargo test "$@"

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use pool_core::{Metrics, RecycleResult, Store};
 
-/// The workloads, named as in the issue and docs/benchmarks.md.
+/// The workloads, named as in docs/benchmarks.md.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Workload {
     /// One task, get + drop.

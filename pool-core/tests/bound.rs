@@ -99,7 +99,7 @@ async fn after_shrink_the_count_never_exceeds_the_count_at_the_shrink() {
     assert_eq!(pool.manager().live(), 2);
 }
 
-/// The measurement: a burst of 50 gets on an empty pool of 64, a
+/// The reconnect-storm measurement: a burst of 50 gets on an empty pool of 64, a
 /// backend that takes 150 ms to connect, holders that keep their object
 /// 2 ms. With at most 2 creates at once, the burst is served by objects
 /// coming back, not by a connection per caller.

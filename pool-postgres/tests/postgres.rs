@@ -696,7 +696,7 @@ async fn restart_under_load(server: &PgServer) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = pool.metrics();
     server.stop();
-    // As long as the peer figures in ANCHORS.md: 3 s down.
+    // A short outage: 3 s down.
     tokio::time::sleep(Duration::from_secs(3)).await;
     server.start_again();
     let back = Instant::now();
