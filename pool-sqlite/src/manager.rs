@@ -54,7 +54,15 @@ impl pool_core::Manager for Manager {
 
     async fn create(&self) -> Result<Self::Type, Self::Error> {
         let (path, settings) = (self.path.clone(), self.settings.clone());
-        SyncWrapper::new(self.runtime, move || settings.open(&path)).await
+        let mut conn = SyncWrapper::new(self.runtime, move || settings.open(&path)).await?;
+        if self.settings.optimize_on_close && !self.settings.read_only {
+            // On the blocking thread that closes the connection: `optimize`
+            // may run `ANALYZE`, never on a runtime worker.
+            conn.on_close(|c| {
+                let _ = c.execute_batch("PRAGMA optimize");
+            });
+        }
+        Ok(conn)
     }
 
     /// No query: an embedded connection does not die. What can be wrong is
@@ -85,18 +93,9 @@ impl pool_core::Manager for Manager {
         conn.is_broken()
     }
 
-    /// The check costs no query, so it runs at every checkout.
+    /// `recycle` only after an hour unused: `needs_recycle`, which costs no
+    /// query, is the check of every other checkout.
     fn health_check_interval(&self) -> Duration {
         Duration::from_secs(3600)
-    }
-
-    fn detach(&self, conn: &mut Self::Type) {
-        if self.settings.optimize_on_close && !self.settings.read_only {
-            // Before the wrapper closes the connection on a blocking thread;
-            // a connection busy with a closure is left alone.
-            if let Ok(c) = conn.try_lock() {
-                let _ = c.execute_batch("PRAGMA optimize");
-            }
-        }
     }
 }

@@ -72,7 +72,12 @@ fn panic_text(payload: &(dyn Any + Send)) -> &str {
 pub struct SyncWrapper<T: Send + 'static> {
     obj: Arc<Mutex<Option<T>>>,
     runtime: Runtime,
+    /// Runs with the object on the blocking thread that closes it.
+    on_close: Option<OnClose<T>>,
 }
+
+/// What runs with the object before it is closed.
+type OnClose<T> = Box<dyn FnOnce(&mut T) + Send + Sync + 'static>;
 
 impl<T: fmt::Debug + Send + 'static> fmt::Debug for SyncWrapper<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -105,6 +110,7 @@ impl<T: Send + 'static> SyncWrapper<T> {
         made.map(|obj| Self {
             obj: Arc::new(Mutex::new(Some(obj))),
             runtime,
+            on_close: None,
         })
     }
 
@@ -133,6 +139,14 @@ impl<T: Send + 'static> SyncWrapper<T> {
         })
         .await
         .map_err(InteractError::from)?
+    }
+
+    /// Runs `f` with the object on the blocking thread that closes it,
+    /// just before (`PRAGMA optimize` for a SQLite connection): blocking
+    /// work at close never runs on a runtime worker. Not after a closure
+    /// panicked with the object.
+    pub fn on_close(&mut self, f: impl FnOnce(&mut T) + Send + Sync + 'static) {
+        self.on_close = Some(Box::new(f));
     }
 
     /// Whether a closure panicked while holding the object.
@@ -171,8 +185,14 @@ impl<T: Send + 'static> Drop for SyncWrapper<T> {
     /// connection can block (a checkpoint, an fsync).
     fn drop(&mut self) {
         let obj = Arc::clone(&self.obj);
+        let on_close = self.on_close.take();
         let _ = spawn_blocking_background(self.runtime, move || match obj.lock() {
-            Ok(mut guard) => drop(guard.take()),
+            Ok(mut guard) => {
+                if let (Some(f), Some(obj)) = (on_close, guard.as_mut()) {
+                    f(obj);
+                }
+                drop(guard.take());
+            }
             Err(poisoned) => drop(poisoned.into_inner().take()),
         });
     }

@@ -129,3 +129,30 @@ async fn a_cancelled_interact_keeps_its_object_from_the_next_user() {
     assert_eq!(counters.made.load(Ordering::SeqCst), 2);
     finish_tx.send(()).unwrap();
 }
+
+/// `on_close` runs with the object when the wrapper is dropped, on a
+/// blocking thread, not on the runtime's.
+#[tokio::test(flavor = "current_thread")]
+async fn on_close_runs_with_the_object_off_the_runtime_thread() {
+    let mut wrapped = SyncWrapper::new(Runtime::Tokio1, || Ok::<_, ()>(41usize))
+        .await
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    wrapped.on_close(move |n| {
+        *n += 1;
+        tx.send((*n, std::thread::current().id())).unwrap();
+    });
+    drop(wrapped);
+    let (seen, thread) = tokio::task::spawn_blocking(move || {
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("on_close never ran")
+    })
+    .await
+    .unwrap();
+    assert_eq!(seen, 42);
+    assert_ne!(
+        thread,
+        std::thread::current().id(),
+        "ran on the runtime's thread"
+    );
+}
