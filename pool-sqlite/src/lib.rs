@@ -6,8 +6,9 @@
 
 // The map, leaves first: `settings` uses nothing of the crate; `manager`
 // opens connections with the settings; `config` builds pools from managers;
-// `read_write` pairs two pools.
+// `env` reads both from `SQLITE_*` variables; `read_write` pairs two pools.
 mod config;
+mod env;
 mod manager;
 mod read_write;
 mod settings;
@@ -18,6 +19,7 @@ pub use pool_sync::reexports::*;
 pub use rusqlite;
 
 pub use config::{Config, ConfigError};
+pub use env::EnvError;
 pub use manager::Manager;
 pub use read_write::ReadWritePool;
 pub use settings::{JournalMode, SettingError, Settings, Synchronous, TempStore};

@@ -84,7 +84,10 @@ impl TempStore {
 }
 
 /// How every connection of a pool is opened.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// From a config file through serde (every field optional, the defaults
+/// below), or from `SQLITE_*` variables with [`Settings::from_env`].
+#[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(default))]
 #[non_exhaustive]
@@ -107,6 +110,10 @@ pub struct Settings {
     pub mmap_size: Option<u64>,
     /// `PRAGMA foreign_keys`.
     pub foreign_keys: Option<bool>,
+    /// `PRAGMA page_size` (bytes, a power of two from 512 to 65536). Set
+    /// before the journal mode: a new database takes it, a WAL database
+    /// already written keeps its own.
+    pub page_size: Option<u32>,
     /// Open read-only (`SQLITE_OPEN_READ_ONLY`); the journal mode is then
     /// left as the file has it.
     pub read_only: bool,
@@ -115,12 +122,63 @@ pub struct Settings {
     pub create: bool,
     /// `SQLITE_OPEN_URI`: `path` may be a `file:` URI.
     pub uri: bool,
+    /// `SQLITE_OPEN_SHARED_CACHE` (SQLite discourages it; WAL is the
+    /// better way to share). Connections are always opened
+    /// `SQLITE_OPEN_NO_MUTEX`: a pooled connection is used by one thread at
+    /// a time.
+    pub shared_cache: bool,
     /// More pragmas, `(name, value)`, applied after the ones above; an
     /// unknown name is an error naming it.
     pub pragmas: Vec<(String, String)>,
+    /// `PRAGMA optimize=0x10002` when a connection opens, as SQLite
+    /// recommends for long-lived connections (default true; not on a
+    /// read-only connection).
+    pub optimize_on_open: bool,
     /// `PRAGMA optimize` when a connection closes, as SQLite recommends
     /// (default true).
     pub optimize_on_close: bool,
+}
+
+/// Pragmas whose value is a secret (SQLCipher's keys): never shown.
+const SECRET_PRAGMAS: [&str; 5] = ["key", "rekey", "hexkey", "hexrekey", "textkey"];
+
+fn is_secret(pragma: &str) -> bool {
+    SECRET_PRAGMAS
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(pragma.trim()))
+}
+
+/// `value`, or `***` when `name` is a pragma whose value is a secret.
+pub(crate) fn shown_value<'a>(name: &str, value: &'a str) -> &'a str {
+    if is_secret(name) { "***" } else { value }
+}
+
+/// As derived, with the values of key pragmas masked.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pragmas: Vec<(&str, &str)> = self
+            .pragmas
+            .iter()
+            .map(|(n, v)| (n.as_str(), shown_value(n, v)))
+            .collect();
+        f.debug_struct("Settings")
+            .field("journal_mode", &self.journal_mode)
+            .field("synchronous", &self.synchronous)
+            .field("busy_timeout", &self.busy_timeout)
+            .field("cache_size", &self.cache_size)
+            .field("temp_store", &self.temp_store)
+            .field("mmap_size", &self.mmap_size)
+            .field("foreign_keys", &self.foreign_keys)
+            .field("page_size", &self.page_size)
+            .field("read_only", &self.read_only)
+            .field("create", &self.create)
+            .field("uri", &self.uri)
+            .field("shared_cache", &self.shared_cache)
+            .field("pragmas", &pragmas)
+            .field("optimize_on_open", &self.optimize_on_open)
+            .field("optimize_on_close", &self.optimize_on_close)
+            .finish()
+    }
 }
 
 impl Default for Settings {
@@ -133,10 +191,13 @@ impl Default for Settings {
             temp_store: None,
             mmap_size: None,
             foreign_keys: None,
+            page_size: None,
             read_only: false,
             create: true,
             uri: false,
+            shared_cache: false,
             pragmas: Vec::new(),
+            optimize_on_open: true,
             optimize_on_close: true,
         }
     }
@@ -167,6 +228,14 @@ pub enum SettingError {
         asked: &'static str,
         /// What the database said.
         got: String,
+    },
+    /// The file cannot be written (its permissions, or a read-only file
+    /// system) and the pool was not asked to be read-only: SQLite would
+    /// open it read-only without a word and fail the first write.
+    #[error("{path}: the file is read-only; open it with `read_only` or make it writable")]
+    ReadOnlyFile {
+        /// The database path.
+        path: String,
     },
     /// A pragma SQLite does not know (it would have ignored it silently).
     #[error("{path}: unknown pragma `{name}`")]
@@ -210,6 +279,9 @@ impl Settings {
         if self.uri {
             flags |= OpenFlags::SQLITE_OPEN_URI;
         }
+        if self.shared_cache {
+            flags |= OpenFlags::SQLITE_OPEN_SHARED_CACHE;
+        }
         flags
     }
 
@@ -229,7 +301,13 @@ impl Settings {
             }
             .into_sqlite());
         }
+        if !in_memory && !self.read_only && !self.uri && is_write_protected(path) {
+            return Err(SettingError::ReadOnlyFile { path: shown }.into_sqlite());
+        }
         let conn = Connection::open_with_flags(path, self.flags())?;
+        if !self.read_only && conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(SettingError::ReadOnlyFile { path: shown }.into_sqlite());
+        }
         conn.busy_timeout(self.busy_timeout)?;
         let refused = |setting: String| {
             let path = shown.clone();
@@ -247,6 +325,15 @@ impl Settings {
             None if in_memory || self.read_only => None,
             None => Some(JournalMode::Wal),
         };
+        // A key (SQLCipher) comes before anything that reads the file.
+        for (name, value) in self.pragmas.iter().filter(|(n, _)| is_secret(n)) {
+            conn.pragma_update(None, name, value)
+                .map_err(refused(format!("{name} = ***")))?;
+        }
+        if let Some(size) = self.page_size.filter(|_| !self.read_only) {
+            conn.pragma_update(None, "page_size", size)
+                .map_err(refused(format!("page_size = {size}")))?;
+        }
         if let Some(mode) = mode.filter(|_| !self.read_only) {
             let got: String = conn
                 .query_row(
@@ -280,7 +367,7 @@ impl Settings {
         if let Some(on) = self.foreign_keys {
             pragmas.push(("foreign_keys".into(), if on { "ON" } else { "OFF" }.into()));
         }
-        for (name, value) in &self.pragmas {
+        for (name, value) in self.pragmas.iter().filter(|(n, _)| !is_secret(n)) {
             if !is_known_pragma(&conn, name) {
                 return Err(SettingError::UnknownPragma {
                     path: shown,
@@ -294,8 +381,19 @@ impl Settings {
             conn.pragma_update(None, &name, &value)
                 .map_err(refused(format!("{name} = {value}")))?;
         }
+        if self.optimize_on_open && !self.read_only {
+            conn.execute_batch("PRAGMA optimize = 0x10002")
+                .map_err(refused("optimize = 0x10002".into()))?;
+        }
         Ok(conn)
     }
+}
+
+/// Whether the file exists and its permissions say read-only (no write bit
+/// for anyone). Root could still write it, and SQLite would; a file marked
+/// read-only is taken as meant so.
+fn is_write_protected(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().readonly())
 }
 
 /// Whether SQLite knows the pragma `name` (`pragma_pragma_list`); where

@@ -354,3 +354,225 @@ async fn readers_run_beside_an_open_write_transaction() {
         .unwrap()
         .unwrap();
 }
+
+/// `SQLITE_*` variables become settings every connection is opened with,
+/// `page_size` first (a new database takes it before WAL fixes it).
+#[tokio::test]
+async fn settings_from_the_environment_reach_every_connection() {
+    let dir = TempDir::new("env");
+    let settings = Settings::from_vars([
+        ("SQLITE_PAGE_SIZE", "8192"),
+        ("SQLITE_TEMP_STORE", "memory"),
+        ("SQLITE_MMAP_SIZE", "1048576"),
+        ("SQLITE_SYNCHRONOUS", "full"),
+        ("SQLITE_BUSY_TIMEOUT", "1.5"),
+        ("SQLITE_PRAGMAS", "recursive_triggers=ON"),
+    ])
+    .unwrap();
+    let pool = pool_with(dir.db(), &settings, 2);
+    let (a, b) = (pool.get().await.unwrap(), pool.get().await.unwrap());
+    for conn in [&a, &b] {
+        let got: Vec<i64> = conn
+            .interact(|c| {
+                [
+                    "page_size",
+                    "temp_store",
+                    "mmap_size",
+                    "synchronous",
+                    "busy_timeout",
+                    "recursive_triggers",
+                ]
+                .iter()
+                .map(|p| c.query_row(&format!("PRAGMA {p}"), [], |r| r.get(0)))
+                .collect::<Result<_, _>>()
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, [8192, 2, 1_048_576, 2, 1500, 1]);
+    }
+    drop((a, b));
+    assert_eq!(pragma(&pool, "journal_mode").await, "wal");
+}
+
+/// A file whose permissions say read-only, opened by a pool that writes:
+/// an error naming the file at the first connection (SQLite would open it
+/// read-only without a word, or as root write it anyway); asked for
+/// read-only, it opens.
+#[tokio::test]
+async fn a_read_only_file_opened_for_writing_is_an_error_naming_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("ro-file");
+    let writer = pool_with(dir.db(), &Settings::default(), 1);
+    writer
+        .get()
+        .await
+        .unwrap()
+        .interact(|c| {
+            c.execute_batch("CREATE TABLE t (v INTEGER); PRAGMA wal_checkpoint(TRUNCATE)")
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    writer.close();
+    drop(writer);
+    std::fs::set_permissions(dir.db(), std::fs::Permissions::from_mode(0o444)).unwrap();
+    let err = pool_with(dir.db(), &Settings::default(), 1)
+        .get()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("app.db") && err.contains("read-only"), "{err}");
+    let mut settings = Settings::default();
+    settings.read_only = true;
+    let reader = pool_with(dir.db(), &settings, 1);
+    let n: i64 = reader
+        .get()
+        .await
+        .unwrap()
+        .interact(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+/// Another connection holds the database's exclusive lock past the
+/// pool's `busy_timeout`: the first connection fails with an error naming
+/// the file, the setting it could not apply and the lock; once the lock is
+/// gone the same pool opens connections and nothing is lost.
+#[tokio::test]
+async fn a_database_locked_past_busy_timeout_is_an_error_naming_it() {
+    let dir = TempDir::new("locked");
+    let holder = pool_sqlite::rusqlite::Connection::open(dir.db()).unwrap();
+    holder
+        .execute_batch("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1); BEGIN EXCLUSIVE")
+        .unwrap();
+    let mut settings = Settings::default();
+    settings.busy_timeout = Duration::from_millis(200);
+    let pool = pool_with(dir.db(), &settings, 1);
+    let err = pool.get().await.unwrap_err().to_string();
+    assert!(
+        err.contains("app.db") && err.contains("journal_mode") && err.contains("locked"),
+        "{err}"
+    );
+    holder.execute_batch("COMMIT").unwrap();
+    let n: i64 = pool
+        .get()
+        .await
+        .unwrap()
+        .interact(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+/// Read-modify-write transactions (`BEGIN`, a read, work, an `UPDATE`)
+/// from 32 tasks on one WAL file. With many writing connections (how
+/// deadpool-sqlite pools) a transaction whose snapshot another commit
+/// overtook cannot upgrade to a writer: `SQLITE_BUSY` at once, whatever
+/// the `busy_timeout`. Through a `ReadWritePool` the same transactions
+/// queue for the one writer: no error, and the counter equals the
+/// acknowledged increments in both shapes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_modify_write_collides_on_many_writers_and_queues_on_one() {
+    async fn run(checkout: impl Fn() -> BoxedCheckout + Send + Sync + 'static) -> (i64, i64) {
+        let checkout = std::sync::Arc::new(checkout);
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let checkout = checkout.clone();
+                tokio::spawn(async move {
+                    let (mut acknowledged, mut busy) = (0, 0);
+                    for _ in 0..10 {
+                        let conn = checkout().await;
+                        let done = conn
+                            .interact(|c| {
+                                c.execute_batch("BEGIN")?;
+                                let v: i64 =
+                                    c.query_row("SELECT v FROM counter", [], |r| r.get(0))?;
+                                std::thread::sleep(Duration::from_millis(1));
+                                let r = c
+                                    .execute("UPDATE counter SET v = ?1", [v + 1])
+                                    .and_then(|_| c.execute_batch("COMMIT"));
+                                if r.is_err() {
+                                    let _ = c.execute_batch("ROLLBACK");
+                                }
+                                r
+                            })
+                            .await
+                            .unwrap();
+                        match done {
+                            Ok(()) => acknowledged += 1,
+                            Err(e)
+                                if e.sqlite_error_code()
+                                    == Some(pool_sqlite::rusqlite::ErrorCode::DatabaseBusy) =>
+                            {
+                                busy += 1
+                            }
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                    (acknowledged, busy)
+                })
+            })
+            .collect();
+        let (mut acknowledged, mut busy) = (0, 0);
+        for t in tasks {
+            let (a, b) = tokio::time::timeout(Duration::from_secs(60), t)
+                .await
+                .unwrap()
+                .unwrap();
+            acknowledged += a;
+            busy += b;
+        }
+        (acknowledged, busy)
+    }
+    type BoxedCheckout =
+        std::pin::Pin<Box<dyn std::future::Future<Output = pool_sqlite::Object> + Send>>;
+    async fn counter(conn: &pool_sqlite::Object) -> i64 {
+        conn.interact(|c| c.query_row("SELECT v FROM counter", [], |r| r.get(0)))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+    let create = "CREATE TABLE counter (v INTEGER); INSERT INTO counter VALUES (0)";
+
+    let dir = TempDir::new("rmw-many");
+    let many = pool_with(dir.db(), &Settings::default(), 8);
+    many.get()
+        .await
+        .unwrap()
+        .interact(move |c| c.execute_batch(create))
+        .await
+        .unwrap()
+        .unwrap();
+    let pool = many.clone();
+    let (acknowledged, busy) = run(move || {
+        let pool = pool.clone();
+        Box::pin(async move { pool.get().await.unwrap() })
+    })
+    .await;
+    assert!(busy > 0, "many writers: no transaction met SQLITE_BUSY");
+    assert_eq!(counter(&many.get().await.unwrap()).await, acknowledged);
+
+    let dir = TempDir::new("rmw-one");
+    let rw = pool_sqlite::ReadWritePool::new(&Config::new(dir.db()), 4, &Settings::default())
+        .await
+        .unwrap();
+    rw.write()
+        .await
+        .unwrap()
+        .interact(move |c| c.execute_batch(create))
+        .await
+        .unwrap()
+        .unwrap();
+    let pool = rw.clone();
+    let (acknowledged, busy) = run(move || {
+        let pool = pool.clone();
+        Box::pin(async move { pool.write().await.unwrap() })
+    })
+    .await;
+    assert_eq!((acknowledged, busy), (320, 0));
+    assert_eq!(counter(&rw.read().await.unwrap()).await, 320);
+}
