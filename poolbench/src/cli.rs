@@ -1,5 +1,6 @@
 //! The `poolbench` command: load a Redis through pool-redis (or a
-//! PostgreSQL through pool-postgres) at one or more
+//! PostgreSQL through pool-postgres, or a SQLite file through pool-sqlite)
+//! at one or more
 //! pool sizes, print a table and a recommendation, write JSON and HTML
 //! reports; `poolbench analyze` merges earlier reports into one page.
 
@@ -16,7 +17,8 @@ use crate::load::{self, Mode, Operation};
 use crate::report::{self, Report, SizeResult, recommend};
 use crate::{html, server};
 
-/// Size a Redis or PostgreSQL connection pool against your own server.
+/// Size a Redis, PostgreSQL or SQLite connection pool against your own
+/// server or file.
 #[derive(Debug, Parser)]
 #[command(name = "poolbench", version, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -35,7 +37,9 @@ enum Command {
 #[derive(Debug, Args)]
 struct RunArgs {
     /// The server (`redis://[user:password@]host:port/db`, `rediss://` for
-    /// TLS, or `postgres://user[:password]@host:port/db` for PostgreSQL).
+    /// TLS, `postgres://user[:password]@host:port/db` for PostgreSQL), or
+    /// `sqlite://PATH` for a SQLite file (readers in parallel, one writer;
+    /// the pool size is the readers' count; settings from `SQLITE_*`).
     /// Without it, poolbench starts its own redis-server on a free loopback
     /// port. Read from `POOLBENCH_URL` when not given, so a password need
     /// not show in the process list.
@@ -270,13 +274,33 @@ async fn redis_admin(
     Ok(admin)
 }
 
+/// What the load runs against.
+enum Backend {
+    /// A Redis server, with the connection that wrote the test keys.
+    Redis(redis::aio::MultiplexedConnection),
+    Postgres,
+    Sqlite,
+}
+
 async fn run(args: RunArgs) -> Result<(), String> {
     if args.concurrency == 0 {
         return Err("--concurrency must be at least 1".into());
     }
     let postgres = args.url.as_deref().is_some_and(is_postgres_url);
+    let sqlite = args
+        .url
+        .as_deref()
+        .is_some_and(crate::sqlite::is_sqlite_url);
     let (sizes, min_idle, sizes_from) = if postgres {
         postgres_checks(&args)?
+    } else if sqlite {
+        let (sizes, from) = crate::sqlite::checks(
+            args.mode,
+            args.tls_ca.is_some() || args.tls_cert.is_some(),
+            args.operation,
+            &args.pool_sizes,
+        )?;
+        (sizes, 0, from)
     } else {
         pool_sizes(&args)?
     };
@@ -295,11 +319,14 @@ async fn run(args: RunArgs) -> Result<(), String> {
         }
     };
     let url = with_tls_files(url, &args);
-    let mut admin = if postgres {
+    let mut backend = if postgres {
         crate::pg::prepare(&url, args.value_size).await?;
-        None
+        Backend::Postgres
+    } else if sqlite {
+        crate::sqlite::prepare(&url, args.value_size).await?;
+        Backend::Sqlite
     } else {
-        Some(redis_admin(&url, args.value_size).await?)
+        Backend::Redis(redis_admin(&url, args.value_size).await?)
     };
     let stop = Arc::new(AtomicBool::new(false));
     tokio::spawn({
@@ -394,9 +421,10 @@ async fn run(args: RunArgs) -> Result<(), String> {
             rate,
         };
         let on_progress = |done: Duration| bar.set_position(base + done.as_millis() as u64);
-        let measured = match &mut admin {
-            Some(admin) => load::run(&spec, admin, &stop, &on_progress).await?,
-            None => crate::pg::run(&spec, &stop, &on_progress).await?,
+        let measured = match &mut backend {
+            Backend::Redis(admin) => load::run(&spec, admin, &stop, &on_progress).await?,
+            Backend::Postgres => crate::pg::run(&spec, &stop, &on_progress).await?,
+            Backend::Sqlite => crate::sqlite::run(&spec, &stop, &on_progress).await?,
         };
         rep.results.push(SizeResult::from_measured(size, measured));
     }

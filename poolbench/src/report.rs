@@ -218,6 +218,9 @@ impl Report {
 pub fn redact(url: &str) -> String {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         pool_postgres::masked_url(url)
+    } else if url.starts_with("sqlite:") {
+        // A file path: nothing secret in it.
+        url.to_owned()
     } else {
         pool_redis::masked_url(url)
     }
