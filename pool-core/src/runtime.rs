@@ -63,7 +63,10 @@ where
 }
 
 /// Runs `f` on `runtime`'s blocking threads without waiting for it
-/// (deadpool-runtime's function).
+/// (deadpool-runtime's function). Called outside any runtime (a pool
+/// dropped after its runtime, or from a plain thread), `f` runs in place:
+/// that thread is no async worker, so blocking it stalls nobody, and the
+/// work (closing a connection) is not lost.
 ///
 /// # Errors
 /// None on tokio (the `Result` is deadpool's signature).
@@ -73,7 +76,10 @@ where
 {
     match runtime {
         Runtime::Tokio1 => {
-            drop(tokio::task::spawn_blocking(f));
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => drop(handle.spawn_blocking(f)),
+                Err(_) => f(),
+            }
             Ok(())
         }
     }

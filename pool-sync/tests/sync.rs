@@ -156,3 +156,21 @@ async fn on_close_runs_with_the_object_off_the_runtime_thread() {
         "ran on the runtime's thread"
     );
 }
+
+/// A wrapper dropped after its runtime is gone (a pool outliving the
+/// runtime that made it) closes its object in place: no panic for want of
+/// a runtime, and `on_close` still runs.
+#[test]
+fn dropped_outside_any_runtime_it_closes_in_place() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut wrapped = rt
+        .block_on(SyncWrapper::new(Runtime::Tokio1, || Ok::<_, ()>(41usize)))
+        .unwrap();
+    drop(rt);
+    let (tx, rx) = std::sync::mpsc::channel();
+    wrapped.on_close(move |n| tx.send(*n + 1).unwrap());
+    drop(wrapped);
+    assert_eq!(rx.try_recv(), Ok(42), "on_close ran in place");
+}
