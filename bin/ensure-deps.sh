@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need when it is missing: the servers the tests
 # start (redis-server with TLS, redis-cli, PostgreSQL's initdb/pg_ctl),
-# SQLite's headers and library,
+# SQLite's headers and library, DuckDB's library,
 # python3 for the check scripts, runuser (PostgreSQL refuses root), and,
 # with `--fuzz`, cargo-fuzz. As root with apt-get: installed. Otherwise:
 # one message naming the one command to run, and exit 1.
@@ -37,6 +37,29 @@ tls_probe=$(redis-server --tls-port 1 --port 0 2>&1 || true)
 if ! grep -qi "tls-key-file\|configure TLS" <<<"$tls_probe"; then
   echo "redis-server is not built with TLS support, and pool-redis's TLS tests need one (Debian's redis-server package is)" >&2
   exit 1
+fi
+# pool-duckdb links DuckDB's own shared library (building DuckDB from
+# source, the duckdb crate's `bundled` feature, takes most of an hour on 2
+# cores). Debian has no package of it; DuckDB publishes libduckdb.so on the
+# npm registry (@duckdb/node-bindings-linux-x64). Its version is the one
+# the workspace's duckdb crate binds: duckdb 1.10506.x is DuckDB 1.5.6.
+duckdb_version=1.5.6
+duckdb_npm=@duckdb/node-bindings-linux-x64@${duckdb_version}-r.1
+duckdb_marker=/usr/local/lib/libduckdb.version
+if [ "$(cat "$duckdb_marker" 2>/dev/null)" != "$duckdb_version" ]; then
+  if [ "$(id -u)" = 0 ] && command -v npm >/dev/null 2>&1 && [ "$(uname -m)" = x86_64 ]; then
+    echo "installing libduckdb.so $duckdb_version into /usr/local/lib (from $duckdb_npm)" >&2
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent "$duckdb_npm" >/dev/null && tar xzf ./*.tgz)
+    install -m 0644 "$tmp/package/libduckdb.so" /usr/local/lib/libduckdb.so
+    echo "$duckdb_version" >"$duckdb_marker"
+    rm -rf "$tmp"
+    ldconfig
+  else
+    echo "pool-duckdb needs DuckDB $duckdb_version's libduckdb.so in /usr/local/lib; as root on x86_64 with npm:" >&2
+    echo "  (cd /tmp && npm pack $duckdb_npm && tar xzf duckdb-node-bindings-linux-x64-*.tgz && sudo install -m 0644 package/libduckdb.so /usr/local/lib/ && sudo ldconfig)" >&2
+    exit 1
+  fi
 fi
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
   rustup component add rustfmt clippy

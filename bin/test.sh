@@ -26,10 +26,11 @@ step() {
   shift
   steps=$((steps + 1))
   echo "==> $name: $*"
+  local started=$SECONDS
   if "$@" 2>&1 | tee -a "$log"; then
-    echo "<== $name: ok"
+    echo "<== $name: ok ($((SECONDS - started)) s)"
   else
-    echo "<== $name: FAILED"
+    echo "<== $name: FAILED ($((SECONDS - started)) s)"
     failed_steps+=("$name")
   fi
 }
@@ -53,13 +54,13 @@ step test-tls-sentinel-cluster env COUNT_ENFORCE=1 scripts/count-tests.sh "TLS, 
   cargo test -p pool-redis --features tls-rustls-insecure,sentinel,cluster --locked --test tls --test sentinel --test cluster --test secrets
 # The optional features: the Prometheus scrape test and their lints.
 step test-metrics cargo test -p pool-core --features metrics,serde --locked --test prometheus
-step clippy-features cargo clippy -p pool-core -p pool-redis -p pool-postgres --all-targets --features pool-core/metrics,pool-core/serde,pool-redis/serde,pool-redis/tls-rustls-insecure,pool-redis/sentinel,pool-redis/cluster,pool-postgres/serde --locked -- -D warnings
+step clippy-features cargo clippy -p pool-core -p pool-sqlite -p pool-duckdb -p pool-redis -p pool-postgres --all-targets --features pool-core/metrics,pool-core/serde,pool-sqlite/serde,pool-duckdb/serde,pool-redis/serde,pool-redis/tls-rustls-insecure,pool-redis/sentinel,pool-redis/cluster,pool-postgres/serde --locked -- -D warnings
 # The API docs with the documented features: a broken intra-doc link fails.
-step doc env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked -p pool-core -p pool-sync -p pool-sqlite -p pool-redis -p pool-postgres \
+step doc env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked -p pool-core -p pool-sync -p pool-sqlite -p pool-duckdb -p pool-redis -p pool-postgres \
   --features pool-core/serde,pool-core/metrics,pool-redis/serde,pool-redis/tls-rustls,pool-redis/sentinel,pool-redis/cluster,pool-postgres/serde
 # The publishable crates package (each other's path dependencies carry a
 # version); the doc and clippy steps are the compile check.
-step package cargo package -p pool-core -p pool-sync -p pool-sqlite -p pool-redis -p pool-postgres -p poolbench --no-verify --locked
+step package cargo package -p pool-core -p pool-sync -p pool-sqlite -p pool-duckdb -p pool-redis -p pool-postgres -p poolbench --no-verify --locked
 if [ "$quick" = 0 ]; then
   step loom ci/loom.sh
   # Drop-in check: deadpool 0.13.1's own tests (managed and unmanaged)
