@@ -104,6 +104,16 @@ impl Config {
             }
             .into());
         }
+        let claim =
+            if self.is_in_memory() {
+                None
+            } else {
+                Some(crate::open_files::claim(&self.path).await.map_err(|()| {
+                    Error::AlreadyOpen {
+                        path: shown.clone(),
+                    }
+                })?)
+            };
         let (path, in_memory, access, pairs, shown_open) = (
             self.path.clone(),
             self.is_in_memory(),
@@ -119,6 +129,7 @@ impl Config {
             path: shown.clone(),
             reason: e.to_string(),
         })??;
+        let root = crate::DbConnection::new(root, claim);
         let manager = Manager::new(shown, root, per_connection, Runtime::Tokio1);
         Ok(Pool::builder(manager)
             .config(self.get_pool_config())

@@ -14,6 +14,17 @@ pub enum Error {
         /// Its directory.
         dir: String,
     },
+    /// Another pool of this process has the file open. DuckDB would open
+    /// it again as a second, independent instance (two caches and two
+    /// write-ahead logs over one file, blind to each other's writes);
+    /// clone the pool that has it instead.
+    #[error(
+        "{path}: already open by another pool of this process; clone that pool (a second DuckDB instance on one file would not see the first's writes)"
+    )]
+    AlreadyOpen {
+        /// The database path.
+        path: String,
+    },
     /// A setting refused before DuckDB saw it.
     #[error("{path}: {source}")]
     Setting {

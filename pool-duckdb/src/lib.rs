@@ -5,12 +5,14 @@
 #![warn(missing_docs)]
 
 // The map, leaves first: `settings` and `error` use nothing of the crate;
+// `open_files` keeps one database instance per file per process;
 // `manager` makes connections of an open database; `config` opens the
 // database and builds the pool; `env` reads a config from `DUCKDB_*`.
 mod config;
 mod env;
 mod error;
 mod manager;
+mod open_files;
 mod settings;
 
 pub use duckdb;
@@ -21,7 +23,7 @@ pub use pool_sync::reexports::*;
 pub use config::{Config, CreatePoolError};
 pub use env::EnvError;
 pub use error::Error;
-pub use manager::Manager;
+pub use manager::{DbConnection, Manager};
 pub use settings::{AccessMode, SettingError, Settings};
 
 /// A pool of connections to one DuckDB database.

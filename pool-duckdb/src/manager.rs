@@ -2,12 +2,47 @@
 //! its own connection to it (so queries on different objects run in
 //! parallel inside DuckDB), made on a blocking thread.
 
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use pool_core::{Metrics, RecycleError, RecycleResult, Runtime};
 use pool_sync::SyncWrapper;
 
 use crate::Error;
+use crate::open_files::Claim;
+
+/// One connection to the pool's database: a `duckdb::Connection` (it
+/// derefs to one) that also holds the pool's claim on the file, so the
+/// file counts as open in this process until its last connection is gone.
+#[derive(Debug)]
+pub struct DbConnection {
+    // Declared first, dropped first: the connection closes before the
+    // claim is let go.
+    conn: duckdb::Connection,
+    _claim: Option<Arc<Claim>>,
+}
+
+impl DbConnection {
+    pub(crate) fn new(conn: duckdb::Connection, claim: Option<Arc<Claim>>) -> Self {
+        Self {
+            conn,
+            _claim: claim,
+        }
+    }
+}
+
+impl Deref for DbConnection {
+    type Target = duckdb::Connection;
+    fn deref(&self) -> &duckdb::Connection {
+        &self.conn
+    }
+}
+
+impl DerefMut for DbConnection {
+    fn deref_mut(&mut self) -> &mut duckdb::Connection {
+        &mut self.conn
+    }
+}
 
 /// DuckDB's answer to a `ROLLBACK` outside a transaction.
 const NO_TRANSACTION: &str = "no transaction is active";
@@ -20,7 +55,7 @@ pub struct Manager {
     /// The connection the database was opened with: kept (never pooled) so
     /// the instance lives as long as the pool, and cloned for each new
     /// object. Locked only on blocking threads, for the clone.
-    root: Arc<Mutex<duckdb::Connection>>,
+    root: Arc<Mutex<DbConnection>>,
     /// `SET SESSION` statements of the settings DuckDB keeps per
     /// connection, run on every new one.
     per_connection: Arc<[String]>,
@@ -30,7 +65,7 @@ pub struct Manager {
 impl Manager {
     pub(crate) fn new(
         shown: String,
-        root: duckdb::Connection,
+        root: DbConnection,
         per_connection: Vec<String>,
         runtime: Runtime,
     ) -> Self {
@@ -44,7 +79,7 @@ impl Manager {
 }
 
 impl pool_core::Manager for Manager {
-    type Type = SyncWrapper<duckdb::Connection>;
+    type Type = SyncWrapper<DbConnection>;
     type Error = Error;
 
     async fn create(&self) -> Result<Self::Type, Self::Error> {
@@ -58,15 +93,12 @@ impl pool_core::Manager for Manager {
                 path: shown.clone(),
                 source,
             };
-            let conn = root
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .try_clone()
-                .map_err(failed)?;
+            let root = root.lock().unwrap_or_else(PoisonError::into_inner);
+            let conn = root.try_clone().map_err(failed)?;
             for set in sets.iter() {
                 conn.execute_batch(set).map_err(failed)?;
             }
-            Ok(conn)
+            Ok(DbConnection::new(conn, root._claim.clone()))
         })
         .await
     }

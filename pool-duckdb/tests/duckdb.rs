@@ -363,3 +363,27 @@ async fn a_health_check_interval_never_skips_the_rollback() {
     exec(&pool, "BEGIN; COMMIT").await;
     assert_eq!(count(&pool, "t").await, 0);
 }
+
+/// A second pool on a file a live pool of this process has open is
+/// refused (DuckDB would open a second, independent instance that does
+/// not see the first one's writes); once the first pool is gone, the file
+/// opens again, with what the first wrote.
+#[tokio::test]
+async fn a_second_pool_on_an_open_file_is_refused() {
+    let dir = TempDir::new("twice");
+    let first = Config::new(dir.db()).create_pool().await.unwrap();
+    exec(&first, "CREATE TABLE t AS SELECT 1 AS v").await;
+    let err = Config::new(dir.0.join(".").join("app.duckdb"))
+        .create_pool()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("app.duckdb") && err.contains("already open"),
+        "{err}"
+    );
+    exec(&first, "INSERT INTO t VALUES (2)").await;
+    drop(first);
+    let second = Config::new(dir.db()).create_pool().await.unwrap();
+    assert_eq!(count(&second, "t").await, 2);
+}
