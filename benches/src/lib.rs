@@ -135,7 +135,7 @@ pub fn print_rounds(names: &[&str], results: &[Vec<f64>], references: &[(usize, 
     for (c, (name, r)) in names.iter().zip(results).enumerate() {
         let mut sorted = r.clone();
         sorted.sort_by(f64::total_cmp);
-        let per_round: Vec<String> = r.iter().map(|v| format!("{:.0}k", v / 1e3)).collect();
+        let per_round: Vec<String> = r.iter().map(|&v| ops(v)).collect();
         let mut ratios_text = String::new();
         for &(m, label) in references {
             if m == c {
@@ -151,13 +151,23 @@ pub fn print_rounds(names: &[&str], results: &[Vec<f64>], references: &[(usize, 
             ));
         }
         println!(
-            "  {:<28} best {:>6.1}k  median {:>6.1}k  rounds [{}]{}",
+            "  {:<28} best {:>7}  median {:>7}  rounds [{}]{}",
             name,
-            sorted[sorted.len() - 1] / 1e3,
-            sorted[sorted.len() / 2] / 1e3,
+            ops(sorted[sorted.len() - 1]),
+            ops(sorted[sorted.len() / 2]),
             per_round.join(" "),
             ratios_text
         );
+    }
+}
+
+/// Ops/s with three significant figures: `312`, `4.21k`, `158k`.
+fn ops(v: f64) -> String {
+    match v {
+        v if v < 1e3 => format!("{v:.0}"),
+        v if v < 1e4 => format!("{:.2}k", v / 1e3),
+        v if v < 1e5 => format!("{:.1}k", v / 1e3),
+        v => format!("{:.0}k", v / 1e3),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `poolbench` command: load a Redis through pool-redis (or a
-//! PostgreSQL through pool-postgres, or a SQLite file through pool-sqlite)
+//! PostgreSQL through pool-postgres, a SQLite file through pool-sqlite, a
+//! DuckDB database through pool-duckdb)
 //! at one or more
 //! pool sizes, print a table and a recommendation, write JSON and HTML
 //! reports; `poolbench analyze` merges earlier reports into one page.
@@ -17,8 +18,8 @@ use crate::load::{self, Mode, Operation};
 use crate::report::{self, Report, SizeResult, recommend};
 use crate::{html, server};
 
-/// Size a Redis, PostgreSQL or SQLite connection pool against your own
-/// server or file.
+/// Size a Redis, PostgreSQL, SQLite or DuckDB connection pool against your
+/// own server or file.
 #[derive(Debug, Parser)]
 #[command(name = "poolbench", version, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -39,7 +40,9 @@ struct RunArgs {
     /// The server (`redis://[user:password@]host:port/db`, `rediss://` for
     /// TLS, `postgres://user[:password]@host:port/db` for PostgreSQL), or
     /// `sqlite://PATH` for a SQLite file (readers in parallel, one writer;
-    /// the pool size is the readers' count; settings from `SQLITE_*`).
+    /// the pool size is the readers' count; settings from `SQLITE_*`), or
+    /// `duckdb://PATH` / `duckdb::memory:` for DuckDB (settings from
+    /// `DUCKDB_*`).
     /// Without it, poolbench starts its own redis-server on a free loopback
     /// port. Read from `POOLBENCH_URL` when not given, so a password need
     /// not show in the process list.
@@ -280,6 +283,7 @@ enum Backend {
     Redis(redis::aio::MultiplexedConnection),
     Postgres,
     Sqlite,
+    Duckdb,
 }
 
 async fn run(args: RunArgs) -> Result<(), String> {
@@ -291,10 +295,28 @@ async fn run(args: RunArgs) -> Result<(), String> {
         .url
         .as_deref()
         .is_some_and(crate::sqlite::is_sqlite_url);
+    let duckdb = args
+        .url
+        .as_deref()
+        .is_some_and(crate::duckdb::is_duckdb_url);
+    if args.operation == Operation::Scan && !duckdb {
+        return Err(
+            "--operation scan is DuckDB's (an aggregate over a million rows): use a duckdb:// URL"
+                .into(),
+        );
+    }
     let (sizes, min_idle, sizes_from) = if postgres {
         postgres_checks(&args)?
     } else if sqlite {
         let (sizes, from) = crate::sqlite::checks(
+            args.mode,
+            args.tls_ca.is_some() || args.tls_cert.is_some(),
+            args.operation,
+            &args.pool_sizes,
+        )?;
+        (sizes, 0, from)
+    } else if duckdb {
+        let (sizes, from) = crate::duckdb::checks(
             args.mode,
             args.tls_ca.is_some() || args.tls_cert.is_some(),
             args.operation,
@@ -325,6 +347,9 @@ async fn run(args: RunArgs) -> Result<(), String> {
     } else if sqlite {
         crate::sqlite::prepare(&url, args.value_size).await?;
         Backend::Sqlite
+    } else if duckdb {
+        crate::duckdb::prepare(&url, args.value_size).await?;
+        Backend::Duckdb
     } else {
         Backend::Redis(redis_admin(&url, args.value_size).await?)
     };
@@ -425,6 +450,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
             Backend::Redis(admin) => load::run(&spec, admin, &stop, &on_progress).await?,
             Backend::Postgres => crate::pg::run(&spec, &stop, &on_progress).await?,
             Backend::Sqlite => crate::sqlite::run(&spec, &stop, &on_progress).await?,
+            Backend::Duckdb => crate::duckdb::run(&spec, &stop, &on_progress).await?,
         };
         rep.results.push(SizeResult::from_measured(size, measured));
     }

@@ -32,14 +32,17 @@ pub enum Operation {
     },
     /// A pipeline of this many GETs.
     Pipeline(usize),
+    /// An aggregate over a million-row table (DuckDB only).
+    Scan,
 }
 
 impl FromStr for Operation {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("{s:?}: expected get, set, mixed[:READ_PERCENT] or pipeline:N");
+        let bad = || format!("{s:?}: expected get, set, mixed[:READ_PERCENT], pipeline:N or scan");
         match s.split_once(':') {
             None if s == "get" => Ok(Operation::Get),
+            None if s == "scan" => Ok(Operation::Scan),
             None if s == "set" => Ok(Operation::Set),
             None if s == "mixed" => Ok(Operation::Mixed { read_percent: 80 }),
             Some(("mixed", p)) => match p.parse::<u8>() {
@@ -62,6 +65,7 @@ impl std::fmt::Display for Operation {
             Operation::Set => f.write_str("set"),
             Operation::Mixed { read_percent } => write!(f, "mixed:{read_percent}"),
             Operation::Pipeline(n) => write!(f, "pipeline:{n}"),
+            Operation::Scan => f.write_str("scan"),
         }
     }
 }
@@ -76,7 +80,7 @@ fn key(i: usize) -> String {
 impl Operation {
     async fn run<C: ConnectionLike + Send>(self, conn: &mut C, i: usize, value: &str) -> bool {
         let read = match self {
-            Operation::Get | Operation::Pipeline(_) => true,
+            Operation::Get | Operation::Pipeline(_) | Operation::Scan => true,
             Operation::Set => false,
             // A fixed spread, the same for every run: i * 37 visits every
             // residue mod 100.

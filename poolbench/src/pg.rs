@@ -85,7 +85,7 @@ impl PgTask {
     async fn run(&self, client: &pool_postgres::Client, i: usize) -> bool {
         let key = |i: usize| (i % ROWS as usize) as i32;
         let read = match self.op {
-            Operation::Get | Operation::Pipeline(_) => true,
+            Operation::Get | Operation::Pipeline(_) | Operation::Scan => true,
             Operation::Set => false,
             Operation::Mixed { read_percent } => (i * 37) % 100 < usize::from(read_percent),
         };

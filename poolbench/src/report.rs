@@ -218,7 +218,7 @@ impl Report {
 pub fn redact(url: &str) -> String {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         pool_postgres::masked_url(url)
-    } else if url.starts_with("sqlite:") {
+    } else if url.starts_with("sqlite:") || url.starts_with("duckdb:") {
         // A file path: nothing secret in it.
         url.to_owned()
     } else {

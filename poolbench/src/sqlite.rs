@@ -128,7 +128,7 @@ impl TaskOp for SqliteTask {
     async fn op(&mut self, i: usize) -> (bool, Duration) {
         let key = (i as i64 * 7919) % ROWS;
         let read = match self.op {
-            Operation::Get | Operation::Pipeline(_) => true,
+            Operation::Get | Operation::Pipeline(_) | Operation::Scan => true,
             Operation::Set => false,
             Operation::Mixed { read_percent } => (i * 37) % 100 < usize::from(read_percent),
         };
