@@ -257,12 +257,11 @@ fn handoff(rounds: usize, secs: f64) {
         via.push(ns);
         let ns = {
             let mut c = conn.try_lock().unwrap();
+            let closure = |c: &mut pool_sqlite::rusqlite::Connection| c.is_autocommit();
             let start = std::time::Instant::now();
             let mut calls = 0u64;
             while start.elapsed().as_secs_f64() < secs {
-                std::hint::black_box((|c: &mut pool_sqlite::rusqlite::Connection| {
-                    c.is_autocommit()
-                })(&mut c));
+                std::hint::black_box(closure(std::hint::black_box(&mut c)));
                 calls += 1;
             }
             start.elapsed().as_nanos() as f64 / calls as f64
