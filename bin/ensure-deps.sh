@@ -38,9 +38,9 @@ if ! grep -qi "tls-key-file\|configure TLS" <<<"$tls_probe"; then
   echo "redis-server is not built with TLS support, and pool-redis's TLS tests need one (Debian's redis-server package is)" >&2
   exit 1
 fi
-# pool-duckdb links DuckDB's own shared library (building DuckDB from
-# source, the duckdb crate's `bundled` feature, takes most of an hour on 2
-# cores). Debian has no package of it; DuckDB publishes libduckdb.so on the
+# pool-duckdb links DuckDB's own shared library (instead of compiling
+# DuckDB's C++ source, the duckdb crate's `bundled` feature, in every
+# clean build). Debian has no package of it; DuckDB publishes libduckdb.so on the
 # npm registry (@duckdb/node-bindings-linux-x64). Its version is the one
 # the workspace's duckdb crate binds: duckdb 1.10506.x is DuckDB 1.5.6.
 duckdb_version=1.5.6
