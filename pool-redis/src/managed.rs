@@ -201,10 +201,20 @@ impl ManagedConnection {
         }
     }
 
-    /// Before a command: a connection whose node is no longer the target's
-    /// (the pool saw a failover) is replaced by a fresh one when it carries
-    /// no session state; otherwise the command fails without being sent.
-    async fn follow_target(&mut self) -> RedisResult<()> {
+    /// Before a command: while a planned failover is announced, waits for
+    /// it (until the command's timeout at most: then it fails, not sent);
+    /// a connection whose node is no longer the target's (the pool saw a
+    /// failover) is replaced by a fresh one when it carries no session
+    /// state; otherwise the command fails without being sent.
+    async fn follow_target(&mut self, limit: Option<Duration>) -> RedisResult<()> {
+        if let Some(stamp) = &self.stamp
+            && stamp.target().is_fenced()
+        {
+            let target = Arc::clone(stamp.target());
+            target
+                .pass_fence(limit.map(|l| tokio::time::Instant::now() + l))
+                .await?;
+        }
         if !self.is_stale() {
             return Ok(());
         }
@@ -408,7 +418,7 @@ impl ConnectionLike for ManagedConnection {
         let limit = self.answer_timeout(std::iter::once(cmd));
         Box::pin(async move {
             if self.stamp.is_some() {
-                self.follow_target().await?;
+                self.follow_target(limit).await?;
             }
             let (result, timed_out) = with_limit(limit, self.conn.req_packed_command(cmd)).await;
             self.note_result(&result, timed_out);
@@ -440,7 +450,7 @@ impl ConnectionLike for ManagedConnection {
         let limit = self.answer_timeout(pipeline.cmd_iter());
         Box::pin(async move {
             if self.stamp.is_some() {
-                self.follow_target().await?;
+                self.follow_target(limit).await?;
             }
             let (result, timed_out) = with_limit(
                 limit,

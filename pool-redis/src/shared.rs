@@ -426,8 +426,15 @@ impl Pick {
 }
 
 impl SharedConnection {
-    /// Points `self.cached` at a live lane.
+    /// Points `self.cached` at a live lane (after a planned failover's
+    /// fence, if one is raised: a lane of the old master would be stale
+    /// once it lifts).
     async fn select(&mut self) -> RedisResult<()> {
+        if let Some(target) = &self.set.target
+            && target.is_fenced()
+        {
+            target.pass_fence(None).await?;
+        }
         // Fast path: stay on the cached lane while it is live and below the
         // depth (two plain loads; a new pick only when it fills or dies).
         if let Some(c) = &self.cached

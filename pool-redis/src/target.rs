@@ -12,6 +12,11 @@
 //!   the sentinels again (`refreshes`).
 //! - The listeners (the pool's idle connections, the shared connections)
 //!   run after every change, never for the first view.
+//! - While a fence is raised (a sentinel announced a planned failover), no
+//!   command leaves through a stamped connection or a shared lane: each
+//!   waits in `pass_fence` until the fence lifts (the promoted node
+//!   adopted, or the failover aborted) or its bound runs out. A fence
+//!   lifts within `FENCE_LIMIT` whatever happens.
 //!
 //! Without the `sentinel` feature nothing makes a target, so connections
 //! carry no stamp and only the checks remain (one `None` test each).
@@ -22,9 +27,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use redis::{Client, RedisResult};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// The longest a fence stays raised: a planned failover promotes its
+/// replica in well under a second; past this the fence lifts and the
+/// nodes are discovered again.
+pub(crate) const FENCE_LIMIT: Duration = Duration::from_secs(5);
 
 /// A node connections may go to.
 #[derive(Clone)]
@@ -72,6 +85,14 @@ pub(crate) struct Target {
     /// tells the target about changes (Sentinel's event watcher).
     on_first_use: OnceLock<Starter>,
     used: AtomicBool,
+    /// A planned failover is under way: commands wait (see `pass_fence`).
+    fenced: AtomicBool,
+    /// The raised fence's number (0: none); fences are numbered so that a
+    /// late lift of an earlier one does nothing.
+    fence: Mutex<u64>,
+    fences: AtomicU64,
+    /// Woken when a fence lifts.
+    unfenced: Notify,
 }
 
 struct View {
@@ -156,7 +177,87 @@ impl Target {
             changes: AtomicU64::new(0),
             on_first_use: OnceLock::new(),
             used: AtomicBool::new(false),
+            fenced: AtomicBool::new(false),
+            fence: Mutex::new(0),
+            fences: AtomicU64::new(0),
+            unfenced: Notify::new(),
         })
+    }
+
+    /// Stops commands from leaving (a sentinel announced that it selected
+    /// a replica to promote). Returns the fence's number and whether it is
+    /// new (`false`: one was already raised, and that one is returned).
+    pub(crate) fn raise_fence(&self) -> (u64, bool) {
+        let mut fence = self.fence.lock().expect("fence");
+        if *fence != 0 {
+            return (*fence, false);
+        }
+        *fence = self.fences.fetch_add(1, Ordering::Relaxed) + 1;
+        // Relaxed: the flag only makes commands wait; nothing is published
+        // with it. A command that misses it by a hair was in flight anyway.
+        self.fenced.store(true, Ordering::Relaxed);
+        tracing::info!(
+            fence = *fence,
+            "planned failover announced: commands wait for the new master"
+        );
+        (*fence, true)
+    }
+
+    /// Lifts fence `number` if it is still the raised one; waiting commands
+    /// go on (to the adopted node, or the old one if the failover was
+    /// aborted).
+    pub(crate) fn lift_fence(&self, number: u64) {
+        let mut fence = self.fence.lock().expect("fence");
+        if *fence != number || number == 0 {
+            return;
+        }
+        *fence = 0;
+        // Release: pairs with the Acquire in `pass_fence`; a command that
+        // sees the fence down also sees the view the lifter installed
+        // before lifting it, so its stamp is found stale and it moves.
+        self.fenced.store(false, Ordering::Release);
+        drop(fence);
+        self.unfenced.notify_waiters();
+        tracing::info!(fence = number, "failover fence lifted");
+    }
+
+    /// The raised fence's number (0: none).
+    pub(crate) fn current_fence(&self) -> u64 {
+        *self.fence.lock().expect("fence")
+    }
+
+    /// Whether a fence is raised. Acquire: as in `pass_fence`, a caller
+    /// that sees it down after a lift sees the view installed before it.
+    pub(crate) fn is_fenced(&self) -> bool {
+        self.fenced.load(Ordering::Acquire)
+    }
+
+    /// Waits while a fence is raised, until `deadline` at most (then an
+    /// error naming the failover: the command was not sent). One load when
+    /// no fence is raised.
+    pub(crate) async fn pass_fence(&self, deadline: Option<Instant>) -> RedisResult<()> {
+        // Acquire: see `lift_fence`.
+        if !self.fenced.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + FENCE_LIMIT);
+        loop {
+            let mut lifted = std::pin::pin!(self.unfenced.notified());
+            // Registered before looking, so a lift between the look and the
+            // wait still wakes us.
+            lifted.as_mut().enable();
+            if !self.fenced.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, lifted).await.is_err() {
+                return Err(redis::RedisError::from((
+                    redis::ErrorKind::Io,
+                    "Sentinel failover in progress",
+                    "the command waited for the new master past its timeout and was not sent"
+                        .to_owned(),
+                )));
+            }
+        }
     }
 
     /// Sets what runs at the first connection (see `on_first_use`).

@@ -4,15 +4,33 @@
 //! once, so every (re)subscription is followed by a discovery too: an
 //! event missed while no sentinel was listened to is caught up at once.
 //! The task ends when its target (the pool's manager) is gone.
+//!
+//! A master pool also listens to every sentinel at once for the start of a
+//! planned failover (only the sentinel that leads it announces it): from
+//! `+selected-slave` on, commands wait behind the target's fence while the
+//! selected replica is asked `ROLE` every few milliseconds; the moment it
+//! answers master the pool adopts it and the fence lifts. Writes the old
+//! master would acknowledge after the promotion (and lose when it is
+//! reconfigured) are never sent.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use tokio::time::Instant;
 
 use super::SentinelServerType;
 use super::discovery::{ASK_TIMEOUT, Sentinels};
-use crate::target::Target;
+use crate::target::{FENCE_LIMIT, Target};
+
+/// Events that start a planned failover's fence (the leader publishes
+/// them before it sends `REPLICAOF NO ONE` to the replica), and the
+/// pattern of those that end one without a promotion.
+const FAILOVER_STARTS: [&str; 2] = ["+selected-slave", "+failover-state-send-slaveof-noone"];
+const FAILOVER_ABORTS: &str = "-failover-abort-*";
+
+/// How often the selected replica is asked whether it is master yet.
+const PROMOTION_POLL: Duration = Duration::from_millis(10);
 
 /// How often a quiet watcher checks that its pool still exists.
 const LIVENESS: Duration = Duration::from_secs(1);
@@ -41,10 +59,110 @@ fn channels(server_type: SentinelServerType) -> &'static [&'static str] {
     }
 }
 
-/// Starts the watcher for `target` in the current runtime.
+/// Starts the watcher for `target` in the current runtime (and, for a
+/// master pool, one failover listener per sentinel).
 pub(crate) fn spawn(target: &Arc<Target>, sentinels: Arc<Sentinels>) {
     let target = Arc::downgrade(target);
+    if sentinels.server_type == SentinelServerType::Master {
+        for i in 0..sentinels.clients.len() {
+            let (target, sentinels) = (Weak::clone(&target), Arc::clone(&sentinels));
+            tokio::spawn(async move { watch_failovers(target, sentinels, i).await });
+        }
+    }
     tokio::spawn(async move { watch(target, sentinels).await });
+}
+
+/// Listens to sentinel `i` for the start and the abort of a planned
+/// failover, resubscribing while the target lives.
+async fn watch_failovers(target: Weak<Target>, sentinels: Arc<Sentinels>, i: usize) {
+    loop {
+        if target.strong_count() == 0 {
+            return;
+        }
+        let client = &sentinels.clients[i];
+        let subscribed = tokio::time::timeout(ASK_TIMEOUT * 2, async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            for channel in FAILOVER_STARTS {
+                pubsub.subscribe(channel).await?;
+            }
+            pubsub.psubscribe(FAILOVER_ABORTS).await?;
+            redis::RedisResult::Ok(pubsub)
+        })
+        .await;
+        let Ok(Ok(pubsub)) = subscribed else {
+            tokio::time::sleep(ALL_FAILED_PAUSE).await;
+            continue;
+        };
+        let mut messages = pubsub.into_on_message();
+        loop {
+            match tokio::time::timeout(LIVENESS, messages.next()).await {
+                Ok(Some(msg)) => {
+                    let payload: String = msg.get_payload().unwrap_or_default();
+                    if !concerns(&payload, &sentinels.master_name) {
+                        continue;
+                    }
+                    let event = msg.get_channel_name();
+                    tracing::info!(event, %payload, "sentinel failover event");
+                    if event.starts_with("-failover-abort") {
+                        if let Some(target) = target.upgrade() {
+                            target.lift_fence(target.current_fence());
+                        }
+                    } else if let Some((host, port)) = instance(&payload) {
+                        fence(&target, &sentinels, host.to_owned(), port);
+                    }
+                }
+                Ok(None) => break,
+                Err(_) if target.strong_count() == 0 => return,
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+/// Raises the target's fence for a failover that promotes `host:port`,
+/// and asks that node `ROLE` until it answers master (then adopts it and
+/// lifts the fence), the fence is lifted otherwise (an abort), or
+/// `FENCE_LIMIT` passes (then lifts it and asks the sentinels).
+fn fence(target: &Weak<Target>, sentinels: &Arc<Sentinels>, host: String, port: u16) {
+    let Some(strong) = target.upgrade() else {
+        return;
+    };
+    let (number, new) = strong.raise_fence();
+    if !new {
+        return; // this fence's poller already runs
+    }
+    let (target, sentinels) = (Weak::clone(target), Arc::clone(sentinels));
+    tokio::spawn(async move {
+        let until = Instant::now() + FENCE_LIMIT;
+        loop {
+            let Some(target) = target.upgrade() else {
+                return;
+            };
+            if target.current_fence() != number {
+                return;
+            }
+            if Instant::now() >= until {
+                tracing::warn!(
+                    replica = %format!("{host}:{port}"),
+                    "the selected replica did not become master in time: asking the sentinels"
+                );
+                target.lift_fence(number);
+                if let Err(e) = target.refresh(target.refreshes()).await {
+                    tracing::warn!(error = %e, "Redis node discovery after a failover fence failed");
+                }
+                return;
+            }
+            if let Ok(Ok(node)) =
+                tokio::time::timeout_at(until, sentinels.promoted(&host, port)).await
+            {
+                target.adopt(vec![node]).await;
+                target.lift_fence(number);
+                return;
+            }
+            drop(target);
+            tokio::time::sleep(PROMOTION_POLL).await;
+        }
+    });
 }
 
 async fn watch(target: Weak<Target>, sentinels: Arc<Sentinels>) {
@@ -113,8 +231,7 @@ fn concerns(payload: &str, master_name: &str) -> bool {
         || (words.first() == Some(&"master") && words.get(1) == Some(&master_name))
 }
 
-/// The node a `+promoted-slave` event names (`slave <ip>:<port> <ip>
-/// <port> @ <master name> <ip> <port>`), for a master pool.
+/// The node a `+promoted-slave` event names, for a master pool.
 fn promoted<'a>(
     event: &str,
     payload: &'a str,
@@ -123,7 +240,16 @@ fn promoted<'a>(
     if event != "+promoted-slave" || server_type != SentinelServerType::Master {
         return None;
     }
+    instance(payload)
+}
+
+/// The instance an instance event names (`slave <ip>:<port> <ip> <port> @
+/// <master name> <ip> <port>`).
+fn instance(payload: &str) -> Option<(&str, u16)> {
     let words: Vec<&str> = payload.split(' ').collect();
+    if words.first() != Some(&"slave") {
+        return None;
+    }
     Some((words.get(2)?, words.get(3)?.parse().ok()?))
 }
 
@@ -134,7 +260,10 @@ async fn adopt(target: &Weak<Target>, sentinels: &Sentinels, host: &str, port: u
         return;
     };
     match sentinels.promoted(host, port).await {
-        Ok(node) => target.adopt(vec![node]).await,
+        Ok(node) => {
+            target.adopt(vec![node]).await;
+            target.lift_fence(target.current_fence());
+        }
         Err(e) => {
             tracing::debug!(error = %e, "promoted replica not usable yet: asking the sentinels");
             if let Err(e) = target.refresh(target.refreshes()).await {
