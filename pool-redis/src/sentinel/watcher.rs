@@ -304,6 +304,14 @@ mod tests {
     }
 
     #[test]
+    fn a_failover_start_names_the_selected_replica() {
+        let payload = "slave 127.0.0.1:7002 127.0.0.1 7002 @ mymaster 127.0.0.1 7000";
+        assert_eq!(super::instance(payload), Some(("127.0.0.1", 7002)));
+        assert_eq!(super::instance("master mymaster 127.0.0.1 7000"), None);
+        assert_eq!(super::instance("slave 127.0.0.1:x 127.0.0.1 x @ m"), None);
+    }
+
+    #[test]
     fn events_are_matched_by_master_name() {
         assert!(concerns("mymaster 127.0.0.1 1 127.0.0.1 2", "mymaster"));
         assert!(!concerns("other 127.0.0.1 1 127.0.0.1 2", "mymaster"));
