@@ -1,15 +1,18 @@
 //! pool-redis's Sentinel pool (exclusive and shared mode) and
 //! deadpool-redis's, side by side through the same failovers: a master,
 //! two replicas and three sentinels started here, 16 writer tasks per pool
-//! (`INCR` plus the acknowledging node's port), timed from the switch the
-//! example itself sees (`+switch-master`).
+//! (`INCR` of the contender's own counter plus the acknowledging node's
+//! port), timed from the switch the example itself sees
+//! (`+switch-master`). After each failover, every contender's counter on
+//! the new master is compared with the increments it saw acknowledged:
+//! the difference is acknowledged writes lost.
 //!
 //! `cargo run --release -p pool-benches --example sentinel_failover [ROUNDS]`
 
 use std::time::{Duration, Instant};
 
 use pool_redis::RedisPoolExt;
-use redis_harness::failover::{Report, SwitchClock, Writers, write_naming_node};
+use redis_harness::failover::{Report, SwitchClock, Writers, write_naming_node_to};
 use redis_harness::{MASTER_NAME, SentinelSet, query_sentinel};
 
 const TASKS: usize = 16;
@@ -18,6 +21,13 @@ const AFTER_SWITCH: Duration = Duration::from_secs(7);
 fn kind(e: &redis::RedisError) -> String {
     e.code().unwrap_or(e.category()).to_owned()
 }
+
+/// Each contender's counter.
+const KEYS: [&str; 3] = [
+    "failover:pool-redis-exclusive",
+    "failover:pool-redis-shared",
+    "failover:deadpool-redis",
+];
 
 fn start_writers(set: &SentinelSet) -> Vec<(&'static str, Writers)> {
     let urls = set.sentinel_urls();
@@ -49,7 +59,7 @@ fn start_writers(set: &SentinelSet) -> Vec<(&'static str, Writers)> {
                 pool_redis::sentinel::PoolError::Timeout(t) => format!("wait timeout ({t:?})"),
                 other => format!("pool: {other}"),
             })?;
-            let ((_, port),): ((String, u16),) = write_naming_node()
+            let ((_, port),): ((String, u16),) = write_naming_node_to(KEYS[0])
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| kind(&e))?;
@@ -60,7 +70,7 @@ fn start_writers(set: &SentinelSet) -> Vec<(&'static str, Writers)> {
     let shared = Writers::start(TASKS, move || {
         let mut conn = handle.clone();
         async move {
-            let ((_, port),): ((String, u16),) = write_naming_node()
+            let ((_, port),): ((String, u16),) = write_naming_node_to(KEYS[1])
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| kind(&e))?;
@@ -75,7 +85,7 @@ fn start_writers(set: &SentinelSet) -> Vec<(&'static str, Writers)> {
                 deadpool_redis::sentinel::PoolError::Timeout(t) => format!("wait timeout ({t:?})"),
                 other => format!("pool: {other}"),
             })?;
-            let ((_, port),): ((String, u16),) = write_naming_node()
+            let ((_, port),): ((String, u16),) = write_naming_node_to(KEYS[2])
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| kind(&e))?;
@@ -91,6 +101,18 @@ fn start_writers(set: &SentinelSet) -> Vec<(&'static str, Writers)> {
 
 async fn scenario(set: &mut SentinelSet, name: &str, kill: bool) {
     let old = set.master_port();
+    let mut master = redis::Client::open(format!("redis://127.0.0.1:{old}"))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("the master");
+    for key in KEYS {
+        let _: () = redis::cmd("DEL")
+            .arg(key)
+            .query_async(&mut master)
+            .await
+            .unwrap();
+    }
     let clock = SwitchClock::start(set.sentinels[1].port).await;
     let writers = start_writers(set);
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -108,11 +130,42 @@ async fn scenario(set: &mut SentinelSet, name: &str, kill: bool) {
     tokio::time::sleep_until((switch + AFTER_SWITCH).into()).await;
     println!("\n{name}: switch {:?} after the trigger", switch - from);
     println!(
-        "{:<22} {:>10} {:>12} {:>10} {:>9} {:>10}  errors by kind",
-        "pool", "resumed", "first@new", "steady", "old acks", "writes"
+        "{:<22} {:>10} {:>12} {:>10} {:>9} {:>10} {:>8} {:>9}  errors by kind",
+        "pool", "resumed", "first@new", "steady", "old acks", "writes", "lost", "gap"
     );
+    let mut stopped = Vec::new();
     for (pool, w) in writers {
-        let outcomes = w.stop().await;
+        stopped.push((pool, w.stop().await));
+    }
+    if kill {
+        set.node(old).start_again();
+    }
+    {
+        let set = &*set;
+        std::thread::scope(|s| {
+            s.spawn(|| set.wait_until_settled(Duration::from_secs(60)));
+        });
+    }
+    let mut new_master = redis::Client::open(format!("redis://127.0.0.1:{new}"))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("the new master");
+    for ((pool, outcomes), key) in stopped.into_iter().zip(KEYS) {
+        let counted: Option<i64> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut new_master)
+            .await
+            .unwrap();
+        let acknowledged = outcomes.iter().filter(|o| o.result.is_ok()).count() as i64;
+        let lost = (acknowledged - counted.unwrap_or(0)).max(0);
+        let mut acks: Vec<Instant> = outcomes
+            .iter()
+            .filter(|o| o.result.is_ok())
+            .map(|o| o.at)
+            .collect();
+        acks.sort();
+        let gap = acks.windows(2).map(|w| w[1] - w[0]).max();
         let r = Report::new(
             &outcomes,
             from,
@@ -127,22 +180,17 @@ async fn scenario(set: &mut SentinelSet, name: &str, kill: bool) {
             .filter(|o| o.at > switch && o.result == Ok(old))
             .count();
         println!(
-            "{pool:<22} {:>10} {:>12} {:>10} {:>9} {:>10}  {:?}",
+            "{pool:<22} {:>10} {:>12} {:>10} {:>9} {:>10} {:>8} {:>9}  {:?}",
             fmt(r.resumed),
             fmt(r.first_success),
             fmt(Some(r.steady)),
             late_on_old,
             r.successes,
+            lost,
+            fmt(gap),
             r.errors
         );
     }
-    if kill {
-        set.node(old).start_again();
-    }
-    let set = &*set;
-    std::thread::scope(|s| {
-        s.spawn(|| set.wait_until_settled(Duration::from_secs(60)));
-    });
 }
 
 fn fmt(d: Option<Duration>) -> String {
@@ -160,7 +208,7 @@ async fn main() {
         .await
         .unwrap();
     println!(
-        "columns: resumed = trigger to the first write the new master acknowledged; first@new = from the switch this example saw to the first such write at or after it; steady = switch to the last failed write; old acks = writes the old master acknowledged after the switch"
+        "columns: resumed = trigger to the first write the new master acknowledged; first@new = from the switch this example saw to the first such write at or after it; steady = switch to the last failed write; old acks = writes the old master acknowledged after the switch; lost = acknowledged increments missing from the new master; gap = the longest time without an acknowledged write"
     );
     for round in 1..=rounds {
         println!("\n== round {round}");

@@ -16,7 +16,13 @@ use crate::sentinel::MASTER_NAME;
 /// non-atomic pipeline: one node answers both, so the reply (decoded as
 /// `((String, u16),)`) names the node that acknowledged the write.
 pub fn write_naming_node() -> redis::Pipeline {
-    naming_node(redis::cmd("INCR").arg("failover:counter").clone())
+    write_naming_node_to("failover:counter")
+}
+
+/// [`write_naming_node`] on a key of the caller's (one per contender, so
+/// each one's acknowledged writes can be counted against the new master).
+pub fn write_naming_node_to(key: &str) -> redis::Pipeline {
+    naming_node(redis::cmd("INCR").arg(key).clone())
 }
 
 /// A read of the same key, naming the node that answered it.
