@@ -401,3 +401,62 @@ impl Target {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Discover, Discovery, Target};
+
+    struct NoNodes;
+
+    impl Discover for NoNodes {
+        fn discover(&self) -> Discovery<'_> {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+    }
+
+    /// A raised fence holds commands until it is lifted (the failover
+    /// done or aborted), and only its own number lifts it.
+    #[tokio::test]
+    async fn a_fence_holds_commands_until_its_own_lift() {
+        let target = Target::new(NoNodes);
+        assert!(target.pass_fence(None).await.is_ok(), "no fence: no wait");
+        let (number, new) = target.raise_fence();
+        assert!(new);
+        assert_eq!(target.raise_fence(), (number, false), "one fence at a time");
+        let waiting = tokio::spawn({
+            let target = target.clone();
+            async move { target.pass_fence(None).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "a command passed a raised fence");
+        target.lift_fence(number + 1);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !waiting.is_finished(),
+            "another fence's lift let it through"
+        );
+        target.lift_fence(number);
+        tokio::time::timeout(Duration::from_secs(1), waiting)
+            .await
+            .expect("the lift woke the waiting command")
+            .unwrap()
+            .unwrap();
+        assert_eq!(target.current_fence(), 0);
+    }
+
+    /// A command that waits past its own deadline fails, naming the
+    /// failover, and was not sent.
+    #[tokio::test]
+    async fn a_command_waits_no_longer_than_its_deadline() {
+        let target = Target::new(NoNodes);
+        target.raise_fence();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(50);
+        let err = target.pass_fence(Some(deadline)).await.unwrap_err();
+        assert!(
+            err.to_string().contains("Sentinel failover in progress"),
+            "{err}"
+        );
+    }
+}
