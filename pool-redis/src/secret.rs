@@ -20,7 +20,15 @@ pub(crate) const MASK: &str = "***";
 /// does not parse, everything between the scheme and the last `@` is
 /// masked too: a malformed URL is over-masked rather than leaked.
 pub fn masked_url(url: &str) -> String {
-    let text = mask_query(url);
+    // The URL parser (WHATWG's rules) drops tabs and newlines anywhere and
+    // trims spaces and control characters at the ends: `redis:\t//:pw@h`
+    // is `redis://:pw@h` to it, so the mask works on the text it reads.
+    let read: String = url
+        .trim_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let text = mask_query(&read);
     if let Ok(parsed) = url::Url::parse(&text) {
         let at_after_host = parsed.path().contains('@')
             || parsed.query().is_some_and(|q| q.contains('@'))
@@ -154,6 +162,10 @@ mod tests {
             // A `?` in the part cut before the last `@`: the query after it
             // is masked too (found by fuzzing).
             ("redis+unix:/x?y@h?pass=s3cret", "***@h?pass=***"),
+            // Tabs and newlines the URL parser drops, and an `@` after the
+            // host (found by fuzzing).
+            ("redis:\t//:s3cret@h/x:/@y", "redis://***@y"),
+            (" redis://:s3\ncret@host\r\n", "redis://:***@host"),
             ("redis://host:6379/0", "redis://host:6379/0"),
             ("", ""),
         ];
