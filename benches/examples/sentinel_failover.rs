@@ -116,6 +116,26 @@ async fn scenario(set: &mut SentinelSet, name: &str, kill: bool) {
     let clock = SwitchClock::start(set.sentinels[1].port).await;
     let writers = start_writers(set);
     tokio::time::sleep(Duration::from_secs(1)).await;
+    // When a replica first answers `ROLE` as master (asked every
+    // millisecond): the promotion, as the nodes see it.
+    let replicas: Vec<u16> = set
+        .nodes
+        .iter()
+        .map(|n| n.port)
+        .filter(|&p| p != old)
+        .collect();
+    let promotion = std::thread::spawn(move || {
+        let until = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < until {
+            for &port in &replicas {
+                if redis_harness::role(port).as_deref() == Some("master") {
+                    return Some(Instant::now());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        None
+    });
     let from = Instant::now();
     if kill {
         set.node(old).stop();
@@ -128,10 +148,17 @@ async fn scenario(set: &mut SentinelSet, name: &str, kill: bool) {
     }
     let (switch, new) = clock.wait(Duration::from_secs(30)).await;
     tokio::time::sleep_until((switch + AFTER_SWITCH).into()).await;
+    let promoted = promotion.join().expect("the ROLE poller");
     println!("\n{name}: switch {:?} after the trigger", switch - from);
+    if let Some(at) = promoted {
+        println!(
+            "a replica answered ROLE master {:?} after the trigger",
+            at - from
+        );
+    }
     println!(
-        "{:<22} {:>10} {:>12} {:>10} {:>9} {:>10} {:>8} {:>9}  errors by kind",
-        "pool", "resumed", "first@new", "steady", "old acks", "writes", "lost", "gap"
+        "{:<22} {:>10} {:>12} {:>10} {:>9} {:>10} {:>8} {:>9} {:>10}  errors by kind",
+        "pool", "resumed", "first@new", "steady", "old acks", "writes", "lost", "gap", "after ROLE"
     );
     let mut stopped = Vec::new();
     for (pool, w) in writers {
@@ -166,6 +193,13 @@ async fn scenario(set: &mut SentinelSet, name: &str, kill: bool) {
             .collect();
         acks.sort();
         let gap = acks.windows(2).map(|w| w[1] - w[0]).max();
+        let after_role = promoted.and_then(|at| {
+            outcomes
+                .iter()
+                .filter(|o| o.result == Ok(new) && o.at >= at)
+                .map(|o| o.at - at)
+                .min()
+        });
         let r = Report::new(
             &outcomes,
             from,
@@ -180,7 +214,7 @@ async fn scenario(set: &mut SentinelSet, name: &str, kill: bool) {
             .filter(|o| o.at > switch && o.result == Ok(old))
             .count();
         println!(
-            "{pool:<22} {:>10} {:>12} {:>10} {:>9} {:>10} {:>8} {:>9}  {:?}",
+            "{pool:<22} {:>10} {:>12} {:>10} {:>9} {:>10} {:>8} {:>9} {:>10}  {:?}",
             fmt(r.resumed),
             fmt(r.first_success),
             fmt(Some(r.steady)),
@@ -188,6 +222,7 @@ async fn scenario(set: &mut SentinelSet, name: &str, kill: bool) {
             r.successes,
             lost,
             fmt(gap),
+            fmt(after_role),
             r.errors
         );
     }
@@ -208,7 +243,7 @@ async fn main() {
         .await
         .unwrap();
     println!(
-        "columns: resumed = trigger to the first write the new master acknowledged; first@new = from the switch this example saw to the first such write at or after it; steady = switch to the last failed write; old acks = writes the old master acknowledged after the switch; lost = acknowledged increments missing from the new master; gap = the longest time without an acknowledged write"
+        "columns: resumed = trigger to the first write the new master acknowledged; first@new = from the switch this example saw to the first such write at or after it; steady = switch to the last failed write; old acks = writes the old master acknowledged after the switch; lost = acknowledged increments missing from the new master; gap = the longest time without an acknowledged write; after ROLE = from the first ROLE master answer of a replica to the pool's first write acknowledged by the new master"
     );
     for round in 1..=rounds {
         println!("\n== round {round}");
