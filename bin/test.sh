@@ -52,6 +52,17 @@ step test-mutex cargo test -p pool-core --no-default-features --locked
 # was skipped by a feature gate).
 step test-tls-sentinel-cluster env COUNT_ENFORCE=1 scripts/count-tests.sh "TLS, Sentinel and Cluster tests" 9 \
   cargo test -p pool-redis --features tls-rustls-insecure,sentinel,cluster --locked --test tls --test sentinel --test cluster --test secrets
+# The Redis suite again against Valkey (POOL_REDIS_SERVER=valkey-server):
+# every pool-redis test but the TLS ones (the valkey-server installed here
+# is built without TLS), with the features of the step above so the build
+# is shared.
+valkey_targets=(--lib)
+for f in pool-redis/tests/*.rs; do
+  name=$(basename "$f" .rs)
+  [ "$name" = tls ] || valkey_targets+=(--test "$name")
+done
+step test-valkey env POOL_REDIS_SERVER=valkey-server COUNT_ENFORCE=1 scripts/count-tests.sh "pool-redis against Valkey" 81 \
+  cargo test --no-fail-fast -p pool-redis --features tls-rustls-insecure,sentinel,cluster --locked "${valkey_targets[@]}"
 # The optional features: the Prometheus scrape test and their lints.
 step test-metrics cargo test -p pool-core --features metrics,serde --locked --test prometheus
 step clippy-features cargo clippy -p pool-core -p pool-sqlite -p pool-duckdb -p pool-redis -p pool-postgres --all-targets --features pool-core/metrics,pool-core/serde,pool-sqlite/serde,pool-duckdb/serde,pool-redis/serde,pool-redis/tls-rustls-insecure,pool-redis/sentinel,pool-redis/cluster,pool-postgres/serde --locked -- -D warnings
@@ -73,6 +84,7 @@ if [ "$quick" = 0 ]; then
   step dropin-deadpool-sqlite scripts/dropin-deadpool-sqlite.sh
   # deadpool-redis 0.23.1's own tests against pool-redis and a real server.
   step dropin-deadpool-redis scripts/dropin-deadpool-redis.sh
+  step dropin-deadpool-redis-valkey env POOL_REDIS_SERVER=valkey-server scripts/dropin-deadpool-redis.sh
   # deadpool-postgres 0.14.2's own tests against pool-postgres and a
   # PostgreSQL server the script starts.
   step dropin-deadpool-postgres scripts/dropin-deadpool-postgres.sh

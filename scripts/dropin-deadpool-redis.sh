@@ -6,13 +6,16 @@
 # outside the repository, against servers this script starts on free
 # loopback ports (and stops): one redis-server, a Sentinel set-up (a master,
 # a replica, three sentinels) and a cluster (three masters, three replicas).
+# POOL_REDIS_SERVER picks the server binary (default redis-server;
+# valkey-server runs the same tests against Valkey).
 # Usage: scripts/dropin-deadpool-redis.sh [extra cargo test args]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 scratch=${DROPIN_DIR:-$(mktemp -d /tmp/dropin-deadpool-redis.XXXXXX)}
 mkdir -p "$scratch/fetch/src" "$scratch/check/src" "$scratch/check/tests"
-command -v redis-server >/dev/null || {
-  echo "redis-server is missing: apt-get install -y redis-server" >&2
+server=${POOL_REDIS_SERVER:-redis-server}
+command -v "$server" >/dev/null || {
+  echo "$server is missing: bin/ensure-deps.sh installs it (as root)" >&2
   exit 1
 }
 
@@ -73,7 +76,7 @@ trap 'kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true' EXIT
 redis() { # port, extra args
   local port=$1; shift
   mkdir -p "$scratch/node-$port"
-  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+  "$server" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
     --dir "$scratch/node-$port" "$@" >/dev/null 2>&1 &
   pids+=($!)
   wait_port "$port"
@@ -98,7 +101,7 @@ sentinel monitor mymaster 127.0.0.1 $master 2
 sentinel down-after-milliseconds mymaster 1000
 sentinel failover-timeout mymaster 5000
 CONF
-  redis-server "$scratch/sentinel-$sp/sentinel.conf" --sentinel >/dev/null 2>&1 &
+  "$server" "$scratch/sentinel-$sp/sentinel.conf" --sentinel >/dev/null 2>&1 &
   pids+=($!)
   wait_port "$sp"
   sentinel_urls+=("redis://127.0.0.1:$sp")
@@ -130,8 +133,8 @@ done
 [ "$ok" = 1 ] || { echo "the cluster did not reach cluster_state:ok" >&2; exit 1; }
 cluster_urls=$(printf 'redis://%s,' "${cluster_addrs[@]}"); cluster_urls=${cluster_urls%,}
 
-echo "deadpool-redis 0.23.1 tests from $src, run in $scratch/check, redis-server on port $port, Sentinel master on $master, sentinels $urls, cluster $cluster_urls" >&2
+echo "deadpool-redis 0.23.1 tests from $src, run in $scratch/check, $server on port $port, Sentinel master on $master, sentinels $urls, cluster $cluster_urls" >&2
 cd "$scratch/check" && REDIS__URL="redis://127.0.0.1:$port" \
   REDIS_SENTINEL__URLS="$urls" REDIS_SENTINEL__MASTER_NAME=mymaster \
   REDIS_CLUSTER__URLS="$cluster_urls" \
-  "$repo/scripts/count-tests.sh" "deadpool-redis 0.23.1 suite" 18 cargo test "$@"
+  "$repo/scripts/count-tests.sh" "deadpool-redis 0.23.1 suite against $server" 18 cargo test "$@"

@@ -331,7 +331,7 @@ enum Leftover {
 }
 
 impl Leftover {
-    async fn leave(self, conn: &mut Connection) {
+    async fn leave(self, conn: &mut Connection, server: &RedisServer) {
         match self {
             Leftover::Watch => cmd("WATCH").arg("w").query_async::<()>(conn).await.unwrap(),
             Leftover::OpenMulti => {
@@ -363,6 +363,17 @@ impl Leftover {
                     tokio::time::timeout(Duration::from_millis(50), pending)
                         .await
                         .is_err()
+                );
+                // It reached the server: a client is blocked there. (Valkey
+                // counts a blocking call in its stats only once it ends.)
+                let clients: String = cmd("INFO")
+                    .arg("clients")
+                    .query_async(&mut server.admin().await)
+                    .await
+                    .unwrap();
+                assert!(
+                    clients.contains("blocked_clients:1"),
+                    "BLPOP never blocked: {clients}"
                 );
             }
             Leftover::RawSelectAndName => {
@@ -396,7 +407,9 @@ async fn no_session_state_reaches_the_next_user() {
         let mut cfg = Config::from_url(format!("{}/2", server.url()));
         cfg.pool = Some(pool_redis::PoolConfig::new(1));
         let pool = cfg.create_pool(None).unwrap();
-        leftover.leave(&mut pool.get().await.unwrap()).await;
+        leftover
+            .leave(&mut pool.get().await.unwrap(), &server)
+            .await;
 
         let mut conn = tokio::time::timeout(Duration::from_secs(5), pool.get())
             .await
@@ -410,14 +423,21 @@ async fn no_session_state_reaches_the_next_user() {
             "{leftover:?}: the first command waited {:?}",
             started.elapsed()
         );
-        for (key, want) in [
-            ("db", "2"),
-            ("multi", "-1"),
-            ("sub", "0"),
-            ("psub", "0"),
-            ("name", ""),
-        ] {
+        for (key, want) in [("db", "2"), ("sub", "0"), ("psub", "0"), ("name", "")] {
             assert_eq!(info[key], want, "{leftover:?}: {key} in {info:?}");
+        }
+        // No open transaction: no `x` flag (`multi` outside one is -1 on
+        // Redis, 0 on Valkey); Valkey also counts watched keys.
+        assert!(
+            !info["flags"].contains('x'),
+            "{leftover:?}: in MULTI: {info:?}"
+        );
+        assert!(
+            ["-1", "0"].contains(&info["multi"].as_str()),
+            "{leftover:?}: multi in {info:?}"
+        );
+        if let Some(watched) = info.get("watch") {
+            assert_eq!(watched, "0", "{leftover:?}: watched keys in {info:?}");
         }
         if matches!(leftover, Leftover::Watch) {
             // WATCH leaves no CLIENT INFO trace on 7.0: prove it is gone by
@@ -443,16 +463,9 @@ async fn no_session_state_reaches_the_next_user() {
             );
         }
     } // Every leftover really reached the server (none was refused by the
-    // client and so proved nothing).
+    // client and so proved nothing; BLPOP is seen blocked in place).
     let mut admin = server.admin().await;
-    for command in [
-        "watch",
-        "multi",
-        "select",
-        "subscribe",
-        "psubscribe",
-        "blpop",
-    ] {
+    for command in ["watch", "multi", "select", "subscribe", "psubscribe"] {
         assert!(calls(&mut admin, command).await >= 1, "{command} never ran");
     }
 }
@@ -478,5 +491,23 @@ async fn the_ttl_holds_however_the_pool_is_built() {
     assert!(
         pings <= 4,
         "200 checkouts over two pools sent {pings} PINGs"
+    );
+}
+
+/// The suite runs against the server `POOL_REDIS_SERVER` names: the one
+/// that answers says so in `INFO server` (Valkey adds `valkey_version`).
+#[tokio::test]
+async fn the_server_under_test_is_the_one_named() {
+    let server = RedisServer::start();
+    let info: String = cmd("INFO")
+        .arg("server")
+        .query_async(&mut server.admin().await)
+        .await
+        .unwrap();
+    assert_eq!(
+        info.contains("valkey_version:"),
+        redis_harness::is_valkey(),
+        "{} answered with:\n{info}",
+        redis_harness::server_binary()
     );
 }

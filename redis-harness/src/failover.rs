@@ -162,8 +162,13 @@ pub struct Report {
     pub steady: Duration,
     /// Failed writes from `from` on, by kind.
     pub errors: BTreeMap<String, usize>,
-    /// Failed writes in the `quiet` window after the first success.
+    /// Failed writes begun in the `quiet` window after the first success
+    /// (a write already under way when another one first succeeded is
+    /// part of the outage, not after it).
     pub errors_after_first_success: usize,
+    /// The first of those, if any: when it began after the first success,
+    /// how long it took and its error.
+    pub first_error_after_success: Option<(Duration, Duration, String)>,
     /// Writes the old master acknowledged more than `grace` after the
     /// switch.
     pub late_old_master_acks: usize,
@@ -199,16 +204,23 @@ impl Report {
             .iter()
             .find(|o| o.at >= from && o.result == Ok(new_port))
             .map(|o| o.at - from);
+        let late_errors = || {
+            outcomes.iter().filter(move |o| {
+                let began = o.at - o.took;
+                first.is_some_and(|first| began >= first && began <= first + quiet)
+                    && o.result.is_err()
+            })
+        };
         Self {
             resumed,
             first_success: first.map(|t| t - switch),
             steady: last_error.map_or(Duration::ZERO, |t| t.saturating_duration_since(switch)),
             errors,
-            errors_after_first_success: first.map_or(0, |first| {
-                outcomes
-                    .iter()
-                    .filter(|o| o.at >= first && o.at <= first + quiet && o.result.is_err())
-                    .count()
+            errors_after_first_success: late_errors().count(),
+            first_error_after_success: late_errors().min_by_key(|o| o.at - o.took).map(|o| {
+                let began = o.at - o.took;
+                let kind = o.result.clone().err().unwrap_or_default();
+                (began - first.unwrap_or(began), o.took, kind)
             }),
             late_old_master_acks: outcomes
                 .iter()

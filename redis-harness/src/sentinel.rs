@@ -2,7 +2,7 @@
 //! sentinels (`redis-server sentinel.conf --sentinel`), each a real process
 //! on a free loopback port in its own temp dir, killed on drop.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::{RedisServer, free_port, server_pid};
@@ -236,20 +236,13 @@ fn spawn_sentinel(
             ),
         )
         .expect("a writable sentinel.conf");
-        let mut command = Command::new("redis-server");
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let mut child = command
+        let mut child = crate::server_command()
             .arg(&conf)
             .arg("--sentinel")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start redis-server --sentinel ({e}): the Sentinel tests need a \
-                     real server. Install it with `apt-get install -y redis-server`"
-                )
-            });
+            .unwrap_or_else(|e| panic!("{} (as a sentinel)", crate::missing_server(&e)));
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(_)) = child.try_wait() {

