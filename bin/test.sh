@@ -50,7 +50,7 @@ step test-mutex cargo test -p pool-core --no-default-features --locked
 # Sentinel failover against a master, two replicas and three sentinels, and
 # Cluster against six nodes (one build for all three; the count proves none
 # was skipped by a feature gate).
-step test-tls-sentinel-cluster env COUNT_ENFORCE=1 scripts/count-tests.sh "TLS, Sentinel and Cluster tests" 9 \
+step test-tls-sentinel-cluster env COUNT_ENFORCE=1 scripts/count-tests.sh "TLS, Sentinel and Cluster tests" 10 \
   cargo test -p pool-redis --features tls-rustls-insecure,sentinel,cluster --locked --test tls --test sentinel --test cluster --test secrets
 # The Redis suite again against Valkey (POOL_REDIS_SERVER=valkey-server):
 # every pool-redis test but the TLS ones (the valkey-server installed here
@@ -61,7 +61,7 @@ for f in pool-redis/tests/*.rs; do
   name=$(basename "$f" .rs)
   [ "$name" = tls ] || valkey_targets+=(--test "$name")
 done
-step test-valkey env POOL_REDIS_SERVER=valkey-server COUNT_ENFORCE=1 scripts/count-tests.sh "pool-redis against Valkey" 81 \
+step test-valkey env POOL_REDIS_SERVER=valkey-server COUNT_ENFORCE=1 scripts/count-tests.sh "pool-redis against Valkey" 82 \
   cargo test --no-fail-fast -p pool-redis --features tls-rustls-insecure,sentinel,cluster --locked "${valkey_targets[@]}"
 # The optional features: the Prometheus scrape test and their lints.
 step test-metrics cargo test -p pool-core --features metrics,serde --locked --test prometheus

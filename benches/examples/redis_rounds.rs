@@ -2,8 +2,11 @@
 //! (each round runs each contender once, the starting one rotating), so the
 //! machine's slow and fast phases hit all of them alike. Starts its own
 //! redis-server on a free loopback port unless `REDIS_URL` is set.
+//! `SERVERS=redis-server,valkey-server` starts one server per binary and
+//! runs every contender against each in the same alternating rounds, then
+//! prints each contender's same-round ratio to itself on the first server.
 //!
-//! `cargo run --release -p pool-benches --example redis_rounds -- [ROUNDS] [SECONDS] [TASKS,..] [get|set|pipeline:N] [CONTENDER-PREFIX,..]`
+//! `[SERVERS=redis-server,valkey-server] cargo run --release -p pool-benches --example redis_rounds -- [ROUNDS] [SECONDS] [TASKS,..] [get|set|pipeline:N] [CONTENDER-PREFIX,..]`
 
 use std::time::Duration;
 
@@ -70,6 +73,10 @@ fn main() {
     // pool-redis installs rustls's crypto provider with its first TLS
     // manager; the other contenders' redis-rs needs one too.
     let _ = pool_redis::Manager::new(url.as_str());
+    if let Ok(servers) = std::env::var("SERVERS") {
+        let binaries: Vec<&str> = servers.split(',').map(str::trim).collect();
+        return side_by_side(&binaries, &contenders, &tasks, rounds, secs, op);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -102,5 +109,80 @@ fn main() {
         .filter_map(|(r, label)| contenders.iter().position(|&x| x == r).map(|i| (i, label)))
         .collect();
         pool_benches::print_rounds(&names, &results, &references);
+    }
+}
+
+/// Every contender against every server binary, in the same alternating
+/// rounds: a difference between servers is not a phase of the machine.
+fn side_by_side(
+    binaries: &[&str],
+    contenders: &[Contender],
+    tasks: &[usize],
+    rounds: usize,
+    secs: f64,
+    op: Operation,
+) {
+    let servers: Vec<redis_harness::RedisServer> = binaries
+        .iter()
+        .map(|b| redis_harness::RedisServer::start_binary(b, &[]))
+        .collect();
+    let short = |b: &str| {
+        let base = b.rsplit('/').next().unwrap_or(b);
+        base.strip_suffix("-server").unwrap_or(base).to_owned()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    for server in &servers {
+        eprintln!("started {} on {}", server.binary(), server.url());
+        rt.block_on(pool_benches::redis_e2e::prepare(&server.url()));
+    }
+    // Pairs server-major: pair p is contender p % C on server p / C.
+    let pairs: Vec<(usize, Contender)> = (0..servers.len())
+        .flat_map(|s| contenders.iter().map(move |&c| (s, c)))
+        .collect();
+    let names: Vec<String> = pairs
+        .iter()
+        .map(|&(s, c)| format!("{} @ {}", c.name(), short(binaries[s])))
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    for &n in tasks {
+        let results = pool_benches::alternate_rounds(&names, rounds, |i| {
+            let (s, c) = pairs[i];
+            rt.block_on(run(
+                c,
+                &servers[s].url(),
+                n,
+                op,
+                Duration::from_secs_f64(secs),
+            ))
+        });
+        println!(
+            "{} at {n} tasks ({rounds} rounds x {secs} s), ops/s",
+            op.name()
+        );
+        pool_benches::print_rounds(&names, &results, &[]);
+        let first = short(binaries[0]);
+        for (i, &(s, c)) in pairs.iter().enumerate().filter(|(_, p)| p.0 > 0) {
+            let base = pairs
+                .iter()
+                .position(|&(s0, c0)| s0 == 0 && c0 == c)
+                .unwrap();
+            let mut ratios: Vec<f64> = results[i]
+                .iter()
+                .zip(&results[base])
+                .map(|(a, b)| a / b)
+                .collect();
+            ratios.sort_by(f64::total_cmp);
+            println!(
+                "  {:<36} {:.2}x itself @ {first} (range {:.2}-{:.2})",
+                format!("{} @ {}", c.name(), short(binaries[s])),
+                ratios[ratios.len() / 2],
+                ratios[0],
+                ratios[ratios.len() - 1]
+            );
+        }
     }
 }

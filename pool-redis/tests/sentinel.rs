@@ -80,6 +80,158 @@ async fn discovery_of_a_silent_deployment_ends_at_its_deadline() {
     );
 }
 
+/// A planned failover that Sentinel aborts: the selected replica cannot
+/// be promoted (`SLAVEOF`/`REPLICAOF` are renamed away on it), so after
+/// the failover timeout (2 s here) a sentinel announces
+/// `-failover-abort-slave-timeout`. The pool stops writing when the
+/// failover starts and resumes on the old master the moment the abort is
+/// announced, not when its own fence limit runs out (5 s after the start);
+/// nothing it acknowledged is lost, and a write that waited too long fails
+/// naming the failover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_aborted_failover_resumes_on_the_old_master() {
+    const FAILOVER_TIMEOUT_MS: u64 = 2000;
+    let set = tokio::task::spawn_blocking(|| {
+        SentinelSet::start_with(
+            1,
+            3,
+            &[
+                "--rename-command",
+                "SLAVEOF",
+                "",
+                "--rename-command",
+                "REPLICAOF",
+                "",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    let old = set.master_port();
+    let leader = set.sentinels[0].port;
+    for s in &set.sentinels {
+        let port = s.port;
+        tokio::task::spawn_blocking(move || {
+            let _: () = query_sentinel(
+                port,
+                redis::cmd("SENTINEL")
+                    .arg("SET")
+                    .arg(MASTER_NAME)
+                    .arg("failover-timeout")
+                    .arg(FAILOVER_TIMEOUT_MS),
+            )
+            .expect("SENTINEL SET failover-timeout");
+        })
+        .await
+        .unwrap();
+    }
+    let aborted = event_clock(leader, "-failover-abort-*").await;
+    let pool = sentinel_pool(&set, SentinelServerType::Master);
+    let p = pool.clone();
+    let writers = Writers::start(TASKS, move || {
+        let p = p.clone();
+        async move {
+            let mut conn = p.get().await.map_err(|e| e.to_string())?;
+            let ((_, port),): ((String, u16),) = write_naming_node()
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(port)
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let commanded = Instant::now();
+    tokio::task::spawn_blocking(move || sentinel_failover_command(leader))
+        .await
+        .unwrap();
+    let (abort_at, event) = tokio::time::timeout(Duration::from_secs(15), aborted)
+        .await
+        .expect("no -failover-abort-* within 15 s")
+        .expect("the abort clock");
+    assert_eq!(event, "-failover-abort-slave-timeout");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let outcomes = writers.stop().await;
+
+    assert_eq!(set.master_port(), old, "the master is unchanged");
+    assert_eq!(redis_harness::role(old).as_deref(), Some("master"));
+    let acknowledged = outcomes.iter().filter(|o| o.result.is_ok()).count();
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o.result.as_ref().map_or(true, |&p| p == old)),
+        "a write went elsewhere than the old master"
+    );
+    // The fence held from the start of the failover to the abort.
+    let fenced = commanded + Duration::from_millis(500)..abort_at;
+    let during: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| o.result.is_ok() && fenced.contains(&o.at))
+        .collect();
+    assert!(
+        during.is_empty(),
+        "{} writes acknowledged while the failover ran",
+        during.len()
+    );
+    // ...and lifted at the abort.
+    let resumed = outcomes
+        .iter()
+        .find(|o| o.at >= abort_at && o.result.is_ok())
+        .map(|o| o.at - abort_at)
+        .expect("writes resumed after the abort");
+    println!("aborted failover: writes resumed {resumed:?} after the abort was announced");
+    assert!(
+        resumed < Duration::from_millis(500),
+        "writes resumed {resumed:?} after the abort"
+    );
+    for o in &outcomes {
+        if let Err(e) = &o.result {
+            assert!(
+                e.contains("failover"),
+                "an error not naming the failover: {e}"
+            );
+        }
+    }
+    let mut admin = redis::Client::open(format!("redis://127.0.0.1:{old}"))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let counted: i64 = redis::cmd("GET")
+        .arg("failover:counter")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert!(
+        counted >= acknowledged as i64,
+        "{acknowledged} writes acknowledged, {counted} on the master"
+    );
+}
+
+/// Resolves with the time and channel of the first event matching
+/// `pattern` that `sentinel_port` publishes about [`MASTER_NAME`];
+/// subscribed when this returns.
+async fn event_clock(
+    sentinel_port: u16,
+    pattern: &str,
+) -> tokio::sync::oneshot::Receiver<(Instant, String)> {
+    use futures_util::StreamExt;
+    let client = redis::Client::open(format!("redis://127.0.0.1:{sentinel_port}")).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub.psubscribe(pattern).await.unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut messages = pubsub.into_on_message();
+        while let Some(msg) = messages.next().await {
+            let payload: String = msg.get_payload().unwrap_or_default();
+            if payload.contains(MASTER_NAME) {
+                let _ = tx.send((Instant::now(), msg.get_channel_name().to_owned()));
+                return;
+            }
+        }
+    });
+    rx
+}
+
 fn sentinel_pool(set: &SentinelSet, server_type: SentinelServerType) -> Pool {
     let mut cfg = Config::from_urls(set.sentinel_urls(), MASTER_NAME.to_owned(), server_type);
     cfg.pool = Some(pool_redis::PoolConfig {

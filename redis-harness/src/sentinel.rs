@@ -52,10 +52,19 @@ impl SentinelSet {
     /// timeout 5 s), and waits until every sentinel sees every replica and
     /// the other sentinels.
     pub fn start(replicas: usize, sentinels: usize) -> Self {
+        Self::start_with(replicas, sentinels, &[])
+    }
+
+    /// As [`SentinelSet::start`], each replica started with `replica_args`
+    /// too (say, a command renamed away).
+    pub fn start_with(replicas: usize, sentinels: usize, replica_args: &[&str]) -> Self {
         let master = RedisServer::start();
         let mut nodes = vec![];
+        let master_port = master.port.to_string();
         for _ in 0..replicas {
-            nodes.push(RedisServer::replica_of(&master));
+            let mut args = vec!["--replicaof", "127.0.0.1", &master_port];
+            args.extend_from_slice(replica_args);
+            nodes.push(RedisServer::start_with(&args));
         }
         nodes.insert(0, master);
         let sentinels = (0..sentinels)
