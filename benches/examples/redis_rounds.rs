@@ -41,6 +41,10 @@ fn main() {
         })
         .collect();
 
+    if let Ok(servers) = std::env::var("SERVERS") {
+        let binaries: Vec<&str> = servers.split(',').map(str::trim).collect();
+        return side_by_side(&binaries, &contenders, &tasks, rounds, secs, op);
+    }
     // TLS=1: every contender over TLS, against a TLS-only redis-server.
     // Certificate checks are off (`#insecure`) for all of them alike:
     // deadpool-redis cannot be given a CA, and verification costs only at
@@ -73,10 +77,6 @@ fn main() {
     // pool-redis installs rustls's crypto provider with its first TLS
     // manager; the other contenders' redis-rs needs one too.
     let _ = pool_redis::Manager::new(url.as_str());
-    if let Ok(servers) = std::env::var("SERVERS") {
-        let binaries: Vec<&str> = servers.split(',').map(str::trim).collect();
-        return side_by_side(&binaries, &contenders, &tasks, rounds, secs, op);
-    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -181,3 +181,9 @@ pub struct MigrationGuide;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/TUNING.md")]
 pub struct TuningGuide;
+
+/// The workspace README's code blocks, compiled (and run where they need
+/// no server) as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct Readme;

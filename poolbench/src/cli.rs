@@ -102,6 +102,10 @@ struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Check the options and print what would be measured, without
+    /// connecting to anything or starting a server.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -277,6 +281,24 @@ async fn redis_admin(
     Ok(admin)
 }
 
+/// What a run would measure, in one line (`--dry-run`); the URL masked.
+fn plan(args: &RunArgs, sizes: &[usize], sizes_from: &str) -> String {
+    let target = match &args.url {
+        Some(url) => report::redact(url),
+        None => "a redis-server started for the run".into(),
+    };
+    let load = match (args.rate, args.rates.is_empty()) {
+        (Some(rate), _) => format!("an open loop at {rate} ops/s"),
+        (None, false) => format!("open loops at {:?} ops/s", args.rates),
+        (None, true) => format!("{} tasks", args.concurrency),
+    };
+    format!(
+        "would measure {target}: pool sizes {sizes:?} (from {sizes_from}), {load}, \
+         operation {:?}, {:?} mode, {:?} after {:?} of warm-up each",
+        args.operation, args.mode, args.duration, args.warmup
+    )
+}
+
 /// What the load runs against.
 enum Backend {
     /// A Redis server, with the connection that wrote the test keys.
@@ -326,6 +348,10 @@ async fn run(args: RunArgs) -> Result<(), String> {
     } else {
         pool_sizes(&args)?
     };
+    if args.dry_run {
+        println!("{}", plan(&args, &sizes, &sizes_from));
+        return Ok(());
+    }
     let _server;
     let url = match &args.url {
         Some(url) => url.clone(),
