@@ -1,5 +1,5 @@
 //! What one clock read costs on this machine, the unit of recording's
-//! price (docs/benchmarks.md, "The floor of recording's price"):
+//! price (docs/benchmarks.md, "The price of recording metrics"):
 //! `cargo run --release -p pool-benches --example clock_cost -- [READS] [RUNS]`
 //!
 //! Reads in a tight loop, so the figures are throughput (a read's cost when
