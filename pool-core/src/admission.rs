@@ -8,8 +8,9 @@ use tokio::time::Instant;
 
 use crate::breaker::{Admission, Transition};
 use crate::errors::SharedError;
+use crate::errors::{PoolError, TimeoutType};
 use crate::inner::PoolInner;
-use crate::{Manager, PoolError, TimeoutType};
+use crate::manager::Manager;
 
 impl<M: Manager> PoolInner<M> {
     /// Asks the breaker whether a create may start. `Ok(probe)`: yes (the

@@ -2,9 +2,15 @@
 
 use std::{fmt, marker::PhantomData, time::Duration};
 
+use crate::config::{PoolConfig, QueueMode, Timeouts};
+use crate::errors::BuildError;
+use crate::handle::Pool;
 use crate::hooks::{Hook, Hooks};
+use crate::manager::Manager;
+use crate::object::Object;
+use crate::runtime::Runtime;
 use crate::state::MAX_POOL_SIZE;
-use crate::{BuildError, Manager, Object, Pool, PoolConfig, QueueMode, Runtime, Store, Timeouts};
+use crate::store::Store;
 
 /// Builder of a [`Pool`].
 #[must_use = "builder does nothing itself, use `.build()` to build it"]

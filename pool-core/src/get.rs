@@ -17,12 +17,15 @@ use std::{
 use tokio::time::Instant;
 
 use crate::admission::ProbeGuard;
+use crate::config::Timeouts;
 use crate::errors::DisplayHook;
+use crate::errors::{PoolError, TimeoutType};
 use crate::inner::{ObjectInner, ObjectState, PoolInner};
+use crate::manager::Manager;
+use crate::metrics::Metrics;
 use crate::observe::{CloseReason, GetProgress, Recorder};
 use crate::slots::{Claim, FastClaim, Grant, WaitHandle};
 use crate::sync::Ordering;
-use crate::{Manager, Metrics, PoolError, TimeoutType, Timeouts};
 
 /// The body of a `get()`: acquire, then record its one outcome. A macro,
 /// not an `async fn`, so the plain path has no extra future layer (an

@@ -8,15 +8,20 @@ use std::{fmt, marker::PhantomData, time::Duration};
 use tokio::time::Instant;
 
 use crate::breaker::BreakerSnapshot;
+use crate::config::{PoolConfig, Timeouts};
+use crate::errors::PoolError;
 use crate::get::{Outcome, recorded_get};
 use crate::hooks::Hooks;
 use crate::inner::PoolInner;
+use crate::manager::Manager;
+use crate::metrics::Metrics;
+use crate::object::Object;
 use crate::observe::{
     CloseReason, GetProgress, Health, HealthThresholds, MetricsSnapshot, SizeAdvice,
 };
 use crate::state::MAX_POOL_SIZE;
+use crate::store::Store;
 use crate::sync::{HandleArc, HandleWeak, Ordering};
-use crate::{Manager, Metrics, Object, PoolConfig, PoolError, Status, Store, Timeouts};
 
 /// A pool of objects made by a [`Manager`]. Cheap to clone: clones share the
 /// pool.
@@ -377,4 +382,18 @@ impl<M: Manager, W: From<Object<M>>> fmt::Debug for WeakPool<M, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WeakPool").finish_non_exhaustive()
     }
+}
+
+/// A snapshot of a pool's size, deadpool's four fields. Eventually
+/// consistent (see [`Pool::status`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// The maximum size of the pool.
+    pub max_size: usize,
+    /// Objects that exist (idle or in use), not counting creates in flight.
+    pub size: usize,
+    /// Idle objects.
+    pub available: usize,
+    /// `get()` calls that have no object yet: queued, or creating one.
+    pub waiting: usize,
 }

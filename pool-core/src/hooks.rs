@@ -2,7 +2,9 @@
 
 use std::{fmt, future::Future, pin::Pin};
 
-use crate::{HookError, Manager, Metrics};
+use crate::errors::HookError;
+use crate::manager::Manager;
+use crate::metrics::Metrics;
 
 /// Result of a hook.
 pub type HookResult<E> = Result<(), HookError<E>>;

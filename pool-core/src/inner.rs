@@ -11,12 +11,15 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::breaker::Breaker;
+use crate::config::PoolConfig;
 use crate::errors::SharedError;
 use crate::hooks::Hooks;
+use crate::manager::Manager;
+use crate::metrics::Metrics;
 use crate::observe::{CloseReason, Gauges, MetricsSnapshot, Recorder, Reports, USE_SAMPLE};
 use crate::slots::Slots;
+use crate::store::Store;
 use crate::sync::{AtomicUsize, HandleArc, Mutex, OnceLock};
-use crate::{Manager, Metrics, PoolConfig, Store};
 
 /// A pooled object plus what the pool knows of it, boxed once at creation:
 /// it then travels through the idle store, grants and `Object`s as one

@@ -47,7 +47,7 @@ pub use config::{PoolConfig, QueueMode, Timeouts};
 pub use errors::{
     BuildError, CreatePoolError, HookError, PoolError, RecycleError, SharedError, TimeoutType,
 };
-pub use handle::{Pool, RetainResult, WeakPool};
+pub use handle::{Pool, RetainResult, Status, WeakPool};
 pub use hooks::{Hook, HookFuture, HookResult};
 pub use manager::{Manager, RecycleResult};
 pub use metrics::Metrics;
@@ -60,20 +60,6 @@ pub use state::MAX_POOL_SIZE;
 pub use store::Store;
 
 pub use runtime::{Runtime, SpawnBlockingError, spawn_blocking, spawn_blocking_background};
-
-/// A snapshot of a pool's size, deadpool's four fields. Eventually
-/// consistent (see [`Pool::status`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Status {
-    /// The maximum size of the pool.
-    pub max_size: usize,
-    /// Objects that exist (idle or in use), not counting creates in flight.
-    pub size: usize,
-    /// Idle objects.
-    pub available: usize,
-    /// `get()` calls that have no object yet: queued, or creating one.
-    pub waiting: usize,
-}
 
 /// The same items under deadpool's path, so `deadpool::managed::{...}`
 /// becomes `pool_core::managed::{...}` (feature `managed`, on by default).

@@ -13,11 +13,12 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::errors::DisplayKind;
+use crate::errors::PoolError;
 use crate::get::SlotGuard;
 use crate::inner::PoolInner;
+use crate::manager::Manager;
 use crate::observe::CloseReason;
 use crate::sync::{HandleArc, HandleWeak, Ordering};
-use crate::{Manager, PoolError};
 
 /// How often the task looks at the pool.
 fn tick_interval(idle_timeout: Option<Duration>, max_lifetime: Option<Duration>) -> Duration {

@@ -2,7 +2,8 @@
 
 use std::future::Future;
 
-use crate::{Metrics, RecycleError};
+use crate::errors::RecycleError;
+use crate::metrics::Metrics;
 
 /// Result of [`Manager::recycle`].
 pub type RecycleResult<E> = Result<(), RecycleError<E>>;

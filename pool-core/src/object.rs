@@ -6,8 +6,9 @@ use std::{
 };
 
 use crate::inner::{ObjectInner, PoolInner};
+use crate::manager::Manager;
+use crate::metrics::Metrics;
 use crate::sync::HandleArc;
-use crate::{Manager, Metrics};
 
 /// An object checked out of a [`Pool`](crate::Pool). Dropping it returns it to the pool;
 /// [`Object::take`] keeps it and frees its slot.

@@ -14,10 +14,11 @@ use tokio_postgres::{
     tls::{MakeTlsConnect, TlsConnect},
 };
 
-use crate::{
-    CreatePoolError, ManagerConfig, Pool, PoolBuilder, RecyclingMethod, Runtime,
-    statement_cache::DEFAULT_STATEMENT_CACHE_SIZE,
-};
+use crate::config_error::ConfigError;
+use crate::manager::{ManagerConfig, RecyclingMethod};
+use crate::pool::{CreatePoolError, Pool, PoolBuilder};
+use crate::statement_cache::DEFAULT_STATEMENT_CACHE_SIZE;
+use pool_core::Runtime;
 
 /// Configuration of a pool: deadpool-postgres's `Config` (the same fields,
 /// names and serde shape, so `PG__HOST`, `PG__POOL__MAX_SIZE`, ... keep
@@ -138,31 +139,6 @@ impl fmt::Debug for Config {
             .field("manager", &self.manager)
             .field("pool", &self.pool)
             .finish()
-    }
-}
-
-/// What is wrong with a [`Config`]; each names the field. deadpool-postgres's
-/// three variants.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// `url` does not parse (the reason names the bad option; the URL itself
-    /// is not repeated, so its password is not either).
-    #[error("configuration property \"url\" is invalid: {}", url_reason(.0))]
-    InvalidUrl(tokio_postgres::Error),
-    /// No `dbname`, in the fields or the URL.
-    #[error("configuration property \"dbname\" not found")]
-    DbnameMissing,
-    /// `dbname` is empty.
-    #[error("configuration property \"dbname\" contains an empty string")]
-    DbnameEmpty,
-}
-
-/// tokio-postgres says "invalid connection string" and keeps the reason
-/// (the bad option) in its source.
-fn url_reason(e: &tokio_postgres::Error) -> String {
-    match std::error::Error::source(e) {
-        Some(reason) => format!("{e}: {reason}"),
-        None => e.to_string(),
     }
 }
 

@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use tokio_postgres::types::{BorrowToSql, ToSql, Type};
 use tokio_postgres::{Error, Row, RowStream, Statement};
 
-use crate::{Client, Query, Transaction};
+use crate::client::{Query, Transaction};
+use crate::pool::Client;
 
 mod private {
     pub trait Sealed {}

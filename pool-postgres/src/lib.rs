@@ -17,8 +17,10 @@ compile_error!(
 // trait over `client`.
 mod client;
 mod config;
+mod config_error;
 mod generic_client;
 mod manager;
+mod pool;
 mod reconnect;
 mod secret;
 mod session;
@@ -29,36 +31,16 @@ pub use pool_core::managed::reexports::*;
 pub use tokio_postgres;
 
 pub use client::{ClientWrapper, Query, Transaction, TransactionBuilder};
-pub use config::{
-    ChannelBinding, Config, ConfigError, LoadBalanceHosts, SslMode, TargetSessionAttrs,
-};
+pub use config::{ChannelBinding, Config, LoadBalanceHosts, SslMode, TargetSessionAttrs};
+pub use config_error::ConfigError;
 pub use generic_client::GenericClient;
 pub use manager::{
     ConfigConnectImpl, Connect, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEALTH_CHECK_INTERVAL,
     DEFAULT_RECYCLE_TIMEOUT, Manager, ManagerConfig, RecyclingMethod,
 };
+pub use pool::{
+    BuildError, Client, CreatePoolError, Hook, HookError, Object, Pool, PoolBuilder, PoolError,
+    QueueMode, WeakPool,
+};
 pub use secret::masked_url;
 pub use statement_cache::{DEFAULT_STATEMENT_CACHE_SIZE, StatementCache, StatementCaches};
-
-/// A pool of connections.
-pub type Pool = pool_core::Pool<Manager>;
-/// A weak handle to a [`Pool`].
-pub type WeakPool = pool_core::WeakPool<Manager>;
-/// Builder of a [`Pool`].
-pub type PoolBuilder = pool_core::PoolBuilder<Manager>;
-/// Why a pool could not be built.
-pub type BuildError = pool_core::BuildError;
-/// Why a configuration could not become a pool.
-pub type CreatePoolError = pool_core::CreatePoolError<ConfigError>;
-/// Why `get()` failed.
-pub type PoolError = pool_core::PoolError<tokio_postgres::Error>;
-/// A pooled connection.
-pub type Object = pool_core::Object<Manager>;
-/// A pooled connection (deadpool-postgres's name).
-pub type Client = Object;
-/// A hook run on connections.
-pub type Hook = pool_core::Hook<Manager>;
-/// Error of a hook.
-pub type HookError = pool_core::HookError<tokio_postgres::Error>;
-/// Reuse order of idle connections.
-pub type QueueMode = pool_core::QueueMode;

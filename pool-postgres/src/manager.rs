@@ -8,12 +8,10 @@ use tokio_postgres::{
     tls::{MakeTlsConnect, TlsConnect},
 };
 
+use crate::client::ClientWrapper;
+use crate::reconnect::Connector;
 pub use crate::reconnect::{ConfigConnectImpl, Connect, DEFAULT_CONNECT_TIMEOUT};
-use crate::{
-    ClientWrapper,
-    reconnect::Connector,
-    statement_cache::{DEFAULT_STATEMENT_CACHE_SIZE, StatementCaches},
-};
+use crate::statement_cache::{DEFAULT_STATEMENT_CACHE_SIZE, StatementCaches};
 
 /// The health-check TTL of `Verified` (pool-core's
 /// `health_check_interval` when the pool config leaves it unset): a

@@ -1,20 +1,14 @@
 //! deadpool-redis's configuration types, field for field (and serde shape),
 //! so `Config::from_env`-style code and config files keep working.
 
-use std::{fmt, path::PathBuf, time::Duration};
+use std::{fmt, path::PathBuf};
 
-use redis::RedisError;
-
+use crate::config_error::ConfigError;
+use crate::manager::DEFAULT_COMMAND_TIMEOUT;
+use crate::pool::{CreatePoolError, Pool, PoolBuilder};
 use crate::secret::{MaskedPassword, MaskedUrl};
-use crate::{CreatePoolError, Pool, PoolBuilder, PoolConfig, RedisResult, Runtime};
-
-/// The health-check interval pool-redis uses unless told otherwise: a
-/// connection used successfully within the last second skips its PING.
-pub const DEFAULT_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
-
-/// How long a command through a pool built from a [`Config`] waits for its
-/// answer (a blocking command: its own timeout plus this): redis's default.
-pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
+use pool_core::{PoolConfig, Runtime};
+use redis::RedisResult;
 
 /// Configuration of a pool: a URL or connection info, and pool settings.
 /// `Debug` masks the password (`redis://:***@host`); `Serialize` keeps it.
@@ -274,42 +268,3 @@ impl From<RedisConnectionInfo> for redis::RedisConnectionInfo {
         result
     }
 }
-
-/// Why a configuration could not become a pool.
-#[derive(Debug)]
-pub enum ConfigError {
-    /// Both `url` and `connection` were given.
-    UrlAndConnectionSpecified,
-    /// The URL or connection details were refused by the redis crate.
-    Redis(RedisError),
-    /// An address kind this configuration cannot represent.
-    UnsupportedAddress(String),
-    /// A TLS certificate or key could not be used (the message names the
-    /// file or parameter and the problem).
-    Tls(String),
-    /// A `redis+sentinel://` address that cannot be used (the message
-    /// names the part; never the password).
-    SentinelUrl(String),
-}
-
-impl From<RedisError> for ConfigError {
-    fn from(e: RedisError) -> Self {
-        Self::Redis(e)
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::UrlAndConnectionSpecified => {
-                f.write_str("url and connection must not be specified at the same time.")
-            }
-            Self::Redis(e) => write!(f, "Redis: {e}"),
-            Self::UnsupportedAddress(addr) => write!(f, "unsupported connection address: {addr}"),
-            Self::Tls(problem) => write!(f, "TLS: {problem}"),
-            Self::SentinelUrl(problem) => write!(f, "Sentinel address: {problem}"),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}

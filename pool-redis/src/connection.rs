@@ -6,8 +6,8 @@ use std::ops::{Deref, DerefMut};
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 
-use crate::Manager;
 use crate::managed::{ManagedConnection, Renew, Renewal};
+use crate::manager::Manager;
 use crate::manager::RedisManager;
 
 /// A connection checked out of a [`Pool`](crate::Pool); it goes back when

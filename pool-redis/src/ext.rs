@@ -1,10 +1,12 @@
 //! [`RedisPoolExt`]: what a Redis pool offers beyond deadpool-redis's API
 //! (shared mode, its stats, pub/sub).
 
+use crate::connection::Connection;
 use crate::manager::RedisManager;
-use crate::{
-    Connection, PoolError, PubSub, RetryPolicy, RetryStats, SharedConnection, SharedStats,
-};
+use crate::pool::PoolError;
+use crate::pubsub::PubSub;
+use crate::retry::{RetryPolicy, RetryStats};
+use crate::shared::{SharedConnection, SharedStats};
 
 /// What a Redis pool offers beyond deadpool-redis's API. In scope with
 /// `use pool_redis::RedisPoolExt;`.

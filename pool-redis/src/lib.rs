@@ -23,46 +23,20 @@ compile_error!(
      (on by default)"
 );
 
-/// deadpool's pool type aliases for one manager, its checkout type and
-/// its configuration error (the crate root, `sentinel`, `cluster`).
-macro_rules! pool_aliases {
-    ($manager:ty, $connection:ty, $config_error:ty) => {
-        /// A pool of connections.
-        pub type Pool = pool_core::Pool<$manager, $connection>;
-        /// A weak handle to a [`Pool`].
-        pub type WeakPool = pool_core::WeakPool<$manager, $connection>;
-        /// Builder of a [`Pool`].
-        pub type PoolBuilder = pool_core::PoolBuilder<$manager, $connection>;
-        /// Why a pool could not be built.
-        pub type BuildError = pool_core::BuildError;
-        /// Why a configuration could not become a pool.
-        pub type CreatePoolError = pool_core::CreatePoolError<$config_error>;
-        /// Why `get()` failed.
-        pub type PoolError = pool_core::PoolError<redis::RedisError>;
-        /// A pooled connection as pool-core sees it (prefer the checkout type).
-        pub type Object = pool_core::Object<$manager>;
-        /// A hook run on connections.
-        pub type Hook = pool_core::Hook<$manager>;
-        /// Error of a hook.
-        pub type HookError = pool_core::HookError<redis::RedisError>;
-        /// Reuse order of idle connections.
-        pub type QueueMode = pool_core::QueueMode;
-    };
-}
-
-// The map, leaves first: `commands` and `secret` use nothing of the crate;
-// `connection` the classifier; `manager` the connection and `shared`;
-// `config`, `roles` and `registry` build pools from managers; `ext` and
-// `pubsub` add to the built pool.
+// Before the modules that invoke it (`pool`, `sentinel`, `cluster`).
+#[macro_use]
+mod aliases;
 #[cfg(feature = "cluster")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
 pub mod cluster;
 mod commands;
 mod config;
+mod config_error;
 mod connection;
 mod ext;
 mod managed;
 mod manager;
+mod pool;
 mod pubsub;
 mod registry;
 mod retry;
@@ -74,8 +48,6 @@ pub mod sentinel;
 mod shared;
 mod target;
 mod tls;
-
-use redis::RedisResult;
 
 pub use pool_core;
 pub use pool_core::managed::reexports::*;
@@ -90,15 +62,18 @@ pub use shared::{DEFAULT_SHARED_DEPTH, SharedConnection, SharedStats};
 pub use connection::Connection;
 pub use ext::{PUBSUB_CONNECT_TIMEOUT, RedisPoolExt};
 pub use managed::ManagedConnection;
-pub use manager::{Manager, RedisManager};
+pub use manager::{DEFAULT_COMMAND_TIMEOUT, DEFAULT_HEALTH_CHECK_INTERVAL, Manager, RedisManager};
 pub use pubsub::PubSub;
 pub use retry::{RetryPolicy, RetryStats};
 pub use secret::masked_url;
 pub use tls::TlsCertificates;
 
 pub use self::config::{
-    Config, ConfigError, ConnectionAddr, ConnectionInfo, DEFAULT_COMMAND_TIMEOUT,
-    DEFAULT_HEALTH_CHECK_INTERVAL, ProtocolVersion, RedisConnectionInfo,
+    Config, ConnectionAddr, ConnectionInfo, ProtocolVersion, RedisConnectionInfo,
 };
+pub use config_error::ConfigError;
 
-pool_aliases!(Manager, Connection, ConfigError);
+pub use pool::{
+    BuildError, CreatePoolError, Hook, HookError, Object, Pool, PoolBuilder, PoolError, QueueMode,
+    WeakPool,
+};

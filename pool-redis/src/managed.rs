@@ -21,7 +21,6 @@ use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{RedisError, RedisResult};
 use tokio::time::Instant;
 
-use crate::PoolError;
 use crate::commands::read_only::{is_read_only, pipeline_is_read_only};
 use crate::commands::{self, Blocking, Kind};
 use crate::retry::{Batch, Request, Retry, Single, connection_broke, pause};
@@ -379,6 +378,10 @@ pub(crate) trait Renew: Send + Sync {
     /// A fresh connection; `None` when the pool is gone.
     fn renew(&self) -> Renewal<'_>;
 }
+
+/// Why a renewal failed: any pool's `get()` error (this module sits below
+/// the pool types, which name its connection).
+type PoolError = pool_core::PoolError<redis::RedisError>;
 
 /// What [`Renew::renew`] returns.
 pub(crate) type Renewal<'a> = std::pin::Pin<

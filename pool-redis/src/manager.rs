@@ -9,8 +9,18 @@ use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, RedisError, Redis
 
 use crate::managed::{ManagedConnection, with_limit};
 use crate::retry::{Retry, RetryPolicy};
+use crate::shared::DEFAULT_SHARED_DEPTH;
 use crate::target::Target;
-use crate::{DEFAULT_HEALTH_CHECK_INTERVAL, DEFAULT_SHARED_DEPTH, Metrics, shared, tls};
+use crate::{shared, tls};
+use pool_core::Metrics;
+
+/// The health-check interval pool-redis uses unless told otherwise: a
+/// connection used successfully within the last second skips its PING.
+pub const DEFAULT_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long a command through a pool built from a [`Config`](crate::Config) waits for its
+/// answer (a blocking command: its own timeout plus this): redis's default.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Creates and checks Redis connections.
 pub struct Manager {

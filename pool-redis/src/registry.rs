@@ -16,8 +16,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::config::Config;
 use crate::env::Role;
-use crate::{Config, CreatePoolError, Pool, RedisPoolExt, WeakPool};
+use crate::ext::RedisPoolExt;
+use crate::pool::{CreatePoolError, Pool, WeakPool};
 
 /// Identity of a shared pool.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

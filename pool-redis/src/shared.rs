@@ -35,7 +35,7 @@ use crate::retry::{Batch, Request, Retry, Single, connection_broke, pause};
 use crate::target::{Stamp, Target};
 
 /// Requests in flight on a shared connection before the next one is used.
-/// Large, because on the 2-core machine we measure on every extra lane cost
+/// Large, because on 2 cores (client and server together) every extra lane cost
 /// throughput (fewer requests per write and read): with 200 tasks, depth 64
 /// (4 lanes) ran at 0.66x one multiplexed connection, 128 at 0.74x, 256
 /// (one lane) at 0.98x. Machines with more cores may gain from a smaller

@@ -14,7 +14,7 @@ use std::fmt;
 
 use redis::{ErrorKind, RedisError};
 
-use crate::ConfigError;
+use crate::config_error::ConfigError;
 
 /// PEM certificates for TLS connections: a CA bundle to trust instead of
 /// the system's store, and a client certificate with its key for mutual

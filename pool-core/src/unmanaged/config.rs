@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::Runtime;
+use crate::runtime::Runtime;
 
 /// Configuration of an unmanaged [`Pool`](super::Pool).
 #[derive(Clone, Copy, Debug)]

@@ -27,7 +27,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::Status;
+use crate::handle::Status;
 use crate::slots::{Claim, FastClaim, Grant, Slots, WaitHandle};
 use crate::store::Store;
 use crate::sync::{AtomicUsize, HandleArc, Ordering};

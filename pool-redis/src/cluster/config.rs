@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use crate::ConnectionInfo;
-pub use crate::config::ConfigError;
+use crate::config::ConnectionInfo;
+pub use crate::config_error::ConfigError;
 use crate::secret::MaskedUrls;
 
 use super::{CreatePoolError, Pool, PoolBuilder, PoolConfig, Runtime};

@@ -40,9 +40,9 @@ use redis::aio::ConnectionLike;
 use redis::cluster_read_routing::RandomReplicaStrategy;
 use redis::{IntoConnectionInfo, RedisError, RedisResult};
 
-use crate::DEFAULT_HEALTH_CHECK_INTERVAL;
 use crate::commands::shared_policy::{refuse_pipeline, refuse_single};
 use crate::commands::{self, Kind};
+use crate::manager::DEFAULT_HEALTH_CHECK_INTERVAL;
 
 pub use redis::cluster::{ClusterClient, ClusterClientBuilder};
 pub use redis::cluster_async::ClusterConnection;

@@ -7,8 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::Role;
 use super::env::{EnvError, RolePool, RoleSettings};
+use crate::config::Config;
+use crate::config_error::ConfigError;
+use crate::connection::Connection;
+use crate::pool::{CreatePoolError, Pool, PoolError};
 use crate::secret::MaskedUrl;
-use crate::{Config, ConfigError, Connection, CreatePoolError, Pool, PoolConfig, PoolError};
+use pool_core::PoolConfig;
 
 /// Where each role's server is: `redis://` URLs, or, with the `sentinel`
 /// feature, `redis+sentinel://host:26379,host2:26379/MASTER_NAME[/DB]`

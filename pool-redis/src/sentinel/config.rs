@@ -3,9 +3,9 @@
 
 use std::fmt;
 
-use crate::config::ConfigError;
+use crate::config::{ConnectionAddr, ConnectionInfo, RedisConnectionInfo};
+use crate::config_error::ConfigError;
 use crate::secret::MaskedUrls;
-use crate::{ConnectionAddr, ConnectionInfo, RedisConnectionInfo};
 
 use super::{CreatePoolError, Pool, PoolBuilder, PoolConfig, Runtime};
 

@@ -33,12 +33,14 @@ use std::time::Duration;
 
 use redis::{IntoConnectionInfo, RedisError, RedisResult};
 
+use crate::managed::ManagedConnection;
+use crate::manager::DEFAULT_COMMAND_TIMEOUT;
 use crate::manager::{RedisManager, sealed};
 use crate::target::Target;
-use crate::{DEFAULT_COMMAND_TIMEOUT, ManagedConnection, TlsCertificates};
+use crate::tls::TlsCertificates;
 
 pub use self::config::{Config, SentinelNodeConnectionInfo, SentinelServerType, TlsMode};
-pub use crate::config::ConfigError;
+pub use crate::config_error::ConfigError;
 pub use pool_core::managed::reexports::*;
 
 pub use discovery::DISCOVERY_TIMEOUT;

@@ -11,7 +11,7 @@
 use redis::IntoConnectionInfo;
 
 use super::{Manager, SentinelServerType, TlsMode};
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 use crate::secret::masked_url;
 
 const PLAIN: &str = "redis+sentinel://";
