@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 command -v cargo-mutants >/dev/null 2>&1 || cargo install cargo-mutants --locked
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
-  files=(pool-core/src/slots.rs pool-core/src/state.rs pool-core/src/store.rs pool-core/src/breaker.rs)
+  files=(pool-core/src/handoff.rs pool-core/src/state.rs pool-core/src/store.rs pool-core/src/breaker.rs)
 fi
 args=()
 for f in "${files[@]}"; do args+=(-f "$f"); done

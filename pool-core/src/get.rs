@@ -20,11 +20,11 @@ use crate::admission::ProbeGuard;
 use crate::config::Timeouts;
 use crate::errors::DisplayHook;
 use crate::errors::{PoolError, TimeoutType};
+use crate::handoff::{Claim, FastClaim, Grant, WaitHandle};
 use crate::inner::{ObjectInner, ObjectState, PoolInner};
 use crate::manager::Manager;
 use crate::metrics::Metrics;
 use crate::observe::{CloseReason, GetProgress, Recorder};
-use crate::slots::{Claim, FastClaim, Grant, WaitHandle};
 use crate::sync::Ordering;
 
 /// The body of a `get()`: acquire, then record its one outcome. A macro,
@@ -84,7 +84,7 @@ impl<M: Manager> PoolInner<M> {
         let mut waiting_since: Option<Instant> = None;
         macro_rules! claim {
             () => {
-                match self.slots.try_claim() {
+                match self.handoff.try_claim() {
                     FastClaim::Got(claim) => claim,
                     FastClaim::Closed => return Err(Box::new(PoolError::Closed)),
                     FastClaim::MustWait => {
@@ -153,7 +153,7 @@ impl<M: Manager> PoolInner<M> {
                 Claim::Slot => {
                     progress.slow(&self.observe, Instant::now);
                     let slot = SlotGuard::new(self);
-                    match self.slots.trade_slot_for_idle() {
+                    match self.handoff.trade_slot_for_idle() {
                         Some(obj) => {
                             std::mem::forget(slot);
                             Claim::Object(obj)
@@ -185,7 +185,7 @@ impl<M: Manager> PoolInner<M> {
         }
         let waiting = Waiting {
             pool: self,
-            handle: self.slots.waiter(),
+            handle: self.handoff.waiter(),
             timed,
         };
         let granted = match limit {
@@ -292,7 +292,7 @@ impl<M: Manager> PoolInner<M> {
     ) -> Result<ObjectInner<M>, PoolError<M::Error>> {
         let obj = self.run_create(probe, timeouts.create).await?;
         std::mem::forget(slot);
-        let surplus = self.slots.slot_filled();
+        let surplus = self.handoff.slot_filled();
         self.detach_all(surplus);
         let created_at = Instant::now();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -336,10 +336,10 @@ impl<M: Manager> PoolInner<M> {
     /// replacing cannot deadlock on a full pool. Cancellation-safe (the
     /// permit and a probe are given back by their guards).
     pub(crate) async fn create_replacement(&self) -> Result<M::Type, PoolError<M::Error>> {
-        if self.slots.is_closed() {
+        if self.handoff.is_closed() {
             return Err(PoolError::Closed);
         }
-        if !self.slots.reserve_replacement() {
+        if !self.handoff.reserve_replacement() {
             return Err(PoolError::Timeout(TimeoutType::Create));
         }
         let _permit = ReplacementPermit { pool: self };
@@ -382,7 +382,7 @@ struct ReplacementPermit<'a, M: Manager> {
 
 impl<M: Manager> Drop for ReplacementPermit<'_, M> {
     fn drop(&mut self) {
-        let surplus = self.pool.slots.replacement_done();
+        let surplus = self.pool.handoff.replacement_done();
         self.pool.detach_all(surplus);
     }
 }
@@ -417,7 +417,7 @@ impl<'a, M: Manager> SlotGuard<'a, M> {
 
 impl<M: Manager> Drop for SlotGuard<'_, M> {
     fn drop(&mut self) {
-        let surplus = self.pool.slots.release_slot(true);
+        let surplus = self.pool.handoff.release_slot(true);
         self.pool.detach_all(surplus);
     }
 }
@@ -462,10 +462,10 @@ impl<M: Manager> Future for Waiting<'_, M> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let (slots, handle) = (&this.pool.slots, &mut this.handle);
+        let (handoff, handle) = (&this.pool.handoff, &mut this.handle);
         this.pool
             .observe
-            .time_slow_path(this.timed, || slots.poll_wait(handle, cx))
+            .time_slow_path(this.timed, || handoff.poll_wait(handle, cx))
     }
 }
 
@@ -474,7 +474,7 @@ impl<M: Manager> Drop for Waiting<'_, M> {
         if !self.handle.is_pending() {
             return;
         }
-        match self.pool.slots.cancel_wait(&mut self.handle) {
+        match self.pool.handoff.cancel_wait(&mut self.handle) {
             Some(Grant::Claim(Claim::Object(obj))) => self.pool.return_object(obj),
             Some(Grant::Claim(Claim::Slot)) => drop(SlotGuard::new(self.pool)),
             Some(Grant::Closed) | None => {}

@@ -117,7 +117,7 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
     /// # Errors
     /// The first create error (or `Unavailable` if the breaker is open).
     pub async fn warm(&self, n: usize) -> Result<usize, PoolError<M::Error>> {
-        let target = self.inner.slots.counts().idle + n;
+        let target = self.inner.handoff.counts().idle + n;
         self.inner.warm_to(target).await
     }
 
@@ -250,11 +250,11 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
         // Objects beyond the new size will be closed as they come back (or
         // now, if idle): those closes are "resized away", the rest of the
         // shed ones "overflow".
-        let size = self.inner.slots.counts().size;
+        let size = self.inner.handoff.counts().size;
         self.inner
             .observe
             .expect_resized_away(size.saturating_sub(max_size));
-        let surplus = self.inner.slots.resize(max_size);
+        let surplus = self.inner.handoff.resize(max_size);
         self.inner.detach_all(surplus);
     }
 
@@ -278,7 +278,7 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
         for mut obj in removed {
             inner.manager.detach(&mut obj.obj);
             result.removed.push(obj.obj);
-            let surplus = inner.slots.release_slot(false);
+            let surplus = inner.handoff.release_slot(false);
             inner.detach_all(surplus);
         }
         result
@@ -293,21 +293,21 @@ impl<M: Manager, W: From<Object<M>>> Pool<M, W> {
     /// `PoolError::Closed`, idle objects are dropped now and objects in use
     /// when they come back. `status().max_size` is 0 afterwards.
     pub fn close(&self) {
-        let surplus = self.inner.slots.close();
+        let surplus = self.inner.handoff.close();
         self.inner.detach_all(surplus);
         self.inner.wake_task();
     }
 
     /// Whether [`Pool::close`] was called.
     pub fn is_closed(&self) -> bool {
-        self.inner.slots.is_closed()
+        self.inner.handoff.is_closed()
     }
 
     /// A snapshot of the pool's size. Eventually consistent: the fields are
     /// read one after another while other tasks go on.
     #[must_use]
     pub fn status(&self) -> Status {
-        let counts = self.inner.slots.counts();
+        let counts = self.inner.handoff.counts();
         Status {
             max_size: counts.max_size,
             size: counts.size,

@@ -1,5 +1,5 @@
 //! `PoolInner`, what every handle of one pool shares: the manager, the
-//! hand-off state (`slots.rs`), the breaker, hooks and recorder; built
+//! hand-off state (`handoff.rs`), the breaker, hooks and recorder; built
 //! here, with what happens when an object comes back (return, put, detach)
 //! and the sweep over idle objects. The get path (`get.rs`), breaker
 //! admission (`admission.rs`) and the background task (`maintenance.rs`)
@@ -13,11 +13,11 @@ use tokio::time::Instant;
 use crate::breaker::Breaker;
 use crate::config::PoolConfig;
 use crate::errors::SharedError;
+use crate::handoff::Handoff;
 use crate::hooks::Hooks;
 use crate::manager::Manager;
 use crate::metrics::Metrics;
 use crate::observe::{CloseReason, Gauges, MetricsSnapshot, Recorder, Reports, USE_SAMPLE};
-use crate::slots::Slots;
 use crate::store::Store;
 use crate::sync::{AtomicUsize, HandleArc, Mutex, OnceLock};
 
@@ -41,7 +41,7 @@ pub(crate) struct ObjectState<M: Manager> {
 
 pub(crate) struct PoolInner<M: Manager> {
     pub(crate) manager: M,
-    pub(crate) slots: Slots<ObjectInner<M>>,
+    pub(crate) handoff: Handoff<ObjectInner<M>>,
     pub(crate) config: PoolConfig,
     pub(crate) hooks: Hooks<M>,
     /// Source of object ids; `Relaxed`: only uniqueness matters.
@@ -86,7 +86,7 @@ impl<M: Manager> PoolInner<M> {
             observe: Recorder::new(config.record_metrics),
             reports: Reports::new(Instant::now()),
             manager,
-            slots: Slots::new(
+            handoff: Handoff::new(
                 config.max_size,
                 config.max_overflow,
                 config.max_concurrent_creates,
@@ -112,7 +112,7 @@ impl<M: Manager> PoolInner<M> {
     }
 
     pub(crate) fn metrics(&self) -> MetricsSnapshot {
-        let counts = self.slots.counts();
+        let counts = self.handoff.counts();
         let breaker = self.breaker.lock().breaker.snapshot();
         let gauges = Gauges {
             size: counts.size,
@@ -147,7 +147,7 @@ impl<M: Manager> PoolInner<M> {
 
     /// Puts a healthy object back (to a waiter or the idle store).
     pub(crate) fn put(&self, inner: ObjectInner<M>) {
-        let surplus = self.slots.put(inner);
+        let surplus = self.handoff.put(inner);
         self.detach_all(surplus);
     }
 
@@ -155,7 +155,7 @@ impl<M: Manager> PoolInner<M> {
     /// is freed (which may serve a waiter).
     pub(crate) fn detach(&self, obj: &mut M::Type) {
         self.manager.detach(obj);
-        let surplus = self.slots.release_slot(false);
+        let surplus = self.handoff.release_slot(false);
         self.detach_all(surplus);
     }
 
@@ -163,7 +163,7 @@ impl<M: Manager> PoolInner<M> {
     /// given up (its object already left; the manager was not told, as the
     /// caller owns the object).
     pub(crate) fn release_kept_slot(&self) {
-        let surplus = self.slots.release_slot(false);
+        let surplus = self.handoff.release_slot(false);
         self.detach_all(surplus);
     }
 
@@ -179,8 +179,8 @@ impl<M: Manager> PoolInner<M> {
     ) -> Vec<ObjectInner<M>> {
         let mut kept = Vec::new();
         let mut removed = Vec::new();
-        for _ in 0..self.slots.counts().idle {
-            let Some(obj) = self.slots.take_idle() else {
+        for _ in 0..self.handoff.counts().idle {
+            let Some(obj) = self.handoff.take_idle() else {
                 break;
             };
             if keep(&obj) {
@@ -199,7 +199,7 @@ impl<M: Manager> PoolInner<M> {
     /// the pool closed, or they came back above `max_size`.
     pub(crate) fn detach_all(&self, surplus: Vec<ObjectInner<M>>) {
         if !surplus.is_empty() {
-            if self.slots.is_closed() {
+            if self.handoff.is_closed() {
                 self.observe.closed(CloseReason::PoolClosed, surplus.len());
             } else {
                 self.observe.shed(surplus.len());

@@ -88,14 +88,14 @@ impl<M: Manager> PoolInner<M> {
         let Some(window) = self.config.idle_timeout else {
             return;
         };
-        reaper.min_seen = reaper.min_seen.min(self.slots.counts().idle);
+        reaper.min_seen = reaper.min_seen.min(self.handoff.counts().idle);
         if now.duration_since(reaper.window_start) < window {
             return;
         }
         let surplus = reaper.min_seen.saturating_sub(self.config.min_idle);
         let mut closed = 0;
         while closed < surplus {
-            let Some(mut obj) = self.slots.take_idle() else {
+            let Some(mut obj) = self.handoff.take_idle() else {
                 break;
             };
             self.detach(&mut obj.obj);
@@ -106,7 +106,7 @@ impl<M: Manager> PoolInner<M> {
             self.observe.closed(CloseReason::IdleSurplus, closed);
         }
         reaper.window_start = now;
-        reaper.min_seen = self.slots.counts().idle;
+        reaper.min_seen = self.handoff.counts().idle;
     }
 
     /// Creates objects one at a time until `target` are idle, capacity runs
@@ -116,10 +116,10 @@ impl<M: Manager> PoolInner<M> {
         // Creates in flight count as on their way: two warmers (the task and
         // `warm()`) or a warmer and a `get()` do not overshoot together.
         while {
-            let c = self.slots.counts();
+            let c = self.handoff.counts();
             c.idle + c.creating < target
         } {
-            if !self.slots.claim_slot() {
+            if !self.handoff.claim_slot() {
                 break;
             }
             let slot = SlotGuard::new(self);
@@ -139,7 +139,7 @@ impl<M: Manager> PoolInner<M> {
 
     /// Whether the task should go on.
     fn is_live(&self) -> bool {
-        self.handles.load(Ordering::Acquire) > 0 && !self.slots.is_closed()
+        self.handles.load(Ordering::Acquire) > 0 && !self.handoff.is_closed()
     }
 }
 

@@ -1,12 +1,12 @@
 //! The checkout: [`Connection`], what `pool.get()` hands out. It derefs to
-//! the pooled [`ManagedConnection`] (`managed.rs`), so `&mut conn` and
+//! the pooled [`ManagedConnection`] (`managed_connection.rs`), so `&mut conn` and
 //! `&mut *conn` take the same tracked path.
 
 use std::ops::{Deref, DerefMut};
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 
-use crate::managed::{ManagedConnection, Renew, Renewal};
+use crate::managed_connection::{ManagedConnection, Renew, Renewal};
 use crate::manager::Manager;
 use crate::manager::RedisManager;
 

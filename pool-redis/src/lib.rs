@@ -34,7 +34,7 @@ mod config;
 mod config_error;
 mod connection;
 mod ext;
-mod managed;
+mod managed_connection;
 mod manager;
 mod pool;
 mod pubsub;
@@ -61,7 +61,7 @@ pub use shared::{DEFAULT_SHARED_DEPTH, SharedConnection, SharedStats};
 
 pub use connection::Connection;
 pub use ext::{PUBSUB_CONNECT_TIMEOUT, RedisPoolExt};
-pub use managed::ManagedConnection;
+pub use managed_connection::ManagedConnection;
 pub use manager::{DEFAULT_COMMAND_TIMEOUT, DEFAULT_HEALTH_CHECK_INTERVAL, Manager, RedisManager};
 pub use pubsub::PubSub;
 pub use retry::{RetryPolicy, RetryStats};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, RedisError, RedisResult};
 
-use crate::managed::{ManagedConnection, with_limit};
+use crate::managed_connection::{ManagedConnection, with_limit};
 use crate::retry::{Retry, RetryPolicy};
 use crate::shared::DEFAULT_SHARED_DEPTH;
 use crate::target::Target;

@@ -2,7 +2,7 @@
 //! elsewhere and handed to it (`add`, `Pool::from(vec)`), for things that
 //! are not connections: parsers, buffers, pre-built clients.
 //!
-//! Built on the managed pool's hand-off protocol (`slots.rs`, the code the
+//! Built on the managed pool's hand-off protocol (`handoff.rs`, the code the
 //! loom models check), twice:
 //! - `objects` holds the idle objects and the tasks waiting for one. It has
 //!   no capacity to claim (its `free` is zero for good), so a getter is
@@ -28,7 +28,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::handle::Status;
-use crate::slots::{Claim, FastClaim, Grant, Slots, WaitHandle};
+use crate::handoff::{Claim, FastClaim, Grant, Handoff, WaitHandle};
 use crate::store::Store;
 use crate::sync::{AtomicUsize, HandleArc, Ordering};
 
@@ -135,8 +135,8 @@ impl<T> std::fmt::Debug for Pool<T> {
 
 struct PoolInner<T> {
     config: PoolConfig,
-    objects: Slots<T>,
-    room: Slots<()>,
+    objects: Handoff<T>,
+    room: Handoff<()>,
     /// Objects the pool holds, idle or in use.
     size: AtomicUsize,
 }
@@ -179,8 +179,8 @@ impl<T> Pool<T> {
         Self {
             inner: HandleArc::new(PoolInner {
                 config: *config,
-                objects: Slots::values_only(config.max_size, Store::default()),
-                room: Slots::new(config.max_size, 0, 0, Store::Mutex, crate::QueueMode::Fifo),
+                objects: Handoff::values_only(config.max_size, Store::default()),
+                room: Handoff::new(config.max_size, 0, 0, Store::Mutex, crate::QueueMode::Fifo),
                 size: AtomicUsize::new(0),
             }),
         }
@@ -337,22 +337,22 @@ where
     }
 }
 
-/// Waits for a grant of `slots` within `timeout`, with deadpool's rules: a
+/// Waits for a grant of `handoff` within `timeout`, with deadpool's rules: a
 /// zero timeout never waits; any other needs a runtime named.
 async fn wait_bounded<V, U: Fn(Claim<V>)>(
-    slots: &Slots<V>,
+    handoff: &Handoff<V>,
     timeout: Option<Duration>,
     runtime: Option<crate::Runtime>,
     undo: &U,
 ) -> Result<Claim<V>, PoolError> {
-    match slots.try_claim() {
+    match handoff.try_claim() {
         FastClaim::Got(claim) => return Ok(claim),
         FastClaim::Closed => return Err(PoolError::Closed),
         FastClaim::MustWait => {}
     }
     let waiting = Waiting {
-        slots,
-        handle: slots.waiter(),
+        handoff,
+        handle: handoff.waiter(),
         undo,
     };
     let grant = match timeout {
@@ -372,7 +372,7 @@ async fn wait_bounded<V, U: Fn(Claim<V>)>(
 /// A registered waiter. Dropped before its grant was taken (timeout,
 /// cancellation): it leaves the queue, or gives back what it was handed.
 struct Waiting<'a, V, U: Fn(Claim<V>)> {
-    slots: &'a Slots<V>,
+    handoff: &'a Handoff<V>,
     handle: WaitHandle<V>,
     /// Gives back what was handed over after the wait was given up.
     undo: &'a U,
@@ -383,7 +383,7 @@ impl<V, U: Fn(Claim<V>)> Future for Waiting<'_, V, U> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Grant<V>> {
         let this = self.get_mut();
-        this.slots.poll_wait(&mut this.handle, cx)
+        this.handoff.poll_wait(&mut this.handle, cx)
     }
 }
 
@@ -393,7 +393,7 @@ impl<V, U: Fn(Claim<V>)> Drop for Waiting<'_, V, U> {
             return;
         }
         // Handed over after we gave up: it goes to the next in line.
-        if let Some(Grant::Claim(claim)) = self.slots.cancel_wait(&mut self.handle) {
+        if let Some(Grant::Claim(claim)) = self.handoff.cancel_wait(&mut self.handle) {
             (self.undo)(claim);
         }
     }

@@ -4,7 +4,7 @@ use std::ops::{Deref, DerefMut};
 
 use redis::aio::ConnectionLike;
 
-use super::managed::ManagedCluster;
+use super::managed_cluster::ManagedCluster;
 use super::{ClusterConnection, Metrics, Object, ObjectId};
 
 /// A connection checked out of a cluster [`Pool`](super::Pool); it goes back when

@@ -10,7 +10,7 @@ use redis::{IntoConnectionInfo, RedisError, RedisResult};
 use crate::manager::DEFAULT_HEALTH_CHECK_INTERVAL;
 
 use super::config::ClusterSettings;
-use super::managed::ManagedCluster;
+use super::managed_cluster::ManagedCluster;
 use super::send;
 use super::shared::SharedCluster;
 use super::{ClusterClient, ClusterClientBuilder, Metrics};

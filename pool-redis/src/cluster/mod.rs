@@ -30,7 +30,7 @@
 
 mod config;
 mod connection;
-mod managed;
+mod managed_cluster;
 mod manager;
 mod send;
 mod shared;
@@ -49,6 +49,6 @@ pub use pool_core::managed::reexports::*;
 pool_aliases!(Manager, Connection, ConfigError);
 
 pub use self::connection::Connection;
-pub use self::managed::ManagedCluster;
+pub use self::managed_cluster::ManagedCluster;
 pub use self::manager::Manager;
 pub use self::shared::{ClusterPoolExt, ClusterShared};

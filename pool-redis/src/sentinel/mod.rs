@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use redis::{IntoConnectionInfo, RedisError, RedisResult};
 
-use crate::managed::ManagedConnection;
+use crate::managed_connection::ManagedConnection;
 use crate::manager::DEFAULT_COMMAND_TIMEOUT;
 use crate::manager::{RedisManager, sealed};
 use crate::target::Target;

@@ -92,7 +92,7 @@ struct WaiterQueue<T> {
     cells: VecDeque<Arc<WaiterCell<T>>>,
 }
 
-pub(crate) struct Slots<T> {
+pub(crate) struct Handoff<T> {
     /// Every get and return writes it; on lines of its own so that the
     /// fields every get only reads (the config, the recorder) and the
     /// `Arc` count before the pool never share its line.
@@ -150,7 +150,7 @@ pub(crate) struct Counts {
     pub(crate) creating: usize,
 }
 
-impl<T> Slots<T> {
+impl<T> Handoff<T> {
     pub(crate) fn new(
         max_size: usize,
         max_overflow: usize,
@@ -158,7 +158,7 @@ impl<T> Slots<T> {
         store: Store,
         mode: QueueMode,
     ) -> Self {
-        Slots {
+        Handoff {
             max_creates: if max_creates == 0 {
                 usize::MAX
             } else {
@@ -309,7 +309,7 @@ impl<T> Slots<T> {
         self.reserve_create()
     }
 
-    /// Gives back a permit from [`Slots::reserve_replacement`].
+    /// Gives back a permit from [`Handoff::reserve_replacement`].
     pub(crate) fn replacement_done(&self) -> Vec<T> {
         self.create_done(false)
     }
@@ -511,7 +511,7 @@ impl<T> Slots<T> {
         }
     }
 
-    /// A new, not yet registered waiter. Its first [`Slots::poll_wait`]
+    /// A new, not yet registered waiter. Its first [`Handoff::poll_wait`]
     /// registers it, with that poll's waker already in its cell.
     pub(crate) fn waiter(&self) -> WaitHandle<T> {
         WaitHandle {
@@ -677,8 +677,8 @@ impl<T> Slots<T> {
     }
 
     /// Claims one idle object for inspection (`retain`), if any and if no
-    /// task waits for it. Give it back with [`Slots::put`] or drop it with
-    /// [`Slots::release_slot`]`(false)`.
+    /// task waits for it. Give it back with [`Handoff::put`] or drop it with
+    /// [`Handoff::release_slot`]`(false)`.
     pub(crate) fn take_idle(&self) -> Option<T> {
         let mut w = Word(self.state.load(Ordering::Relaxed));
         loop {
@@ -761,8 +761,8 @@ mod tests {
 
     /// A pool of `max_size` and `max_overflow` with `in_use` objects
     /// created and checked out.
-    fn checked_out(max_size: usize, overflow: usize, in_use: usize) -> Slots<u32> {
-        let slots = Slots::new(max_size, overflow, 0, Store::LockFree, QueueMode::Fifo);
+    fn checked_out(max_size: usize, overflow: usize, in_use: usize) -> Handoff<u32> {
+        let slots = Handoff::new(max_size, overflow, 0, Store::LockFree, QueueMode::Fifo);
         for _ in 0..in_use {
             assert!(matches!(slots.try_claim(), FastClaim::Got(Claim::Slot)));
             assert!(slots.slot_filled().is_empty());
@@ -771,13 +771,13 @@ mod tests {
     }
 
     /// A pool of `max_size` 1 whose one object exists and is checked out.
-    fn one_checked_out() -> Slots<u32> {
+    fn one_checked_out() -> Handoff<u32> {
         checked_out(1, 0, 1)
     }
 
     /// `handle` is granted object `value`, and the word is left with
     /// nothing idle, no capacity free and nobody queued.
-    fn granted_last(slots: &Slots<u32>, handle: &mut WaitHandle<u32>, value: u32) {
+    fn granted_last(slots: &Handoff<u32>, handle: &mut WaitHandle<u32>, value: u32) {
         assert!(matches!(
             poll(slots, handle),
             Poll::Ready(Grant::Claim(Claim::Object(v))) if v == value
@@ -786,7 +786,7 @@ mod tests {
         assert_eq!((w.idle(), w.free(), w.has_waiters()), (0, 0, false));
     }
 
-    fn poll(slots: &Slots<u32>, handle: &mut WaitHandle<u32>) -> Poll<Grant<u32>> {
+    fn poll(slots: &Handoff<u32>, handle: &mut WaitHandle<u32>) -> Poll<Grant<u32>> {
         slots.poll_wait(handle, &mut Context::from_waker(Waker::noop()))
     }
 
@@ -823,7 +823,7 @@ mod tests {
     /// instead of creating one more.
     #[test]
     fn a_claimed_slot_is_traded_for_an_object_returned_meanwhile() {
-        let slots: Slots<u32> = Slots::new(2, 0, 0, Store::LockFree, QueueMode::Fifo);
+        let slots: Handoff<u32> = Handoff::new(2, 0, 0, Store::LockFree, QueueMode::Fifo);
         assert!(matches!(slots.try_claim(), FastClaim::Got(Claim::Slot)));
         assert!(slots.slot_filled().is_empty()); // object 1 exists, in use
         assert!(slots.trade_slot_for_idle().is_none(), "nothing idle yet");
@@ -907,7 +907,7 @@ mod tests {
     /// word as it was.
     #[test]
     fn take_idle_from_an_empty_pool_takes_nothing() {
-        let slots: Slots<u32> = Slots::new(2, 0, 0, Store::LockFree, QueueMode::Fifo);
+        let slots: Handoff<u32> = Handoff::new(2, 0, 0, Store::LockFree, QueueMode::Fifo);
         let before = slots.load();
         assert!(slots.take_idle().is_none());
         assert!(slots.load() == before);
@@ -919,7 +919,7 @@ mod tests {
     /// nothing.
     #[test]
     fn a_create_permits_return_serves_a_waiter_stuck_behind_the_limit() {
-        let slots: Slots<u32> = Slots::new(2, 0, 1, Store::LockFree, QueueMode::Fifo);
+        let slots: Handoff<u32> = Handoff::new(2, 0, 1, Store::LockFree, QueueMode::Fifo);
         assert!(matches!(slots.try_claim(), FastClaim::Got(Claim::Slot)));
         assert!(matches!(slots.try_claim(), FastClaim::MustWait));
         let mut waiter = slots.waiter();
