@@ -15,8 +15,8 @@
 //! queries in less than 16 times one query's time.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
+use pool_benches::rounds::RoundsArgs;
 use pool_benches::{Worker, alternate_rounds, print_rounds, timed_run};
 
 const ROWS: i64 = 1000;
@@ -84,21 +84,16 @@ impl Worker for Task {
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let rounds: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(7);
-    let secs: f64 = args.next().and_then(|v| v.parse().ok()).unwrap_or(2.0);
-    let tasks: Vec<usize> = args
-        .next()
-        .unwrap_or_else(|| "1,16".into())
-        .split(',')
-        .map(|t| t.parse().expect("TASKS: comma-separated numbers"))
-        .collect();
-    let query = match args.next().as_deref().unwrap_or("scan") {
+    let mut args = RoundsArgs::from_env(7, 2.0, "1,16", "scan");
+    let query = match args.operation.as_str() {
         "scan" => Query::Scan,
         "point" => Query::Point,
         other => panic!("query must be scan or point, not {other:?}"),
     };
-    let threads: Option<u32> = args.next().map(|t| t.parse().expect("THREADS: a number"));
+    let threads: Option<u32> = args
+        .next_arg()
+        .map(|t| t.parse().expect("THREADS: a number"));
+    let (rounds, tasks) = (args.rounds, args.tasks.clone());
     let dir = std::env::temp_dir().join(format!("duckdb-rounds-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("bench.duckdb");
@@ -166,7 +161,7 @@ fn main() {
                         query,
                     })
                     .collect();
-                timed_run(workers, Duration::from_secs_f64(secs)).await
+                timed_run(workers, args.duration()).await
             })
         });
         println!(

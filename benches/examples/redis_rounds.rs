@@ -8,21 +8,12 @@
 //!
 //! `[SERVERS=redis-server,valkey-server] cargo run --release -p pool-benches --example redis_rounds -- [ROUNDS] [SECONDS] [TASKS,..] [get|set|pipeline:N] [CONTENDER-PREFIX,..]`
 
-use std::time::Duration;
-
 use pool_benches::redis_e2e::{Contender, Operation, run};
+use pool_benches::rounds::{RoundsArgs, references};
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let rounds: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(3);
-    let secs: f64 = args.next().and_then(|v| v.parse().ok()).unwrap_or(2.0);
-    let tasks: Vec<usize> = args
-        .next()
-        .unwrap_or_else(|| "1,10,50".into())
-        .split(',')
-        .map(|t| t.parse().expect("TASKS: comma-separated numbers"))
-        .collect();
-    let op = match args.next().as_deref().unwrap_or("get") {
+    let mut args = RoundsArgs::from_env(3, 2.0, "1,10,50", "get");
+    let op = match args.operation.as_str() {
         "get" => Operation::Get,
         "set" => Operation::Set,
         other => match other.strip_prefix("pipeline:") {
@@ -30,20 +21,11 @@ fn main() {
             None => panic!("operation must be get, set or pipeline:N, not {other:?}"),
         },
     };
-    let only: Option<Vec<String>> = args
-        .next()
-        .map(|s| s.split(',').map(str::to_owned).collect());
-    let contenders: Vec<Contender> = Contender::ALL
-        .into_iter()
-        .filter(|c| {
-            only.as_ref()
-                .is_none_or(|o| o.iter().any(|p| c.name().starts_with(p.as_str())))
-        })
-        .collect();
+    let contenders = args.contenders(&Contender::ALL, Contender::name);
 
     if let Ok(servers) = std::env::var("SERVERS") {
         let binaries: Vec<&str> = servers.split(',').map(str::trim).collect();
-        return side_by_side(&binaries, &contenders, &tasks, rounds, secs, op);
+        return side_by_side(&binaries, &contenders, &args, op);
     }
     // TLS=1: every contender over TLS, against a TLS-only redis-server.
     // Certificate checks are off (`#insecure`) for all of them alike:
@@ -84,44 +66,27 @@ fn main() {
         .expect("tokio runtime");
     rt.block_on(pool_benches::redis_e2e::prepare(&url));
 
-    for &n in &tasks {
-        let names: Vec<&str> = contenders.iter().map(|c| c.name()).collect();
-        let results = pool_benches::alternate_rounds(&names, rounds, |i| {
-            rt.block_on(run(
-                contenders[i],
-                &url,
-                n,
-                op,
-                Duration::from_secs_f64(secs),
-            ))
-        });
-        println!(
-            "{} at {n} tasks ({rounds} rounds x {secs} s), ops/s",
-            op.name()
-        );
-        // Same-round ratios against these, where they ran.
-        let references: Vec<(usize, &str)> = [
+    let names: Vec<&str> = contenders.iter().map(|c| c.name()).collect();
+    // Same-round ratios against these, where they ran.
+    let references = references(
+        &contenders,
+        [
             (Contender::Multiplexed, "multiplexed"),
             (Contender::DeadpoolRedis, "deadpool-redis"),
             (Contender::Exclusive, "exclusive"),
-        ]
-        .into_iter()
-        .filter_map(|(r, label)| contenders.iter().position(|&x| x == r).map(|i| (i, label)))
-        .collect();
-        pool_benches::print_rounds(&names, &results, &references);
-    }
+        ],
+    );
+    args.run_and_print(
+        &names,
+        &references,
+        |n| format!("{} at {n} tasks, ops/s", op.name()),
+        |i, n| rt.block_on(run(contenders[i], &url, n, op, args.duration())),
+    );
 }
 
 /// Every contender against every server binary, in the same alternating
 /// rounds: a difference between servers is not a phase of the machine.
-fn side_by_side(
-    binaries: &[&str],
-    contenders: &[Contender],
-    tasks: &[usize],
-    rounds: usize,
-    secs: f64,
-    op: Operation,
-) {
+fn side_by_side(binaries: &[&str], contenders: &[Contender], args: &RoundsArgs, op: Operation) {
     let servers: Vec<redis_harness::RedisServer> = binaries
         .iter()
         .map(|b| redis_harness::RedisServer::start_binary(b, &[]))
@@ -148,20 +113,16 @@ fn side_by_side(
         .map(|&(s, c)| format!("{} @ {}", c.name(), short(binaries[s])))
         .collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    for &n in tasks {
-        let results = pool_benches::alternate_rounds(&names, rounds, |i| {
+    for &n in &args.tasks {
+        let results = pool_benches::alternate_rounds(&names, args.rounds, |i| {
             let (s, c) = pairs[i];
-            rt.block_on(run(
-                c,
-                &servers[s].url(),
-                n,
-                op,
-                Duration::from_secs_f64(secs),
-            ))
+            rt.block_on(run(c, &servers[s].url(), n, op, args.duration()))
         });
         println!(
-            "{} at {n} tasks ({rounds} rounds x {secs} s), ops/s",
-            op.name()
+            "{} at {n} tasks ({} rounds x {} s), ops/s",
+            op.name(),
+            args.rounds,
+            args.secs
         );
         pool_benches::print_rounds(&names, &results, &[]);
         let first = short(binaries[0]);

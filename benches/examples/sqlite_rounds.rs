@@ -15,9 +15,9 @@
 //! nothing.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use pool_benches::{Worker, alternate_rounds, print_rounds, timed_run};
+use pool_benches::rounds::RoundsArgs;
+use pool_benches::{Worker, timed_run};
 
 const KEYS: i64 = 10_000;
 
@@ -111,19 +111,11 @@ impl Worker for Task {
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let rounds: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(7);
-    let secs: f64 = args.next().and_then(|v| v.parse().ok()).unwrap_or(2.0);
-    let tasks: Vec<usize> = args
-        .next()
-        .unwrap_or_else(|| "1,10,50".into())
-        .split(',')
-        .map(|t| t.parse().expect("TASKS: comma-separated numbers"))
-        .collect();
-    let op = match args.next().as_deref().unwrap_or("read") {
+    let args = RoundsArgs::from_env(7, 2.0, "1,10,50", "read");
+    let op = match args.operation.as_str() {
         "read" => Op::Read,
         "write" => Op::Write,
-        "handoff" => return handoff(rounds, secs),
+        "handoff" => return handoff(args.rounds, args.secs),
         other => panic!("operation must be read, write or handoff, not {other:?}"),
     };
     let dir = std::env::temp_dir().join(format!("sqlite-rounds-{}", std::process::id()));
@@ -149,88 +141,78 @@ fn main() {
         "r2d2_sqlite 0.35",
         "connection per task",
     ];
-    for &n in &tasks {
-        let results = alternate_rounds(&names, rounds, |i| {
-            rt.block_on(async {
-                let workers: Vec<Task> = match i {
-                    0 => {
-                        let pool = pool_sqlite::Config::new(&path)
-                            .builder(pool_sqlite::Runtime::Tokio1)
-                            .unwrap()
-                            .max_size(n)
-                            .build()
-                            .unwrap();
-                        (0..n)
-                            .map(|_| Task {
-                                contender: Contender::PoolSqlite(pool.clone()),
-                                op,
-                            })
-                            .collect()
-                    }
-                    1 => {
-                        let pool = pool_sqlite::ReadWritePool::new(
-                            &pool_sqlite::Config::new(&path),
-                            n,
-                            &pool_sqlite::Settings::default(),
-                        )
-                        .await
+    let title = |n: usize| match op {
+        Op::Read => format!("{n} tasks, point reads"),
+        Op::Write => format!("{n} tasks, single-row writes"),
+    };
+    let references = [(2, "deadpool-sqlite"), (3, "r2d2_sqlite"), (4, "per task")];
+    args.run_and_print(&names, &references, title, |i, n| {
+        rt.block_on(async {
+            let workers: Vec<Task> = match i {
+                0 => {
+                    let pool = pool_sqlite::Config::new(&path)
+                        .builder(pool_sqlite::Runtime::Tokio1)
+                        .unwrap()
+                        .max_size(n)
+                        .build()
                         .unwrap();
-                        (0..n)
-                            .map(|_| Task {
-                                contender: Contender::ReadWrite(pool.clone()),
-                                op,
-                            })
-                            .collect()
-                    }
-                    3 => {
-                        let pool = r2d2::Pool::builder()
-                            .max_size(u32::try_from(n).unwrap())
-                            .build(r2d2_sqlite::SqliteConnectionManager::file(&path))
-                            .unwrap();
-                        (0..n)
-                            .map(|_| Task {
-                                contender: Contender::R2d2(pool.clone()),
-                                op,
-                            })
-                            .collect()
-                    }
-                    2 => {
-                        let mut cfg = deadpool_sqlite::Config::new(&path);
-                        cfg.pool = Some(deadpool_sqlite::PoolConfig::new(n));
-                        let pool = cfg.create_pool(deadpool_sqlite::Runtime::Tokio1).unwrap();
-                        (0..n)
-                            .map(|_| Task {
-                                contender: Contender::Deadpool(pool.clone()),
-                                op,
-                            })
-                            .collect()
-                    }
-                    _ => (0..n)
+                    (0..n)
                         .map(|_| Task {
-                            contender: Contender::PerTask(Arc::new(Mutex::new(
-                                pool_sqlite::rusqlite::Connection::open(&path).unwrap(),
-                            ))),
+                            contender: Contender::PoolSqlite(pool.clone()),
                             op,
                         })
-                        .collect(),
-                };
-                timed_run(workers, Duration::from_secs_f64(secs)).await
-            })
-        });
-        println!(
-            "{n} tasks, {}:",
-            if matches!(op, Op::Read) {
-                "point reads"
-            } else {
-                "single-row writes"
-            }
-        );
-        print_rounds(
-            &names,
-            &results,
-            &[(2, "deadpool-sqlite"), (3, "r2d2_sqlite"), (4, "per task")],
-        );
-    }
+                        .collect()
+                }
+                1 => {
+                    let pool = pool_sqlite::ReadWritePool::new(
+                        &pool_sqlite::Config::new(&path),
+                        n,
+                        &pool_sqlite::Settings::default(),
+                    )
+                    .await
+                    .unwrap();
+                    (0..n)
+                        .map(|_| Task {
+                            contender: Contender::ReadWrite(pool.clone()),
+                            op,
+                        })
+                        .collect()
+                }
+                3 => {
+                    let pool = r2d2::Pool::builder()
+                        .max_size(u32::try_from(n).unwrap())
+                        .build(r2d2_sqlite::SqliteConnectionManager::file(&path))
+                        .unwrap();
+                    (0..n)
+                        .map(|_| Task {
+                            contender: Contender::R2d2(pool.clone()),
+                            op,
+                        })
+                        .collect()
+                }
+                2 => {
+                    let mut cfg = deadpool_sqlite::Config::new(&path);
+                    cfg.pool = Some(deadpool_sqlite::PoolConfig::new(n));
+                    let pool = cfg.create_pool(deadpool_sqlite::Runtime::Tokio1).unwrap();
+                    (0..n)
+                        .map(|_| Task {
+                            contender: Contender::Deadpool(pool.clone()),
+                            op,
+                        })
+                        .collect()
+                }
+                _ => (0..n)
+                    .map(|_| Task {
+                        contender: Contender::PerTask(Arc::new(Mutex::new(
+                            pool_sqlite::rusqlite::Connection::open(&path).unwrap(),
+                        ))),
+                        op,
+                    })
+                    .collect(),
+            };
+            timed_run(workers, args.duration()).await
+        })
+    });
     let _ = std::fs::remove_dir_all(&dir);
 }
 

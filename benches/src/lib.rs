@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 pub mod overhead;
 pub mod pg_e2e;
 pub mod redis_e2e;
+pub mod rounds;
 
 /// The outcome of one timed run.
 #[derive(Clone, Copy, Debug)]
