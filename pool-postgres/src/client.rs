@@ -457,12 +457,8 @@ impl ClientWrapper {
         I: IntoIterator<Item = P>,
         I::IntoIter: ExactSizeIterator,
     {
-        self.saw(statement);
-        let result = self.client().query_raw(statement, params).await;
-        if let Err(e) = &result {
-            self.evict_stale(statement, e);
-        }
-        result
+        self.run_consuming(statement, self.client().query_raw(statement, params))
+            .await
     }
 
     /// See [`tokio_postgres::Client::execute`].
@@ -492,8 +488,19 @@ impl ClientWrapper {
         I: IntoIterator<Item = P>,
         I::IntoIter: ExactSizeIterator,
     {
+        self.run_consuming(statement, self.client().execute_raw(statement, params))
+            .await
+    }
+
+    /// A statement whose parameters are consumed: followed, and a stale
+    /// cached plan evicted, but never run again.
+    async fn run_consuming<T: ?Sized + Query, R>(
+        &self,
+        statement: &T,
+        run: impl std::future::Future<Output = Result<R, Error>>,
+    ) -> Result<R, Error> {
         self.saw(statement);
-        let result = self.client().execute_raw(statement, params).await;
+        let result = run.await;
         if let Err(e) = &result {
             self.evict_stale(statement, e);
         }
@@ -675,9 +682,8 @@ impl Transaction<'_> {
     where
         T: ?Sized + ToStatement + Query,
     {
-        let result = self.txn.query(statement, params).await;
-        self.evict_stale(statement, &result);
-        result
+        self.evicting(statement, self.txn.query(statement, params))
+            .await
     }
 
     /// See [`tokio_postgres::Transaction::query_one`]; a stale cached
@@ -693,9 +699,8 @@ impl Transaction<'_> {
     where
         T: ?Sized + ToStatement + Query,
     {
-        let result = self.txn.query_one(statement, params).await;
-        self.evict_stale(statement, &result);
-        result
+        self.evicting(statement, self.txn.query_one(statement, params))
+            .await
     }
 
     /// See [`tokio_postgres::Transaction::execute`]; a stale cached
@@ -711,17 +716,24 @@ impl Transaction<'_> {
     where
         T: ?Sized + ToStatement + Query,
     {
-        let result = self.txn.execute(statement, params).await;
-        self.evict_stale(statement, &result);
-        result
+        self.evicting(statement, self.txn.execute(statement, params))
+            .await
     }
 
-    fn evict_stale<T: ?Sized + Query, R>(&self, statement: &T, result: &Result<R, Error>) {
-        if let (Err(e), Some(s)) = (result, statement.prepared())
+    /// Runs a statement; a cached plan a schema change made stale is
+    /// evicted (and the error returned: the transaction is aborted anyway).
+    async fn evicting<T: ?Sized + Query, R>(
+        &self,
+        statement: &T,
+        run: impl std::future::Future<Output = Result<R, Error>>,
+    ) -> Result<R, Error> {
+        let result = run.await;
+        if let (Err(e), Some(s)) = (&result, statement.prepared())
             && is_stale_plan(e)
         {
             drop(self.statement_cache.evict(s));
         }
+        result
     }
 }
 
