@@ -7,25 +7,17 @@ use std::time::Duration;
 
 use pool_duckdb::{AccessMode, Config, Pool, Settings};
 
-/// A fresh directory for one test, removed at the end.
-struct TempDir(PathBuf);
+/// A fresh directory for one test (removed when dropped).
+struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("pool-duckdb-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
+        let prefix = format!("pool-duckdb-{name}-");
+        Self(tempfile::Builder::new().prefix(&prefix).tempdir().unwrap())
     }
 
     fn db(&self) -> PathBuf {
-        self.0.join("app.duckdb")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.0.path().join("app.duckdb")
     }
 }
 
@@ -73,7 +65,7 @@ async fn settings_reach_the_database_and_every_connection() {
     let mut config = Config::new(dir.db());
     config.settings.threads = Some(2);
     config.settings.memory_limit = Some("512MB".into());
-    config.settings.temp_directory = Some(dir.0.join("spill"));
+    config.settings.temp_directory = Some(dir.0.path().join("spill"));
     config.settings.checkpoint_threshold = Some("32MB".into());
     config.settings.extra = vec![("default_order".into(), "desc".into())];
     let pool = config.create_pool().await.unwrap();
@@ -179,7 +171,7 @@ async fn a_panic_in_interact_drops_the_connection() {
 #[tokio::test]
 async fn a_path_in_a_missing_directory_is_an_error_naming_it() {
     let dir = TempDir::new("missing");
-    let err = Config::new(dir.0.join("no-such-dir").join("app.duckdb"))
+    let err = Config::new(dir.0.path().join("no-such-dir").join("app.duckdb"))
         .create_pool()
         .await
         .unwrap_err()
@@ -373,7 +365,7 @@ async fn a_second_pool_on_an_open_file_is_refused() {
     let dir = TempDir::new("twice");
     let first = Config::new(dir.db()).create_pool().await.unwrap();
     exec(&first, "CREATE TABLE t AS SELECT 1 AS v").await;
-    let err = Config::new(dir.0.join(".").join("app.duckdb"))
+    let err = Config::new(dir.0.path().join(".").join("app.duckdb"))
         .create_pool()
         .await
         .unwrap_err()

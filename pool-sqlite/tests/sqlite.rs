@@ -5,25 +5,17 @@ use std::time::Duration;
 
 use pool_sqlite::{Config, JournalMode, Pool, Runtime, Settings};
 
-/// A fresh directory for one test, removed at the end.
-struct TempDir(PathBuf);
+/// A fresh directory for one test (removed when dropped).
+struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("pool-sqlite-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
+        let prefix = format!("pool-sqlite-{name}-");
+        Self(tempfile::Builder::new().prefix(&prefix).tempdir().unwrap())
     }
 
     fn db(&self) -> PathBuf {
-        self.0.join("app.db")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.0.path().join("app.db")
     }
 }
 
@@ -122,7 +114,7 @@ async fn an_unknown_pragma_is_an_error_naming_it() {
 #[tokio::test]
 async fn a_path_in_a_missing_directory_is_an_error_naming_it() {
     let dir = TempDir::new("missing");
-    let path = dir.0.join("no-such-dir").join("app.db");
+    let path = dir.0.path().join("no-such-dir").join("app.db");
     let err = pool_with(path, &Settings::default(), 1)
         .get()
         .await

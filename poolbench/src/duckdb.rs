@@ -52,34 +52,15 @@ pub fn checks(
     operation: Operation,
     sizes: &[usize],
 ) -> Result<(Vec<usize>, String), String> {
-    if mode == load::Mode::Shared {
-        return Err(
-            "--mode shared is Redis-only: a DuckDB connection serves one checkout at a time".into(),
-        );
-    }
-    if tls {
-        return Err(
-            "--tls-ca/--tls-cert/--tls-key are for rediss:// servers; DuckDB is a file".into(),
-        );
-    }
-    if let Operation::Pipeline(_) = operation {
-        return Err("--operation pipeline:N is for servers; DuckDB has no round trip to save: use get, set, mixed or scan".into());
-    }
-    if let Some(zero) = sizes.iter().find(|&&s| s == 0) {
-        return Err(format!("--pool-sizes: {zero} is not a pool size"));
-    }
-    if !sizes.is_empty() {
-        return Ok((sizes.to_vec(), "--pool-sizes".into()));
-    }
-    match std::env::var("DUCKDB_POOL_SIZE") {
-        Ok(v) => match v.trim().parse::<usize>() {
-            Ok(n) if n > 0 => Ok((vec![n], "DUCKDB_POOL_SIZE".into())),
-            _ => Err(format!(
-                "DUCKDB_POOL_SIZE={v:?} is not valid: expected a number of connections, 1 or more"
-            )),
-        },
-        Err(_) => Ok((vec![10], "the DuckDB preset's size (10)".into())),
-    }
+    crate::embedded::checks(
+        "DuckDB",
+        "get, set, mixed or scan",
+        ("DUCKDB_POOL_SIZE", 10),
+        mode,
+        tls,
+        operation,
+        sizes,
+    )
 }
 
 /// The pool: the `DUCKDB_*` configuration on the URL's database, `size`

@@ -8,6 +8,7 @@
 
 mod cli;
 mod duckdb;
+mod embedded;
 mod html;
 mod load;
 mod pg;

@@ -51,34 +51,15 @@ pub fn checks(
     operation: Operation,
     sizes: &[usize],
 ) -> Result<(Vec<usize>, String), String> {
-    if mode == load::Mode::Shared {
-        return Err(
-            "--mode shared is Redis-only: a SQLite connection serves one checkout at a time".into(),
-        );
-    }
-    if tls {
-        return Err(
-            "--tls-ca/--tls-cert/--tls-key are for rediss:// servers; SQLite is a file".into(),
-        );
-    }
-    if let Operation::Pipeline(_) = operation {
-        return Err("--operation pipeline:N is for servers; SQLite has no round trip to save: use get, set or mixed".into());
-    }
-    if let Some(zero) = sizes.iter().find(|&&s| s == 0) {
-        return Err(format!("--pool-sizes: {zero} is not a pool size"));
-    }
-    if !sizes.is_empty() {
-        return Ok((sizes.to_vec(), "--pool-sizes".into()));
-    }
-    match std::env::var("SQLITE_POOL_SIZE") {
-        Ok(v) => match v.trim().parse::<usize>() {
-            Ok(n) if n > 0 => Ok((vec![n], "SQLITE_POOL_SIZE".into())),
-            _ => Err(format!(
-                "SQLITE_POOL_SIZE={v:?} is not valid: expected a number of connections, 1 or more"
-            )),
-        },
-        Err(_) => Ok((vec![5], "the SQLite preset's size (5)".into())),
-    }
+    crate::embedded::checks(
+        "SQLite",
+        "get, set or mixed",
+        ("SQLITE_POOL_SIZE", 5),
+        mode,
+        tls,
+        operation,
+        sizes,
+    )
 }
 
 fn settings() -> Result<pool_sqlite::Settings, String> {
