@@ -21,7 +21,6 @@ use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{RedisError, RedisResult};
 use tokio::time::Instant;
 
-use crate::commands::read_only::{is_read_only, pipeline_is_read_only};
 use crate::commands::{self, Blocking, Kind};
 use crate::retry::{Batch, Request, Retry, Single, connection_broke, pause};
 use crate::target::Stamp;
@@ -247,11 +246,11 @@ impl ManagedConnection {
     /// After a `READONLY` answer to a single command on a connection with
     /// no session state: the command was refused, not run, so it is sent
     /// once more on a fresh connection to the master the sentinels name.
-    async fn resend_after_failover(
+    async fn resend_after_failover<R: Request>(
         &mut self,
-        cmd: &redis::Cmd,
+        request: &R,
         limit: Option<Duration>,
-    ) -> Option<RedisResult<redis::Value>> {
+    ) -> Option<RedisResult<R::Output>> {
         let stamp = self.stamp.clone()?;
         if self.carries_session() {
             return None;
@@ -268,7 +267,7 @@ impl ManagedConnection {
             return None; // still the same node: nothing changed yet
         }
         self.in_flight = true;
-        let (result, timed_out) = with_limit(limit, self.conn.req_packed_command(cmd)).await;
+        let (result, timed_out) = with_limit(limit, request.send(&mut self.conn)).await;
         self.note_result(&result, timed_out);
         Some(result)
     }
@@ -411,26 +410,32 @@ async fn fresh_connection(
     }
 }
 
-impl ConnectionLike for ManagedConnection {
-    fn req_packed_command<'a>(
+impl ManagedConnection {
+    /// The one send path of both request shapes: tracks what the commands
+    /// do, bounds the wait for the answer, follows a failover's fence,
+    /// retries a read on a broken connection, and sends a single command
+    /// a demoted master refused to the new one.
+    fn send_request<'a, R: Request + Send + 'a>(
         &'a mut self,
-        cmd: &'a redis::Cmd,
-    ) -> redis::RedisFuture<'a, redis::Value> {
-        self.note_command(cmd);
+        request: R,
+    ) -> redis::RedisFuture<'a, R::Output> {
+        for cmd in request.commands() {
+            self.note_command(cmd);
+        }
         self.in_flight = true;
-        let limit = self.answer_timeout(std::iter::once(cmd));
+        let limit = self.answer_timeout(request.commands());
         Box::pin(async move {
             if self.stamp.is_some() {
                 self.follow_target(limit).await?;
             }
-            let (result, timed_out) = with_limit(limit, self.conn.req_packed_command(cmd)).await;
+            let (result, timed_out) = with_limit(limit, request.send(&mut self.conn)).await;
             self.note_result(&result, timed_out);
             match result {
-                Err(e) if self.may_retry(&e, timed_out, || is_read_only(cmd)) => {
-                    self.retry(&Single(cmd), e, limit).await
+                Err(e) if self.may_retry(&e, timed_out, || request.is_read_only()) => {
+                    self.retry(&request, e, limit).await
                 }
-                Err(e) if self.stamp.is_some() && is_read_only_error(&e) => {
-                    match self.resend_after_failover(cmd, limit).await {
+                Err(e) if request.is_single() && self.stamp.is_some() && is_read_only_error(&e) => {
+                    match self.resend_after_failover(&request, limit).await {
                         Some(result) => result,
                         None => Err(e),
                     }
@@ -439,6 +444,15 @@ impl ConnectionLike for ManagedConnection {
             }
         })
     }
+}
+
+impl ConnectionLike for ManagedConnection {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        self.send_request(Single(cmd))
+    }
 
     fn req_packed_commands<'a>(
         &'a mut self,
@@ -446,32 +460,10 @@ impl ConnectionLike for ManagedConnection {
         offset: usize,
         count: usize,
     ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
-        for cmd in pipeline.cmd_iter() {
-            self.note_command(cmd);
-        }
-        self.in_flight = true;
-        let limit = self.answer_timeout(pipeline.cmd_iter());
-        Box::pin(async move {
-            if self.stamp.is_some() {
-                self.follow_target(limit).await?;
-            }
-            let (result, timed_out) = with_limit(
-                limit,
-                self.conn.req_packed_commands(pipeline, offset, count),
-            )
-            .await;
-            self.note_result(&result, timed_out);
-            match result {
-                Err(e) if self.may_retry(&e, timed_out, || pipeline_is_read_only(pipeline)) => {
-                    let batch = Batch {
-                        pipeline,
-                        offset,
-                        count,
-                    };
-                    self.retry(&batch, e, limit).await
-                }
-                other => other,
-            }
+        self.send_request(Batch {
+            pipeline,
+            offset,
+            count,
         })
     }
 

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::RedisError;
-use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::aio::MultiplexedConnection;
 
 /// How reads are retried. Default: at most 3 attempts (the first and two
 /// retries) within 500 ms of the first failure.
@@ -133,13 +133,26 @@ pub(crate) fn pause(n: u32) -> Duration {
     Duration::from_millis(10u64 << n.min(4)).min(Duration::from_millis(100))
 }
 
-/// A request that can be sent again.
+/// A request: one command or a pipeline. Every send path (the tracked
+/// exclusive connection, shared mode) is written once over this, so a rule
+/// about retries, timeouts or session state holds for both shapes.
 pub(crate) trait Request: Sync {
     type Output: Send;
+    /// Sends it on `conn` (redis-rs's own future, not boxed again).
     fn send<'c>(
         &'c self,
         conn: &'c mut MultiplexedConnection,
-    ) -> redis::RedisFuture<'c, Self::Output>;
+    ) -> impl std::future::Future<Output = redis::RedisResult<Self::Output>> + Send + 'c;
+    /// Its commands, in order.
+    fn commands(&self) -> impl Iterator<Item = &redis::Cmd>;
+    /// Whether every command only reads (so it may be sent again).
+    fn is_read_only(&self) -> bool;
+    /// Refuses what shared mode cannot carry (session changes, blocking
+    /// commands), naming the command.
+    fn refuse_shared(&self) -> redis::RedisResult<()>;
+    /// Whether a `READONLY` refusal proves it did not run at all (a single
+    /// command: a pipeline's other commands may have).
+    fn is_single(&self) -> bool;
 }
 
 pub(crate) struct Single<'a>(pub(crate) &'a redis::Cmd);
@@ -149,8 +162,20 @@ impl Request for Single<'_> {
     fn send<'c>(
         &'c self,
         conn: &'c mut MultiplexedConnection,
-    ) -> redis::RedisFuture<'c, redis::Value> {
-        conn.req_packed_command(self.0)
+    ) -> impl std::future::Future<Output = redis::RedisResult<redis::Value>> + Send + 'c {
+        conn.send_packed_command(self.0)
+    }
+    fn commands(&self) -> impl Iterator<Item = &redis::Cmd> {
+        std::iter::once(self.0)
+    }
+    fn is_read_only(&self) -> bool {
+        crate::commands::read_only::is_read_only(self.0)
+    }
+    fn refuse_shared(&self) -> redis::RedisResult<()> {
+        crate::commands::shared_policy::refuse_single(self.0)
+    }
+    fn is_single(&self) -> bool {
+        true
     }
 }
 
@@ -165,8 +190,20 @@ impl Request for Batch<'_> {
     fn send<'c>(
         &'c self,
         conn: &'c mut MultiplexedConnection,
-    ) -> redis::RedisFuture<'c, Vec<redis::Value>> {
-        conn.req_packed_commands(self.pipeline, self.offset, self.count)
+    ) -> impl std::future::Future<Output = redis::RedisResult<Vec<redis::Value>>> + Send + 'c {
+        conn.send_packed_commands(self.pipeline, self.offset, self.count)
+    }
+    fn commands(&self) -> impl Iterator<Item = &redis::Cmd> {
+        self.pipeline.cmd_iter()
+    }
+    fn is_read_only(&self) -> bool {
+        crate::commands::read_only::pipeline_is_read_only(self.pipeline)
+    }
+    fn refuse_shared(&self) -> redis::RedisResult<()> {
+        crate::commands::shared_policy::refuse_pipeline(self.pipeline)
+    }
+    fn is_single(&self) -> bool {
+        false
     }
 }
 

@@ -10,8 +10,6 @@ use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{RedisError, RedisResult};
 use tokio::time::Instant;
 
-use crate::commands::read_only::{is_read_only, pipeline_is_read_only};
-use crate::commands::shared_policy::{refuse_pipeline, refuse_single};
 use crate::retry::{Batch, Request, Single, connection_broke, pause};
 
 use super::lanes::{InFlight, Live, Pick, SharedSet, note_failure};
@@ -173,18 +171,21 @@ impl SharedConnection {
     }
 }
 
-impl ConnectionLike for SharedConnection {
-    fn req_packed_command<'a>(
+impl SharedConnection {
+    /// The one send path of both request shapes: refuses what shared mode
+    /// cannot carry, picks a lane, counts the request in it while in
+    /// flight, retires a lane whose connection broke, and retries a read.
+    fn send_request<'a, R: Request + Send + 'a>(
         &'a mut self,
-        cmd: &'a redis::Cmd,
-    ) -> redis::RedisFuture<'a, redis::Value> {
+        request: R,
+    ) -> redis::RedisFuture<'a, R::Output> {
         Box::pin(async move {
-            refuse_single(cmd)?;
+            request.refuse_shared()?;
             if let Err(e) = self.select().await {
                 // Not sent: no connection to send it on.
                 return match e {
-                    e if self.may_retry(&e, || is_read_only(cmd)) => {
-                        self.retry(e, &Single(cmd)).await
+                    e if self.may_retry(&e, || request.is_read_only()) => {
+                        self.retry(e, &request).await
                     }
                     e => Err(e),
                 };
@@ -192,16 +193,25 @@ impl ConnectionLike for SharedConnection {
             let Cached { live, conn } = self.cached.as_mut().expect("selected");
             let result = {
                 let _counted = InFlight::new(live);
-                conn.send_packed_command(cmd).await
+                request.send(conn).await
             };
             note_failure(&self.set, live, &result);
             match result {
-                Err(e) if self.may_retry(&e, || is_read_only(cmd)) => {
-                    self.retry(e, &Single(cmd)).await
+                Err(e) if self.may_retry(&e, || request.is_read_only()) => {
+                    self.retry(e, &request).await
                 }
                 other => other,
             }
         })
+    }
+}
+
+impl ConnectionLike for SharedConnection {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        self.send_request(Single(cmd))
     }
 
     fn req_packed_commands<'a>(
@@ -210,39 +220,10 @@ impl ConnectionLike for SharedConnection {
         offset: usize,
         count: usize,
     ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
-        Box::pin(async move {
-            refuse_pipeline(pipeline)?;
-            if let Err(e) = self.select().await {
-                // Not sent: no connection to send it on.
-                return match e {
-                    e if self.may_retry(&e, || pipeline_is_read_only(pipeline)) => {
-                        let batch = Batch {
-                            pipeline,
-                            offset,
-                            count,
-                        };
-                        self.retry(e, &batch).await
-                    }
-                    e => Err(e),
-                };
-            }
-            let Cached { live, conn } = self.cached.as_mut().expect("selected");
-            let result = {
-                let _counted = InFlight::new(live);
-                conn.send_packed_commands(pipeline, offset, count).await
-            };
-            note_failure(&self.set, live, &result);
-            match result {
-                Err(e) if self.may_retry(&e, || pipeline_is_read_only(pipeline)) => {
-                    let batch = Batch {
-                        pipeline,
-                        offset,
-                        count,
-                    };
-                    self.retry(e, &batch).await
-                }
-                other => other,
-            }
+        self.send_request(Batch {
+            pipeline,
+            offset,
+            count,
         })
     }
 
